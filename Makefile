@@ -1,0 +1,99 @@
+# connctl: `make` builds the agent and the CLI into build/; `make run` starts
+# the agent; `make test` runs every test. Both install missing Debian packages
+# first (scripts/deps.sh), so each works as one command on a bare machine.
+
+BUILD		:= build
+OBJ		:= $(BUILD)/obj
+CC		?= gcc
+CLANG		?= clang
+BPFTOOL		?= bpftool
+ARCH		:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+CFLAGS		?= -O2 -g
+CFLAGS		+= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
+		   -Iinclude -Iuser -I$(BUILD) -MMD -MP
+LDLIBS		:= -lbpf -lelf -lz -ljansson
+BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
+		   -Iinclude -Ibpf -I$(BUILD) -MMD -MP
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+BPF_PROGS	:= sockops iter
+BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
+SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
+
+COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c
+AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
+		   user/closer.c user/sock_diag.c user/server.c user/events.c \
+		   user/handlers.c
+CLI_SRCS	:= user/connctl.c
+UNIT_SRCS	:= $(wildcard tests/unit/*.c)
+
+obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
+COMMON_OBJS	:= $(call obj,$(COMMON_SRCS))
+AGENT_OBJS	:= $(call obj,$(AGENT_SRCS))
+CLI_OBJS	:= $(call obj,$(CLI_SRCS))
+UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.DELETE_ON_ERROR:
+.SECONDARY: $(BPF_OBJS)
+.PHONY: all deps run test unit e2e clean
+
+all: $(BUILD)/connctld $(BUILD)/connctl
+
+deps:
+	$(Q)scripts/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(BUILD)/connctld $(ARGS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)tests/run.sh
+
+$(BUILD)/vmlinux.h:
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+# Every agent object may include a skeleton: generate them first.
+$(AGENT_OBJS): | $(SKELS)
+
+$(OBJ)/%.o: %.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/connctld: $(AGENT_OBJS) $(COMMON_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/connctl: $(CLI_OBJS) $(COMMON_OBJS)
+	$(call msg,LD,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(COMMON_OBJS)
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+clean:
+	$(call msg,CLEAN,$(BUILD))
+	$(Q)rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Maps shared by every connctl BPF object. Each object that includes this
+ * header declares the same maps; libbpf pins them by name under the agent's
+ * pin directory, so the sockops, iterator and tc objects share one instance.
+ */
+#ifndef CONNCTL_MAPS_BPF_H
+#define CONNCTL_MAPS_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "connctl.h"
+
+/* Holds the layout version of the pinned maps beside it; see CONNCTL_LAYOUT. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct connctl_layout);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} layout SEC(".maps");
+
+/* The standing rules, by id: what `bpftool map dump` shows operators. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct connctl_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rules SEC(".maps");
+
+/* Per-socket tag: cannot go stale, it dies with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct connctl_sk_tag);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sk_tags SEC(".maps");
+
+/* Kernel to agent: struct connctl_event records. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, CONNCTL_EVENTS_BYTES);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} events SEC(".maps");
+
+#endif /* CONNCTL_MAPS_BPF_H */

@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Definitions shared by the BPF programs and userspace: every struct that
+ * crosses the boundary, with fixed-width types and explicit padding, so the
+ * layout is the same for clang -target bpf and for gcc on the host.
+ *
+ * Any change to a struct below changes what sits in pinned maps: bump
+ * CONNCTL_LAYOUT so an agent never misreads pins left by another layout.
+ */
+#ifndef CONNCTL_H
+#define CONNCTL_H
+
+#ifdef __bpf__
+/* vmlinux.h provides the __u* types */
+#else
+#include <linux/types.h>
+#endif
+
+#define CONNCTL_LAYOUT		1
+
+/* Map names double as pin names under the pin directory (bpftool: <= 15 chars). */
+#define CONNCTL_MAP_LAYOUT	"layout"
+#define CONNCTL_MAP_RULES	"rules"
+#define CONNCTL_MAP_SK_TAGS	"sk_tags"
+#define CONNCTL_MAP_EVENTS	"events"
+#define CONNCTL_LINK_SOCKOPS	"sockops_link"
+
+#define CONNCTL_MAX_RULES	65536
+#define CONNCTL_EVENTS_BYTES	(1u << 20)
+
+enum connctl_action {
+	CONNCTL_ACTION_NONE	= 0,
+	CONNCTL_ACTION_DRAIN	= 1,
+	CONNCTL_ACTION_CANCEL	= 2,
+	CONNCTL_ACTION_RESET	= 3,	/* highest wins when rules overlap */
+};
+
+enum connctl_family {
+	CONNCTL_FAMILY_ANY	= 0,
+	CONNCTL_FAMILY_IPV4	= 4,
+	CONNCTL_FAMILY_IPV6	= 6,
+};
+
+/* Which match fields a rule sets; an unset field matches everything. */
+enum connctl_match {
+	CONNCTL_MATCH_LOCAL	= 1u << 0,
+	CONNCTL_MATCH_REMOTE	= 1u << 1,
+	CONNCTL_MATCH_LPORT	= 1u << 2,
+	CONNCTL_MATCH_RPORT	= 1u << 3,
+	CONNCTL_MATCH_CGROUP	= 1u << 4,
+	CONNCTL_MATCH_NETNS	= 1u << 5,
+};
+
+enum connctl_rule_flags {
+	CONNCTL_RULE_ONCE	= 1u << 0,
+};
+
+/*
+ * An address prefix. IPv4 is kept IPv4-mapped (::ffff:a.b.c.d, len + 96) so
+ * one comparison serves both families and dual-stack sockets talking IPv4.
+ */
+struct connctl_prefix {
+	__u8	addr[16];	/* network order, host bits zero */
+	__u8	len;		/* 0..128 */
+	__u8	pad[3];
+};
+
+struct connctl_port_range {
+	__u16	min;		/* host order, inclusive */
+	__u16	max;
+};
+
+struct connctl_rule {
+	__u32				id;
+	enum connctl_action		action;
+	__u32				match;		/* enum connctl_match bits */
+	enum connctl_family		family;
+	struct connctl_prefix		local;
+	struct connctl_prefix		remote;
+	struct connctl_port_range	lport;
+	struct connctl_port_range	rport;
+	__u32				mark;
+	__u32				flags;		/* enum connctl_rule_flags */
+	__u64				cgroup_id;
+	__u64				netns_ino;
+	__u64				timeout_ns;	/* drain: then reset */
+	__u64				expires_ns;	/* CLOCK_REALTIME; 0: never */
+};
+
+/* One connection as the rules see it: from the socket's own point of view. */
+struct connctl_tuple {
+	__u8	laddr[16];	/* IPv4-mapped for IPv4 */
+	__u8	raddr[16];
+	__u16	lport;		/* host order */
+	__u16	rport;
+	__u16	sk_family;	/* AF_INET or AF_INET6: what the socket is */
+	__u16	pad;
+};
+
+/* Per-socket state (sk_storage): a socket is tagged by the rule it matched. */
+struct connctl_sk_tag {
+	__u32			rule_id;
+	enum connctl_action	action;
+	__u64			tagged_ns;	/* CLOCK_MONOTONIC */
+};
+
+enum connctl_event_type {
+	CONNCTL_EV_NONE		= 0,
+	CONNCTL_EV_MATCH	= 1,	/* a new connection matched a rule */
+};
+
+struct connctl_event {
+	enum connctl_event_type	type;
+	__u32			rule_id;
+	enum connctl_action	action;
+	__u32			pad;
+	__u64			cookie;
+	__u64			ts_ns;		/* CLOCK_MONOTONIC */
+	struct connctl_tuple	tuple;
+};
+
+struct connctl_layout {
+	__u32	version;
+	__u32	pad;
+};
+
+#define CONNCTL_ASSERT_SIZE(type, size) \
+	_Static_assert(sizeof(type) == (size), #type " layout changed: bump CONNCTL_LAYOUT")
+
+CONNCTL_ASSERT_SIZE(enum connctl_action, 4);
+CONNCTL_ASSERT_SIZE(enum connctl_family, 4);
+CONNCTL_ASSERT_SIZE(struct connctl_prefix, 20);
+CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
+CONNCTL_ASSERT_SIZE(struct connctl_rule, 104);
+CONNCTL_ASSERT_SIZE(struct connctl_tuple, 40);
+CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 16);
+CONNCTL_ASSERT_SIZE(struct connctl_event, 72);
+CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
+
+#endif /* CONNCTL_H */

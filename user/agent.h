@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The agent's state, shared by the files that make up connctld. */
+#ifndef CONNCTL_AGENT_H
+#define CONNCTL_AGENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include "loader.h"
+#include "log.h"
+#include "protocol.h"
+#include "rules.h"
+
+#define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
+#define DEFAULT_PIN_DIR		"/sys/fs/bpf/connctl"
+
+struct agent_config {
+	const char	*socket_path;
+	const char	*pin_dir;
+	char		cgroup_path[4096];
+	uint32_t	max_rules;
+	enum log_level	log_level;
+};
+
+struct server;
+
+/* Something the event loop watches: every epoll entry points to one. */
+struct watch {
+	int	fd;
+	void	(*handle)(struct watch *w, uint32_t events);
+};
+
+int watch_add(int epoll_fd, struct watch *w, uint32_t events);
+int watch_mod(int epoll_fd, struct watch *w, uint32_t events);
+void watch_del(int epoll_fd, struct watch *w);
+
+struct agent {
+	struct agent_config	cfg;
+	struct datapath		dp;
+	struct rule_table	rules;
+	struct ring_buffer	*events;
+	int			diag_fd;	/* NETLINK_SOCK_DIAG, for SOCK_DESTROY */
+	int			epoll_fd;
+	struct server		*server;
+	uint32_t		max_clients;
+	bool			stopping;
+};
+
+/* Who sent a request, from SO_PEERCRED. */
+struct peer {
+	pid_t	pid;
+	uid_t	uid;
+	gid_t	gid;
+};
+
+/* handlers.c: carry out one validated request; returns the response. */
+json_t *agent_handle(struct agent *agent, const struct request *req,
+		     const struct peer *peer);
+/* handlers.c: drop rules whose ttl ran out; returns ms to the next expiry or -1. */
+int agent_expire_rules(struct agent *agent);
+
+/* server.c: the control socket. */
+int server_open(struct agent *agent, const char *path);
+void server_close(struct agent *agent);
+
+/* events.c */
+int events_open(struct agent *agent);
+int events_poll(struct agent *agent);
+void events_close(struct agent *agent);
+
+#endif /* CONNCTL_AGENT_H */

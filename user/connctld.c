@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * connctld: the connctl agent. Loads the BPF programs, keeps the rules in
+ * pinned maps, closes matching connections, and serves the control socket.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "agent.h"
+#include "mounts.h"
+
+#define EPOLL_BATCH	64
+
+static const char usage_text[] =
+"Usage: connctld [OPTIONS]\n"
+"\n"
+"The connctl agent: closes TCP connections that match rules pushed over its\n"
+"control socket (see `connctl --help`). It acts on the network namespace it\n"
+"is started in; start it in another with `nsenter --net=/var/run/netns/NAME`\n"
+"(not `ip netns exec`, which hides /sys/fs/bpf and the cgroup mount).\n"
+"\n"
+"Options:\n"
+"  --socket PATH     control socket (default " DEFAULT_SOCKET_PATH ")\n"
+"  --pin-dir DIR     bpffs directory for maps and links, mounting bpffs on its\n"
+"                    parent if needed (default " DEFAULT_PIN_DIR ")\n"
+"  --cgroup DIR      cgroup v2 directory whose sockets are watched for new\n"
+"                    connections (default: the cgroup v2 root, from /proc/mounts)\n"
+"  --max-rules N     standing rules at most (default 65536)\n"
+"  --max-clients N   control socket clients at once (default 64)\n"
+"  --uninstall       detach the programs pinned under --pin-dir, remove the\n"
+"                    pins and exit (drops enforcement)\n"
+"  -v, --verbose     debug logs; twice (-vv) adds libbpf's own\n"
+"  -h, --help        this text\n"
+"\n"
+"Stopping connctld (SIGTERM, SIGINT) keeps the programs and rules pinned and\n"
+"in force; a restarted connctld adopts them.\n";
+
+enum {
+	OPT_SOCKET = 256,
+	OPT_PIN_DIR,
+	OPT_CGROUP,
+	OPT_MAX_RULES,
+	OPT_MAX_CLIENTS,
+	OPT_UNINSTALL,
+};
+
+static const struct option long_options[] = {
+	{ "socket",	 required_argument, NULL, OPT_SOCKET },
+	{ "pin-dir",	 required_argument, NULL, OPT_PIN_DIR },
+	{ "cgroup",	 required_argument, NULL, OPT_CGROUP },
+	{ "max-rules",	 required_argument, NULL, OPT_MAX_RULES },
+	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "uninstall",	 no_argument,	    NULL, OPT_UNINSTALL },
+	{ "verbose",	 no_argument,	    NULL, 'v' },
+	{ "help",	 no_argument,	    NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int watch_add(int epoll_fd, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, w->fd, &ev);
+}
+
+int watch_mod(int epoll_fd, struct watch *w, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = w };
+
+	return epoll_ctl(epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
+}
+
+void watch_del(int epoll_fd, struct watch *w)
+{
+	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+}
+
+static int parse_count(const char *opt, const char *s, uint32_t max, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v == 0 || v > max) {
+		fprintf(stderr, "connctld: %s: '%s' is not a number from 1 to %u\n",
+			opt, s, max);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* 0 to run, 1 to exit 0 (help), -1 to exit with a usage error. */
+static int parse_options(int argc, char **argv, struct agent *agent, bool *uninstall)
+{
+	struct agent_config *cfg = &agent->cfg;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_SOCKET:
+			cfg->socket_path = optarg;
+			break;
+		case OPT_PIN_DIR:
+			cfg->pin_dir = optarg;
+			break;
+		case OPT_CGROUP:
+			if (!realpath(optarg, cfg->cgroup_path)) {
+				fprintf(stderr, "connctld: --cgroup %s: %s\n", optarg,
+					strerror(errno));
+				return -1;
+			}
+			break;
+		case OPT_MAX_RULES:
+			if (parse_count("--max-rules", optarg, CONNCTL_MAX_RULES,
+					&cfg->max_rules))
+				return -1;
+			break;
+		case OPT_MAX_CLIENTS:
+			if (parse_count("--max-clients", optarg, 4096, &agent->max_clients))
+				return -1;
+			break;
+		case OPT_UNINSTALL:
+			*uninstall = true;
+			break;
+		case 'v':
+			if (cfg->log_level < LOG_LIBBPF)
+				cfg->log_level++;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 1;
+		default:
+			fputs("Try 'connctld --help'.\n", stderr);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "connctld: unexpected argument '%s'\nTry 'connctld --help'.\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static int resolve_cgroup(struct agent_config *cfg)
+{
+	int err;
+
+	if (!cfg->cgroup_path[0]) {
+		err = cgroup2_find_root(cfg->cgroup_path, sizeof(cfg->cgroup_path));
+		if (err) {
+			pr_warn("no cgroup v2 mount in /proc/mounts (under `ip netns exec`? it "
+				"remounts /sys: use `nsenter --net=/var/run/netns/NAME`)");
+			return err;
+		}
+	}
+	err = cgroup2_check(cfg->cgroup_path);
+	if (err == -EMEDIUMTYPE)
+		pr_warn("%s is not a cgroup v2 directory", cfg->cgroup_path);
+	else if (err)
+		pr_warn("cgroup %s: %s", cfg->cgroup_path, strerror(-err));
+	return err;
+}
+
+/* Rules pinned by an earlier run stay in force: take them over, same ids. */
+static int adopt_rules(struct agent *agent)
+{
+	int fd = datapath_rules_fd(&agent->dp);
+	__u32 key, next;
+	__u32 *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct rule_spec spec = {};
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &spec.rule))
+			continue;
+		if (!rule_table_insert(&agent->rules, &spec))
+			return -ENOMEM;
+	}
+	if (agent->rules.n)
+		pr_info("adopted %zu standing rules from %s", agent->rules.n,
+			agent->cfg.pin_dir);
+	return 0;
+}
+
+struct agent_watch {
+	struct watch	w;
+	struct agent	*agent;
+};
+
+static void on_events(struct watch *w, uint32_t events)
+{
+	struct agent_watch *aw = (struct agent_watch *)w;
+
+	if (events_poll(aw->agent))
+		pr_warn("reading events failed");
+}
+
+static void on_signal(struct watch *w, uint32_t events)
+{
+	struct agent_watch *aw = (struct agent_watch *)w;
+	struct signalfd_siginfo si;
+
+	if (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+		pr_info("signal %u: stopping; rules stay pinned and in force", si.ssi_signo);
+		aw->agent->stopping = true;
+	}
+}
+
+static int open_signals(struct agent_watch *aw)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &set, NULL))
+		return -errno;
+	aw->w.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (aw->w.fd < 0)
+		return -errno;
+	aw->w.handle = on_signal;
+	return watch_add(aw->agent->epoll_fd, &aw->w, EPOLLIN) ? -errno : 0;
+}
+
+static int run(struct agent *agent)
+{
+	struct epoll_event evs[EPOLL_BATCH];
+
+	while (!agent->stopping) {
+		int timeout = agent_expire_rules(agent);
+		int n = epoll_wait(agent->epoll_fd, evs, EPOLL_BATCH, timeout);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_warn("epoll_wait: %s", strerror(errno));
+			return -errno;
+		}
+		for (int i = 0; i < n; i++) {
+			struct watch *w = evs[i].data.ptr;
+
+			w->handle(w, evs[i].events);
+		}
+	}
+	return 0;
+}
+
+static int start(struct agent *agent, struct agent_watch *events_w,
+		 struct agent_watch *signal_w)
+{
+	int err;
+
+	err = resolve_cgroup(&agent->cfg);
+	if (err)
+		return err;
+	agent->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (agent->epoll_fd < 0)
+		return -errno;
+	err = datapath_open(&agent->dp, agent->cfg.pin_dir, agent->cfg.cgroup_path);
+	if (err)
+		return err;
+	err = adopt_rules(agent);
+	if (err)
+		return err;
+	err = events_open(agent);
+	if (err)
+		return err;
+	events_w->w.fd = ring_buffer__epoll_fd(agent->events);
+	events_w->w.handle = on_events;
+	if (watch_add(agent->epoll_fd, &events_w->w, EPOLLIN))
+		return -errno;
+	err = open_signals(signal_w);
+	if (err)
+		return err;
+	/* Last: a client that finds the socket finds an agent ready to serve. */
+	err = server_open(agent, agent->cfg.socket_path);
+	if (err)
+		return err;
+	pr_info("serving %s (pin dir %s, cgroup %s)", agent->cfg.socket_path,
+		agent->cfg.pin_dir, agent->cfg.cgroup_path);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct agent agent = {
+		.cfg = {
+			.socket_path	= DEFAULT_SOCKET_PATH,
+			.pin_dir	= DEFAULT_PIN_DIR,
+			.max_rules	= CONNCTL_MAX_RULES,
+			.log_level	= LOG_INFO,
+		},
+		.max_clients	= 64,
+		.diag_fd	= -1,
+		.epoll_fd	= -1,
+	};
+	struct agent_watch events_w = { .w.fd = -1, .agent = &agent };
+	struct agent_watch signal_w = { .w.fd = -1, .agent = &agent };
+	bool uninstall = false;
+	int err;
+
+	err = parse_options(argc, argv, &agent, &uninstall);
+	if (err)
+		return err > 0 ? 0 : 2;
+	log_init("connctld", agent.cfg.log_level);
+
+	if (uninstall) {
+		err = datapath_uninstall(agent.cfg.pin_dir);
+		if (!err)
+			pr_info("uninstalled %s", agent.cfg.pin_dir);
+		return err ? 1 : 0;
+	}
+
+	err = start(&agent, &events_w, &signal_w);
+	if (!err)
+		err = run(&agent);
+
+	server_close(&agent);
+	if (signal_w.w.fd >= 0)
+		close(signal_w.w.fd);
+	events_close(&agent);
+	datapath_close(&agent.dp);
+	rule_table_free(&agent.rules);
+	if (agent.epoll_fd >= 0)
+		close(agent.epoll_fd);
+	return err ? 1 : 0;
+}

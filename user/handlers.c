@@ -1,0 +1,205 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Where requests are carried out: rules added, removed and shown. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include "agent.h"
+#include "closer.h"
+
+/* Long ttls are checked at least this often (epoll takes an int of ms). */
+#define EXPIRY_CHECK_MAX_MS	60000
+
+static uint64_t realtime_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+static json_t *fail(enum proto_code code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static json_t *fail(enum proto_code code, const char *fmt, ...)
+{
+	struct proto_error err = { .code = code };
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err.message, sizeof(err.message), fmt, ap);
+	va_end(ap);
+	return error_to_json(&err);
+}
+
+static json_t *rule_entry_to_json(const struct rule_entry *e, uint64_t now)
+{
+	json_t *obj = rule_spec_to_json(&e->spec);
+	uint64_t expires = e->spec.rule.expires_ns;
+
+	if (expires)
+		json_object_set_new(obj, "expires_in_ms",
+				    json_integer(expires > now ?
+						 (json_int_t)((expires - now) / NSEC_PER_MSEC) : 0));
+	json_object_set_new(obj, "stats",
+			    json_pack("{s:I, s:I, s:I}",
+				      "matched", (json_int_t)e->stats.matched,
+				      "new_matches", (json_int_t)e->stats.new_matches,
+				      "resets", (json_int_t)e->stats.resets));
+	return obj;
+}
+
+static int rule_install(struct agent *agent, const struct rule_spec *spec)
+{
+	uint32_t id = spec->rule.id;
+	int err;
+
+	if (bpf_map_update_elem(datapath_rules_fd(&agent->dp), &id, &spec->rule,
+				BPF_NOEXIST))
+		return -errno;
+	if (!rule_table_insert(&agent->rules, spec)) {
+		err = -ENOMEM;
+		bpf_map_delete_elem(datapath_rules_fd(&agent->dp), &id);
+		return err;
+	}
+	return 0;
+}
+
+static void rule_uninstall(struct agent *agent, uint32_t id)
+{
+	if (bpf_map_delete_elem(datapath_rules_fd(&agent->dp), &id) && errno != ENOENT)
+		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
+			strerror(errno));
+	rule_table_remove(&agent->rules, id);
+}
+
+static json_t *rule_add(struct agent *agent, const struct request *req,
+			const struct peer *peer)
+{
+	struct rule_spec spec = req->spec;
+	struct connctl_rule *rule = &spec.rule;
+	bool once = rule->flags & CONNCTL_RULE_ONCE;
+	struct pass_result res;
+	struct rule_entry *e;
+	json_t *resp;
+	int err;
+
+	if (rule->id && rule_table_find(&agent->rules, rule->id))
+		return fail(PROTO_DUPLICATE_ID, "rule %u exists already", rule->id);
+	if (!once && agent->rules.n >= agent->cfg.max_rules)
+		return fail(PROTO_TOO_MANY_RULES, "%zu rules stand already, the limit "
+			    "(--max-rules)", agent->rules.n);
+	if (!rule->id)
+		rule->id = rule_table_next_id(&agent->rules);
+	if (!rule->id)
+		return fail(PROTO_TOO_MANY_RULES, "rule ids are exhausted");
+	if (spec.ttl_ns)
+		rule->expires_ns = realtime_ns() + spec.ttl_ns;
+
+	/* Standing first, then the pass: no connection slips between the two. */
+	if (once) {
+		if (rule->id > agent->rules.last_id)
+			agent->rules.last_id = rule->id;
+	} else {
+		err = rule_install(agent, &spec);
+		if (err)
+			return fail(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
+				    "cannot install rule %u: %s", rule->id, strerror(-err));
+	}
+	err = closer_apply_existing(&agent->dp, rule, &res);
+	if (err) {
+		if (!once)
+			rule_uninstall(agent, rule->id);
+		return fail(PROTO_INTERNAL, "cannot apply rule %u to existing "
+			    "connections: %s", rule->id, strerror(-err));
+	}
+	if (res.failed)
+		pr_warn("rule %u: %llu matched connections could not be closed",
+			rule->id, (unsigned long long)res.failed);
+	e = once ? NULL : rule_table_find(&agent->rules, rule->id);
+	if (e)
+		e->stats.matched = res.matched - res.failed;
+
+	pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
+		action_name(rule->action), once ? ", once" : "", peer->pid, peer->uid,
+		(unsigned long long)(res.matched - res.failed));
+	resp = json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "id", (json_int_t)rule->id,
+			 "matched", (json_int_t)(res.matched - res.failed),
+			 "rule", rule_spec_to_json(&spec));
+	if (res.failed)
+		json_object_set_new(resp, "failed", json_integer((json_int_t)res.failed));
+	return resp;
+}
+
+static json_t *rule_del(struct agent *agent, const struct request *req,
+			const struct peer *peer)
+{
+	if (!rule_table_find(&agent->rules, req->id))
+		return fail(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+	rule_uninstall(agent, req->id);
+	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
+	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
+}
+
+static json_t *rule_show(struct agent *agent, const struct request *req)
+{
+	uint64_t now = realtime_ns();
+	json_t *rules = json_array();
+
+	if (req->has_id) {
+		const struct rule_entry *e = rule_table_find(&agent->rules, req->id);
+
+		if (!e) {
+			json_decref(rules);
+			return fail(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+		}
+		json_array_append_new(rules, rule_entry_to_json(e, now));
+	} else {
+		for (size_t i = 0; i < agent->rules.n; i++)
+			json_array_append_new(rules,
+					      rule_entry_to_json(&agent->rules.v[i], now));
+	}
+	return json_pack("{s:b, s:o}", "ok", 1, "rules", rules);
+}
+
+json_t *agent_handle(struct agent *agent, const struct request *req,
+		     const struct peer *peer)
+{
+	switch (req->op) {
+	case REQ_RULE_SHOW:
+		return rule_show(agent, req);
+	case REQ_RULE_ADD:
+	case REQ_RULE_DEL:
+		if (peer->uid != 0)
+			return fail(PROTO_PERMISSION_DENIED,
+				    "changing rules needs root (peer uid %u)", peer->uid);
+		return req->op == REQ_RULE_ADD ? rule_add(agent, req, peer) :
+						 rule_del(agent, req, peer);
+	}
+	return fail(PROTO_INTERNAL, "unhandled request");
+}
+
+int agent_expire_rules(struct agent *agent)
+{
+	uint64_t now = realtime_ns(), next = 0;
+
+	for (size_t i = agent->rules.n; i-- > 0;) {
+		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
+
+		if (!rule->expires_ns)
+			continue;
+		if (rule->expires_ns <= now) {
+			pr_info("rule %u expired (ttl)", rule->id);
+			rule_uninstall(agent, rule->id);
+		} else if (!next || rule->expires_ns < next) {
+			next = rule->expires_ns;
+		}
+	}
+	if (!next)
+		return -1;
+	/* Round up: waking a little late beats spinning on an early wake. */
+	next = (next - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+	return next > EXPIRY_CHECK_MAX_MS ? EXPIRY_CHECK_MAX_MS : (int)next;
+}

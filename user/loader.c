@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "connctl.h"
+#include "iter.skel.h"
+#include "loader.h"
+#include "log.h"
+#include "mounts.h"
+#include "sockops.skel.h"
+
+static void pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	snprintf(buf, len, "%s/%s", pin_dir, name);
+}
+
+static int lock_pin_dir(struct datapath *dp, const char *pin_dir)
+{
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+		pr_warn("cannot create pin dir %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	dp->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dp->lock_fd < 0) {
+		pr_warn("cannot open pin dir %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	if (flock(dp->lock_fd, LOCK_EX | LOCK_NB)) {
+		int err = -errno;
+
+		if (errno == EWOULDBLOCK)
+			pr_warn("pin dir %s is held by another running connctld", pin_dir);
+		else
+			pr_warn("cannot lock pin dir %s: %s", pin_dir, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* Pins of another layout would be misread: refuse them with a way out. */
+static int check_layout(const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info), key = 0;
+	struct connctl_layout layout = {};
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_LAYOUT);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_RULES);
+		if (access(path, F_OK) == 0) {
+			pr_warn("%s holds connctl pins of an unknown layout; remove them with "
+				"`connctld --uninstall --pin-dir %s`", pin_dir, pin_dir);
+			return -EEXIST;
+		}
+		return 0;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) ||
+	    info.value_size != sizeof(layout) ||
+	    bpf_map_lookup_elem(fd, &key, &layout)) {
+		pr_warn("%s: cannot read the layout of the pinned maps", path);
+		ret = -EINVAL;
+	} else if (layout.version && layout.version != CONNCTL_LAYOUT) {
+		pr_warn("%s holds maps of layout %u, this connctld uses layout %u: run the "
+			"matching connctld, or `connctld --uninstall --pin-dir %s` "
+			"(drops enforcement)", pin_dir, layout.version, CONNCTL_LAYOUT, pin_dir);
+		ret = -EPROTO;
+	}
+	close(fd);
+	return ret;
+}
+
+static int write_layout(const struct datapath *dp)
+{
+	struct connctl_layout layout = { .version = CONNCTL_LAYOUT };
+	__u32 key = 0;
+
+	return bpf_map__update_elem(dp->sockops->maps.layout, &key, sizeof(key),
+				    &layout, sizeof(layout), BPF_ANY);
+}
+
+static int load_error(const char *what, int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		pr_warn("loading %s: %s: connctld needs root (CAP_BPF, CAP_NET_ADMIN, "
+			"CAP_SYS_ADMIN)", what, strerror(-err));
+	else
+		pr_warn("loading %s: %s (run with -vv for libbpf's log)", what,
+			strerror(-err));
+	return err;
+}
+
+static int load_objects(struct datapath *dp, const char *pin_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	int err;
+
+	dp->sockops = sockops_bpf__open_opts(&opts);
+	if (!dp->sockops)
+		return load_error("sockops program", -errno);
+	err = sockops_bpf__load(dp->sockops);
+	if (err)
+		return load_error("sockops program", err);
+	err = write_layout(dp);
+	if (err)
+		return load_error("layout map", err);
+
+	dp->iter = iter_bpf__open_opts(&opts);
+	if (!dp->iter)
+		return load_error("tcp iterator", -errno);
+	err = iter_bpf__load(dp->iter);
+	if (err)
+		return load_error("tcp iterator", err);
+	dp->iter_link = bpf_program__attach_iter(dp->iter->progs.connctl_iter_tcp, NULL);
+	if (!dp->iter_link)
+		return load_error("tcp iterator link", -errno);
+	return 0;
+}
+
+/* A pinned link from an earlier run: swap in our program, keep the attachment. */
+static int adopt_sockops(struct datapath *dp, const char *path, const char *cgroup)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	uint64_t cgid;
+	int err;
+
+	dp->sockops_link = bpf_link__open(path);
+	if (!dp->sockops_link)
+		return -errno;
+	err = cgroup2_id(cgroup, &cgid);
+	if (err)
+		return err;
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(dp->sockops_link), &info, &len))
+		return -errno;
+	if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgid) {
+		pr_warn("%s is attached to another cgroup (id %llu) than %s (id %llu); "
+			"run `connctld --uninstall` first", path,
+			(unsigned long long)info.cgroup.cgroup_id, cgroup,
+			(unsigned long long)cgid);
+		return -EEXIST;
+	}
+	err = bpf_link__update_program(dp->sockops_link,
+				       dp->sockops->progs.connctl_sockops);
+	if (err) {
+		pr_warn("cannot update the pinned sockops link %s: %s", path, strerror(-err));
+		return err;
+	}
+	dp->adopted = true;
+	pr_info("adopted sockops already attached to %s", cgroup);
+	return 0;
+}
+
+static int attach_sockops(struct datapath *dp, const char *pin_dir, const char *cgroup)
+{
+	char path[PATH_MAX];
+	int cg_fd, err;
+
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_LINK_SOCKOPS);
+	if (access(path, F_OK) == 0)
+		return adopt_sockops(dp, path, cgroup);
+
+	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0) {
+		pr_warn("cannot open cgroup %s: %s", cgroup, strerror(errno));
+		return -errno;
+	}
+	dp->sockops_link = bpf_program__attach_cgroup(dp->sockops->progs.connctl_sockops,
+						      cg_fd);
+	err = dp->sockops_link ? 0 : -errno;
+	close(cg_fd);
+	if (err) {
+		pr_warn("cannot attach sockops to %s: %s", cgroup, strerror(-err));
+		return err;
+	}
+	err = bpf_link__pin(dp->sockops_link, path);
+	if (err) {
+		pr_warn("cannot pin %s: %s", path, strerror(-err));
+		return err;
+	}
+	pr_info("attached sockops to %s", cgroup);
+	return 0;
+}
+
+int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
+{
+	int err;
+
+	memset(dp, 0, sizeof(*dp));
+	dp->lock_fd = -1;
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		pr_warn("the kernel has no BTF (/sys/kernel/btf/vmlinux): connctld needs "
+			"CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOTSUP;
+	}
+	err = bpffs_prepare(pin_dir);
+	if (!err)
+		err = lock_pin_dir(dp, pin_dir);
+	if (!err)
+		err = check_layout(pin_dir);
+	if (!err)
+		err = load_objects(dp, pin_dir);
+	if (!err)
+		err = attach_sockops(dp, pin_dir, cgroup);
+	if (err)
+		datapath_close(dp);
+	return err;
+}
+
+void datapath_close(struct datapath *dp)
+{
+	bpf_link__destroy(dp->iter_link);
+	/* Drops only our fd: the pin keeps sockops attached. */
+	bpf_link__destroy(dp->sockops_link);
+	iter_bpf__destroy(dp->iter);
+	sockops_bpf__destroy(dp->sockops);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
+	memset(dp, 0, sizeof(*dp));
+	dp->lock_fd = -1;
+}
+
+int datapath_rules_fd(const struct datapath *dp)
+{
+	return bpf_map__fd(dp->sockops->maps.rules);
+}
+
+int datapath_events_fd(const struct datapath *dp)
+{
+	return bpf_map__fd(dp->sockops->maps.events);
+}
+
+int datapath_uninstall(const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct dirent *de;
+	struct datapath dp = { .lock_fd = -1 };
+	int err, ret = 0;
+	DIR *dir;
+
+	err = lock_pin_dir(&dp, pin_dir);
+	if (err)
+		return err;
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_LINK_SOCKOPS);
+	dp.sockops_link = bpf_link__open(path);
+	if (dp.sockops_link) {
+		err = bpf_link__detach(dp.sockops_link);
+		if (err)
+			pr_warn("cannot detach %s: %s", path, strerror(-err));
+		bpf_link__destroy(dp.sockops_link);
+	}
+	dir = opendir(pin_dir);
+	if (!dir) {
+		ret = -errno;
+		goto out;
+	}
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		pin_path(path, sizeof(path), pin_dir, de->d_name);
+		if (unlink(path)) {
+			pr_warn("cannot remove %s: %s", path, strerror(errno));
+			ret = -errno;
+		}
+	}
+	closedir(dir);
+	if (!ret && rmdir(pin_dir)) {
+		pr_warn("cannot remove %s: %s", pin_dir, strerror(errno));
+		ret = -errno;
+	}
+out:
+	close(dp.lock_fd);
+	return ret;
+}

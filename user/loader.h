@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel side of the agent: BPF objects loaded, maps pinned under the
+ * pin directory, sockops attached to the cgroup through a pinned link that a
+ * restarted agent adopts instead of attaching twice.
+ */
+#ifndef CONNCTL_LOADER_H
+#define CONNCTL_LOADER_H
+
+#include <stdbool.h>
+
+struct sockops_bpf;
+struct iter_bpf;
+struct bpf_link;
+
+struct datapath {
+	struct sockops_bpf	*sockops;
+	struct iter_bpf		*iter;
+	struct bpf_link		*sockops_link;
+	struct bpf_link		*iter_link;
+	int			lock_fd;	/* flock on the pin dir */
+	bool			adopted;	/* found sockops already attached */
+};
+
+int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup);
+/* Closes our handles; pinned maps and links stay, so enforcement stays. */
+void datapath_close(struct datapath *dp);
+int datapath_rules_fd(const struct datapath *dp);
+int datapath_events_fd(const struct datapath *dp);
+/* Detach everything pinned under pin_dir and remove the pins. */
+int datapath_uninstall(const char *pin_dir);
+
+#endif /* CONNCTL_LOADER_H */

@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The agent's table of standing rules, sorted by id, with the per-rule
+ * counters the kernel does not keep. The kernel's copy is the pinned rules map.
+ */
+#ifndef CONNCTL_RULES_H
+#define CONNCTL_RULES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "protocol.h"
+
+struct rule_stats {
+	uint64_t	matched;	/* connections that existed when it was added */
+	uint64_t	new_matches;	/* connections established while it stood */
+	uint64_t	resets;		/* connections it reset */
+};
+
+struct rule_entry {
+	struct rule_spec	spec;
+	struct rule_stats	stats;
+};
+
+struct rule_table {
+	struct rule_entry	*v;
+	size_t			n;
+	size_t			cap;
+	uint32_t		last_id;	/* highest id ever given out */
+};
+
+void rule_table_free(struct rule_table *t);
+struct rule_entry *rule_table_find(const struct rule_table *t, uint32_t id);
+/* spec->rule.id must be set and not in the table. */
+struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spec *spec);
+void rule_table_remove(struct rule_table *t, uint32_t id);
+/* The next free id after every id seen, 0 when ids are exhausted. */
+uint32_t rule_table_next_id(const struct rule_table *t);
+
+#endif /* CONNCTL_RULES_H */

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Where the socket protocol is spoken: a Unix stream socket, one JSON request
+ * a line, one response a line. Non-blocking throughout, so a slow or stuck
+ * client never holds up the others.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "agent.h"
+
+/* Past this much unsent output, stop reading requests from that client. */
+#define CLIENT_OUT_HIGH		(1024 * 1024)
+#define CLIENT_IN_SIZE		(PROTO_MAX_LINE + 1)
+
+struct client {
+	struct watch	w;
+	struct server	*server;
+	struct peer	peer;
+	struct client	*next;
+	char		*in;
+	size_t		in_len;
+	bool		discarding;	/* skipping the rest of an overlong line */
+	char		*out;
+	size_t		out_len;
+	size_t		out_cap;
+	uint32_t	events;		/* what epoll watches for now */
+};
+
+struct server {
+	struct watch	w;
+	struct agent	*agent;
+	struct client	*clients;
+	size_t		n_clients;
+	char		path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static void client_free(struct client *c)
+{
+	struct server *s = c->server;
+	struct client **p;
+
+	for (p = &s->clients; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	s->n_clients--;
+	watch_del(s->agent->epoll_fd, &c->w);
+	close(c->w.fd);
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+static int client_queue(struct client *c, json_t *resp)
+{
+	char *text = json_dumps(resp, JSON_COMPACT);
+	size_t len, need;
+
+	json_decref(resp);
+	if (!text)
+		return -ENOMEM;
+	len = strlen(text);
+	need = c->out_len + len + 1;
+	if (need > c->out_cap) {
+		size_t cap = need * 2;
+		char *out = realloc(c->out, cap);
+
+		if (!out) {
+			free(text);
+			return -ENOMEM;
+		}
+		c->out = out;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	free(text);
+	return 0;
+}
+
+static void client_update_events(struct client *c)
+{
+	uint32_t events = 0;
+
+	if (c->out_len < CLIENT_OUT_HIGH)
+		events |= EPOLLIN;
+	if (c->out_len)
+		events |= EPOLLOUT;
+	if (events != c->events && !watch_mod(c->server->agent->epoll_fd, &c->w, events))
+		c->events = events;
+}
+
+/* 0, or -errno when the client is to be dropped. */
+static int client_flush(struct client *c)
+{
+	while (c->out_len) {
+		ssize_t n = send(c->w.fd, c->out, c->out_len, MSG_NOSIGNAL);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			return -errno;
+		}
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
+	client_update_events(c);
+	return 0;
+}
+
+static void client_request(struct client *c, const char *line, size_t len)
+{
+	struct proto_error err;
+	struct request req;
+	json_t *resp;
+
+	if (request_parse(line, len, &req, &err))
+		resp = error_to_json(&err);
+	else
+		resp = agent_handle(c->server->agent, &req, &c->peer);
+	if (client_queue(c, resp))
+		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
+}
+
+static void client_line_too_long(struct client *c)
+{
+	struct proto_error err;
+
+	proto_fail(&err, PROTO_LINE_TOO_LONG, "request line over %d bytes: ignored",
+		   PROTO_MAX_LINE);
+	client_queue(c, error_to_json(&err));
+	c->discarding = true;
+	c->in_len = 0;
+}
+
+/* Serve every complete line in the input buffer; keep the partial tail. */
+static void client_process(struct client *c)
+{
+	size_t start = 0;
+	char *nl;
+
+	while ((nl = memchr(c->in + start, '\n', c->in_len - start))) {
+		size_t end = (size_t)(nl - c->in);
+
+		if (c->discarding)
+			c->discarding = false;
+		else if (end > start)
+			client_request(c, c->in + start, end - start);
+		start = end + 1;
+		if (c->out_len >= CLIENT_OUT_HIGH)
+			break;
+	}
+	memmove(c->in, c->in + start, c->in_len - start);
+	c->in_len -= start;
+	if (c->in_len == CLIENT_IN_SIZE) {
+		if (c->discarding)
+			c->in_len = 0;
+		else
+			client_line_too_long(c);
+	}
+}
+
+static void client_handle(struct watch *w, uint32_t events)
+{
+	struct client *c = (struct client *)w;
+	bool eof = false;
+
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
+		while (c->out_len < CLIENT_OUT_HIGH) {
+			ssize_t n = recv(w->fd, c->in + c->in_len,
+					 CLIENT_IN_SIZE - c->in_len, 0);
+
+			if (n == 0) {
+				eof = true;
+				break;
+			}
+			if (n < 0) {
+				eof = errno != EAGAIN && errno != EINTR;
+				break;
+			}
+			c->in_len += (size_t)n;
+			client_process(c);
+		}
+	}
+	if (client_flush(c) || (eof && !c->out_len))
+		client_free(c);
+	else if (eof)
+		shutdown(w->fd, SHUT_RD);
+}
+
+static void reject_client(int fd)
+{
+	struct proto_error err;
+	char *text;
+
+	proto_fail(&err, PROTO_TOO_MANY_CLIENTS, "too many clients at once; try again");
+	text = json_dumps(error_to_json(&err), JSON_COMPACT);
+	if (text) {
+		(void)!send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
+		(void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+	}
+	free(text);
+	close(fd);
+}
+
+static int client_new(struct server *s, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+	struct client *c;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
+		return -errno;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->in = malloc(CLIENT_IN_SIZE);
+	if (!c->in) {
+		free(c);
+		return -ENOMEM;
+	}
+	c->w.fd = fd;
+	c->w.handle = client_handle;
+	c->server = s;
+	c->peer = (struct peer){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid };
+	c->events = EPOLLIN;
+	if (watch_add(s->agent->epoll_fd, &c->w, c->events)) {
+		free(c->in);
+		free(c);
+		return -errno;
+	}
+	c->next = s->clients;
+	s->clients = c;
+	s->n_clients++;
+	pr_debug("client pid %d uid %u connected", cred.pid, cred.uid);
+	return 0;
+}
+
+static void server_accept(struct watch *w, uint32_t events)
+{
+	struct server *s = (struct server *)w;
+
+	for (;;) {
+		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pr_warn("accept: %s", strerror(errno));
+			return;
+		}
+		if (s->n_clients >= s->agent->max_clients) {
+			reject_client(fd);
+			continue;
+		}
+		if (client_new(s, fd)) {
+			pr_warn("dropping a client: %s", strerror(errno));
+			close(fd);
+		}
+	}
+}
+
+/* A socket file left by an agent that died is removed; a live one is not. */
+static int clear_stale_socket(const struct sockaddr_un *sa)
+{
+	int fd, ret = 0;
+
+	if (access(sa->sun_path, F_OK))
+		return 0;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0) {
+		pr_warn("%s is served by another running connctld", sa->sun_path);
+		ret = -EADDRINUSE;
+	} else if (unlink(sa->sun_path) && errno != ENOENT) {
+		ret = -errno;
+	}
+	close(fd);
+	return ret;
+}
+
+static int make_socket_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0750) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static int listen_on(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path)) {
+		pr_warn("socket path %s is too long (at most %zu bytes)", path,
+			sizeof(sa.sun_path) - 1);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	err = make_socket_dir(path);
+	if (err) {
+		pr_warn("cannot create the directory of %s: %s", path, strerror(-err));
+		return err;
+	}
+	err = clear_stale_socket(&sa);
+	if (err)
+		return err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    chmod(path, 0660) || listen(fd, 128)) {
+		err = -errno;
+		pr_warn("cannot listen on %s: %s", path, strerror(errno));
+		close(fd);
+		unlink(path);
+		return err;
+	}
+	return fd;
+}
+
+int server_open(struct agent *agent, const char *path)
+{
+	struct server *s;
+	int fd;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	fd = listen_on(path);
+	if (fd < 0) {
+		free(s);
+		return fd;
+	}
+	s->w.fd = fd;
+	s->w.handle = server_accept;
+	s->agent = agent;
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	if (watch_add(agent->epoll_fd, &s->w, EPOLLIN)) {
+		fd = -errno;
+		close(s->w.fd);
+		unlink(path);
+		free(s);
+		return fd;
+	}
+	agent->server = s;
+	return 0;
+}
+
+void server_close(struct agent *agent)
+{
+	struct server *s = agent->server;
+
+	if (!s)
+		return;
+	while (s->clients) {
+		client_flush(s->clients);
+		client_free(s->clients);
+	}
+	watch_del(agent->epoll_fd, &s->w);
+	close(s->w.fd);
+	unlink(s->path);
+	free(s);
+	agent->server = NULL;
+}
