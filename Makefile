@@ -24,11 +24,12 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_PROGS	:= sockops iter
+BPF_PROGS	:= sockops cgroup_skb iter
 BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c
+UNIT_LIB_SRCS	:= user/rules.c
 AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
 		   user/handlers.c
@@ -42,7 +43,7 @@ CLI_OBJS	:= $(call obj,$(CLI_SRCS))
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
-.SECONDARY: $(BPF_OBJS)
+.SECONDARY:
 .PHONY: all deps run test unit e2e clean
 
 all: $(BUILD)/connctld $(BUILD)/connctl
@@ -87,7 +88,7 @@ $(BUILD)/connctl: $(CLI_OBJS) $(COMMON_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(COMMON_OBJS)
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(COMMON_OBJS) $(call obj,$(UNIT_LIB_SRCS))
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@

@@ -24,6 +24,8 @@
 #define CONNCTL_MAP_SK_TAGS	"sk_tags"
 #define CONNCTL_MAP_EVENTS	"events"
 #define CONNCTL_LINK_SOCKOPS	"sockops_link"
+#define CONNCTL_LINK_SKB_IN	"skb_in_link"
+#define CONNCTL_LINK_SKB_OUT	"skb_out_link"
 
 #define CONNCTL_MAX_RULES	65536
 #define CONNCTL_EVENTS_BYTES	(1u << 20)

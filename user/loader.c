@@ -11,11 +11,18 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "connctl.h"
+#include "cgroup_skb.skel.h"
 #include "iter.skel.h"
 #include "loader.h"
 #include "log.h"
 #include "mounts.h"
 #include "sockops.skel.h"
+
+static const char *const cgroup_link_pins[NR_CGROUP_LINKS] = {
+	[LINK_SOCKOPS]	= CONNCTL_LINK_SOCKOPS,
+	[LINK_SKB_IN]	= CONNCTL_LINK_SKB_IN,
+	[LINK_SKB_OUT]	= CONNCTL_LINK_SKB_OUT,
+};
 
 static void pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
 {
@@ -117,6 +124,13 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	if (err)
 		return load_error("layout map", err);
 
+	dp->skb = cgroup_skb_bpf__open_opts(&opts);
+	if (!dp->skb)
+		return load_error("cgroup_skb programs", -errno);
+	err = cgroup_skb_bpf__load(dp->skb);
+	if (err)
+		return load_error("cgroup_skb programs", err);
+
 	dp->iter = iter_bpf__open_opts(&opts);
 	if (!dp->iter)
 		return load_error("tcp iterator", -errno);
@@ -129,21 +143,37 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	return 0;
 }
 
+static struct bpf_program *cgroup_link_prog(const struct datapath *dp,
+					    enum cgroup_link which)
+{
+	switch (which) {
+	case LINK_SOCKOPS:
+		return dp->sockops->progs.connctl_sockops;
+	case LINK_SKB_IN:
+		return dp->skb->progs.connctl_skb_in;
+	default:
+		return dp->skb->progs.connctl_skb_out;
+	}
+}
+
 /* A pinned link from an earlier run: swap in our program, keep the attachment. */
-static int adopt_sockops(struct datapath *dp, const char *path, const char *cgroup)
+static int adopt_link(struct datapath *dp, enum cgroup_link which, const char *path,
+		      const char *cgroup)
 {
 	struct bpf_link_info info = {};
 	__u32 len = sizeof(info);
+	struct bpf_link *link;
 	uint64_t cgid;
 	int err;
 
-	dp->sockops_link = bpf_link__open(path);
-	if (!dp->sockops_link)
+	link = bpf_link__open(path);
+	if (!link)
 		return -errno;
+	dp->cgroup_links[which] = link;
 	err = cgroup2_id(cgroup, &cgid);
 	if (err)
 		return err;
-	if (bpf_obj_get_info_by_fd(bpf_link__fd(dp->sockops_link), &info, &len))
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len))
 		return -errno;
 	if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgid) {
 		pr_warn("%s is attached to another cgroup (id %llu) than %s (id %llu); "
@@ -152,46 +182,57 @@ static int adopt_sockops(struct datapath *dp, const char *path, const char *cgro
 			(unsigned long long)cgid);
 		return -EEXIST;
 	}
-	err = bpf_link__update_program(dp->sockops_link,
-				       dp->sockops->progs.connctl_sockops);
+	err = bpf_link__update_program(link, cgroup_link_prog(dp, which));
 	if (err) {
-		pr_warn("cannot update the pinned sockops link %s: %s", path, strerror(-err));
+		pr_warn("cannot update the pinned link %s: %s", path, strerror(-err));
 		return err;
 	}
 	dp->adopted = true;
-	pr_info("adopted sockops already attached to %s", cgroup);
 	return 0;
 }
 
-static int attach_sockops(struct datapath *dp, const char *pin_dir, const char *cgroup)
+static int attach_link(struct datapath *dp, enum cgroup_link which, const char *path,
+		       int cg_fd)
+{
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_cgroup(cgroup_link_prog(dp, which), cg_fd);
+	if (!link) {
+		err = -errno;
+		pr_warn("cannot attach %s: %s", bpf_program__name(cgroup_link_prog(dp, which)),
+			strerror(-err));
+		return err;
+	}
+	dp->cgroup_links[which] = link;
+	err = bpf_link__pin(link, path);
+	if (err)
+		pr_warn("cannot pin %s: %s", path, strerror(-err));
+	return err;
+}
+
+static int attach_cgroup(struct datapath *dp, const char *pin_dir, const char *cgroup)
 {
 	char path[PATH_MAX];
-	int cg_fd, err;
-
-	pin_path(path, sizeof(path), pin_dir, CONNCTL_LINK_SOCKOPS);
-	if (access(path, F_OK) == 0)
-		return adopt_sockops(dp, path, cgroup);
+	int cg_fd, err = 0;
 
 	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg_fd < 0) {
 		pr_warn("cannot open cgroup %s: %s", cgroup, strerror(errno));
 		return -errno;
 	}
-	dp->sockops_link = bpf_program__attach_cgroup(dp->sockops->progs.connctl_sockops,
-						      cg_fd);
-	err = dp->sockops_link ? 0 : -errno;
+	for (int i = 0; i < NR_CGROUP_LINKS && !err; i++) {
+		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
+		if (access(path, F_OK) == 0)
+			err = adopt_link(dp, i, path, cgroup);
+		else
+			err = attach_link(dp, i, path, cg_fd);
+	}
 	close(cg_fd);
-	if (err) {
-		pr_warn("cannot attach sockops to %s: %s", cgroup, strerror(-err));
-		return err;
-	}
-	err = bpf_link__pin(dp->sockops_link, path);
-	if (err) {
-		pr_warn("cannot pin %s: %s", path, strerror(-err));
-		return err;
-	}
-	pr_info("attached sockops to %s", cgroup);
-	return 0;
+	if (!err)
+		pr_info("%s programs on %s", dp->adopted ? "adopted the" : "attached",
+			cgroup);
+	return err;
 }
 
 int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
@@ -213,7 +254,7 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 	if (!err)
 		err = load_objects(dp, pin_dir);
 	if (!err)
-		err = attach_sockops(dp, pin_dir, cgroup);
+		err = attach_cgroup(dp, pin_dir, cgroup);
 	if (err)
 		datapath_close(dp);
 	return err;
@@ -222,9 +263,11 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 void datapath_close(struct datapath *dp)
 {
 	bpf_link__destroy(dp->iter_link);
-	/* Drops only our fd: the pin keeps sockops attached. */
-	bpf_link__destroy(dp->sockops_link);
+	/* Drops only our fds: the pins keep the programs attached. */
+	for (int i = 0; i < NR_CGROUP_LINKS; i++)
+		bpf_link__destroy(dp->cgroup_links[i]);
 	iter_bpf__destroy(dp->iter);
+	cgroup_skb_bpf__destroy(dp->skb);
 	sockops_bpf__destroy(dp->sockops);
 	if (dp->lock_fd >= 0)
 		close(dp->lock_fd);
@@ -253,13 +296,17 @@ int datapath_uninstall(const char *pin_dir)
 	err = lock_pin_dir(&dp, pin_dir);
 	if (err)
 		return err;
-	pin_path(path, sizeof(path), pin_dir, CONNCTL_LINK_SOCKOPS);
-	dp.sockops_link = bpf_link__open(path);
-	if (dp.sockops_link) {
-		err = bpf_link__detach(dp.sockops_link);
+	for (int i = 0; i < NR_CGROUP_LINKS; i++) {
+		struct bpf_link *link;
+
+		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
+		link = bpf_link__open(path);
+		if (!link)
+			continue;
+		err = bpf_link__detach(link);
 		if (err)
 			pr_warn("cannot detach %s: %s", path, strerror(-err));
-		bpf_link__destroy(dp.sockops_link);
+		bpf_link__destroy(link);
 	}
 	dir = opendir(pin_dir);
 	if (!dir) {

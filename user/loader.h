@@ -10,16 +10,26 @@
 #include <stdbool.h>
 
 struct sockops_bpf;
+struct cgroup_skb_bpf;
 struct iter_bpf;
 struct bpf_link;
 
+/* Programs attached to the cgroup, each through a pinned link. */
+enum cgroup_link {
+	LINK_SOCKOPS,
+	LINK_SKB_IN,
+	LINK_SKB_OUT,
+	NR_CGROUP_LINKS,
+};
+
 struct datapath {
 	struct sockops_bpf	*sockops;
+	struct cgroup_skb_bpf	*skb;
 	struct iter_bpf		*iter;
-	struct bpf_link		*sockops_link;
+	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link;
 	int			lock_fd;	/* flock on the pin dir */
-	bool			adopted;	/* found sockops already attached */
+	bool			adopted;	/* found programs already attached */
 };
 
 int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup);

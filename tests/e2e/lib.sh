@@ -1,0 +1,173 @@
+# shellcheck shell=bash
+# Shared by the end-to-end tests. Each test gets its own network namespace,
+# cgroup v2 child, pin directory, control socket and agent, and removes all
+# of it when it exits, pass or fail: nothing touches the host's connections.
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=$TOP/build
+CONNCTLD=$BUILD/connctld
+CONNCTL_BIN=$BUILD/connctl
+
+TEST_NAME=$(basename "$0" .sh)
+TAG="cc-${TEST_NAME#test_}-$$"
+TAG=${TAG:0:40}
+NETNS=$TAG
+NETNS_PATH=/var/run/netns/$NETNS
+CG_ROOT=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+CGROUP=$CG_ROOT/$TAG
+PIN_DIR=/sys/fs/bpf/$TAG
+TMP=$(mktemp -d "/tmp/$TAG.XXXXXX")
+SOCK=$TMP/connctl.sock
+AGENT_LOG=$TMP/agent.log
+AGENT_PID=
+
+die() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+log() {
+	echo "--- $*" >&2
+}
+
+cleanup() {
+	local rc=$?
+
+	set +e
+	if [ -d "$CGROUP" ]; then
+		echo 1 >"$CGROUP/cgroup.kill" 2>/dev/null
+		wait_until 5 cgroup_empty
+	fi
+	if [ -n "$AGENT_PID" ]; then
+		kill "$AGENT_PID" 2>/dev/null
+		wait "$AGENT_PID" 2>/dev/null
+	fi
+	if [ -d "$PIN_DIR" ]; then
+		"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || rm -rf "$PIN_DIR"
+	fi
+	[ -d "$CGROUP" ] && rmdir "$CGROUP"
+	ip netns del "$NETNS" 2>/dev/null
+	if [ $rc -ne 0 ] && [ -s "$AGENT_LOG" ]; then
+		echo "--- agent log (last 20 lines):" >&2
+		tail -n 20 "$AGENT_LOG" >&2
+	fi
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+cgroup_empty() {
+	[ ! -s "$CGROUP/cgroup.procs" ]
+}
+
+# wait_until SECONDS CMD...: poll CMD every 20 ms until it succeeds or time is up.
+wait_until() {
+	local secs=$1 deadline
+	shift
+	deadline=$(($(date +%s%N) + secs * 1000000000))
+	until "$@"; do
+		[ "$(date +%s%N)" -lt "$deadline" ] || return 1
+		sleep 0.02
+	done
+}
+
+setup_env() {
+	[ "$(id -u)" -eq 0 ] || die "end-to-end tests need root"
+	[ -n "$CG_ROOT" ] || die "no cgroup v2 mount in /proc/mounts"
+	ip netns add "$NETNS"
+	ip -n "$NETNS" link set lo up
+	mkdir "$CGROUP"
+}
+
+# in_ns CMD...: run CMD inside the test's cgroup and network namespace.
+in_ns() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec nsenter --net="$ns" -- "$@"' \
+		sh "$CGROUP" "$NETNS_PATH" "$@"
+}
+
+# in_ns_only CMD...: inside the namespace, outside the test cgroup.
+in_ns_only() {
+	nsenter --net="$NETNS_PATH" -- "$@"
+}
+
+start_agent() {
+	nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --socket "$SOCK" --pin-dir "$PIN_DIR" \
+		--cgroup "$CGROUP" "$@" >>"$AGENT_LOG" 2>&1 &
+	AGENT_PID=$!
+	wait_until 10 test -S "$SOCK" || die "connctld did not create $SOCK"
+}
+
+stop_agent() {
+	kill "$AGENT_PID"
+	wait "$AGENT_PID" || true
+	AGENT_PID=
+}
+
+connctl() {
+	"$CONNCTL_BIN" --socket "$SOCK" "$@"
+}
+
+# jget JSON EXPR: a value out of JSON with a Python expression over `d`.
+jget() {
+	python3 -c 'import json, sys; d = json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"
+}
+
+expect_eq() {
+	local got=$1 want=$2 what=$3
+
+	[ "$got" = "$want" ] || die "$what: got '$got', want '$want'"
+	log "ok: $what = $want"
+}
+
+# start_nginx PORT...: nginx on 127.0.0.1 and [::1] at each port, in the
+# namespace and cgroup; /big is 4 MiB served at 200 KiB/s, / is small.
+start_nginx() {
+	local listen="" p
+	for p in "$@"; do
+		listen+="listen 127.0.0.1:$p; listen [::1]:$p; "
+	done
+	mkdir -p "$TMP/www" "$TMP/nginx"
+	chmod 755 "$TMP"
+	echo "hello from nginx" >"$TMP/www/index.html"
+	head -c 4194304 /dev/urandom >"$TMP/www/big"
+	cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	keepalive_timeout 300s;
+	keepalive_requests 1000000;
+	client_body_temp_path $TMP/nginx/body;
+	proxy_temp_path $TMP/nginx/proxy;
+	fastcgi_temp_path $TMP/nginx/fastcgi;
+	uwsgi_temp_path $TMP/nginx/uwsgi;
+	scgi_temp_path $TMP/nginx/scgi;
+	server {
+		$listen
+		root $TMP/www;
+		location /big { limit_rate 200k; }
+	}
+}
+CONF
+	in_ns nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
+	for p in "$@"; do
+		wait_until 10 port_listening "$p" || die "nginx is not listening on $p"
+	done
+}
+
+port_listening() {
+	[ -n "$(in_ns_only ss -Htln "sport = :$1")" ]
+}
+
+# established_count FILTER: ESTABLISHED TCP sockets in the namespace matching an ss filter.
+established_count() {
+	in_ns_only ss -Htn state established "$@" | wc -l
+}
+
+CLIENTS_PY=$TOP/tests/e2e/clients.py

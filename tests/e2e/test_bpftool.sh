@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# What an operator sees with bpftool: typed rules in the pinned map, the
+# sockops program on the cgroup, the maps and link under the pin dir.
+. "$(dirname "$0")/lib.sh"
+
+setup_env
+start_agent
+
+connctl rule add action reset local 10.1.0.0/16 rport 1000-2000 id 42 >/dev/null
+dump=$(bpftool -j map dump pinned "$PIN_DIR/rules")
+log "$dump"
+expect_eq "$(jget "$dump" 'len(d)')" 1 "entries in the rules map"
+expect_eq "$(jget "$dump" 'd[0]["formatted"]["key"]')" 42 "key"
+expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["action"]')" CONNCTL_ACTION_RESET "action"
+expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["family"]')" CONNCTL_FAMILY_IPV4 "family"
+expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["local"]["addr"][10:]')" "[255, 255, 10, 1, 0, 0]" \
+	"local address (IPv4-mapped)"
+expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["rport"]')" "{'min': 1000, 'max': 2000}" "rport"
+
+bpftool cgroup show "$CGROUP" | grep -q 'sock_ops.*connctl_sockops' ||
+	die "bpftool cgroup show does not list connctl_sockops on $CGROUP"
+log "ok: bpftool cgroup show lists connctl_sockops"
+for pin in layout rules sk_tags events sockops_link; do
+	[ -e "$PIN_DIR/$pin" ] || die "$PIN_DIR/$pin is missing"
+done
+log "ok: pins present"

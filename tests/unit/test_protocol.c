@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Request validation: good requests become typed structs, bad ones get codes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+#include "protocol.h"
+
+static int parse(const char *line, struct request *req, struct proto_error *err)
+{
+	return request_parse(line, strlen(line), req, err);
+}
+
+static void test_add_full(void **state)
+{
+	struct proto_error err;
+	struct request req;
+
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\","
+			       "\"local\":\"10.1.0.0/16\",\"remote\":\"192.0.2.0/24\","
+			       "\"lport\":8080,\"rport\":\"1024-65535\",\"timeout\":\"5s\","
+			       "\"ttl\":60000,\"id\":7}}", &req, &err), 0);
+	assert_int_equal(req.op, REQ_RULE_ADD);
+	assert_int_equal(req.spec.rule.id, 7);
+	assert_int_equal(req.spec.rule.action, CONNCTL_ACTION_DRAIN);
+	assert_int_equal(req.spec.rule.family, CONNCTL_FAMILY_IPV4);
+	assert_int_equal(req.spec.rule.match, CONNCTL_MATCH_LOCAL | CONNCTL_MATCH_REMOTE |
+			 CONNCTL_MATCH_LPORT | CONNCTL_MATCH_RPORT);
+	assert_int_equal(req.spec.rule.lport.min, 8080);
+	assert_int_equal(req.spec.rule.rport.min, 1024);
+	assert_int_equal(req.spec.rule.rport.max, 65535);
+	assert_int_equal(req.spec.rule.timeout_ns, 5 * NSEC_PER_SEC);
+	assert_int_equal(req.spec.ttl_ns, 60 * NSEC_PER_SEC);
+}
+
+static void test_add_defaults(void **state)
+{
+	struct proto_error err;
+	struct request req;
+
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\","
+			       "\"lport\":80}}", &req, &err), 0);
+	assert_int_equal(req.spec.rule.timeout_ns, DEFAULT_DRAIN_TIMEOUT_NS);
+	assert_int_equal(req.spec.rule.family, CONNCTL_FAMILY_ANY);
+	assert_int_equal(req.spec.rule.id, 0);
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\","
+			       "\"remote\":\"::1\",\"once\":true}}", &req, &err), 0);
+	assert_true(req.spec.rule.flags & CONNCTL_RULE_ONCE);
+	assert_int_equal(req.spec.rule.family, CONNCTL_FAMILY_IPV6);
+	assert_int_equal(req.spec.rule.timeout_ns, 0);
+}
+
+static void test_del_show(void **state)
+{
+	struct proto_error err;
+	struct request req;
+
+	assert_int_equal(parse("{\"op\":\"rule.del\",\"id\":3}", &req, &err), 0);
+	assert_int_equal(req.op, REQ_RULE_DEL);
+	assert_int_equal(req.id, 3);
+	assert_int_equal(parse("{\"op\":\"rule.show\"}", &req, &err), 0);
+	assert_false(req.has_id);
+	assert_int_equal(parse("{\"op\":\"rule.show\",\"id\":4294967295}", &req, &err), 0);
+	assert_int_equal(req.id, UINT32_MAX);
+}
+
+static const struct {
+	const char		*line;
+	enum proto_code		code;
+} bad_requests[] = {
+	{ "{", PROTO_BAD_JSON },
+	{ "not json", PROTO_BAD_JSON },
+	{ "{\"op\":\"rule.show\"} trailing", PROTO_BAD_JSON },
+	{ "{\"op\":\"rule.show\",\"op\":\"rule.show\"}", PROTO_BAD_JSON },
+	{ "[]", PROTO_BAD_REQUEST },
+	{ "{}", PROTO_BAD_REQUEST },
+	{ "{\"op\":7}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.nuke\"}", PROTO_UNKNOWN_OP },
+	{ "{\"op\":\"rule.show\",\"verbose\":true}", PROTO_UNKNOWN_FIELD },
+	{ "{\"op\":\"rule.del\"}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.del\",\"id\":0}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.del\",\"id\":-1}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.del\",\"id\":4294967296}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.del\",\"id\":\"3\"}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.add\"}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.add\",\"rule\":[]}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"lport\":80}}", PROTO_BAD_ACTION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"kill\",\"lport\":80}}", PROTO_BAD_ACTION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":1,\"lport\":80}}", PROTO_BAD_ACTION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lprot\":80}}", PROTO_UNKNOWN_FIELD },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"local\":\"10.0.0.1/8\"}}", PROTO_BAD_PREFIX },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"remote\":\"300.0.0.1\"}}", PROTO_BAD_PREFIX },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"remote\":10}}", PROTO_BAD_PREFIX },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"local\":\"10.0.0.0/8\","
+	  "\"remote\":\"::1\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":0}}", PROTO_BAD_PORT },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":65536}}", PROTO_BAD_PORT },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"rport\":\"9-1\"}}", PROTO_BAD_PORT },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"rport\":1.5}}", PROTO_BAD_PORT },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"timeout\":\"30\"}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"timeout\":0}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"ttl\":true}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"timeout\":\"5s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"once\":true,"
+	  "\"ttl\":\"5s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"once\":1}}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"id\":0}}", PROTO_BAD_REQUEST },
+};
+
+static void test_bad_requests(void **state)
+{
+	struct proto_error err;
+	struct request req;
+
+	for (size_t i = 0; i < sizeof(bad_requests) / sizeof(bad_requests[0]); i++) {
+		if (parse(bad_requests[i].line, &req, &err) == 0)
+			fail_msg("accepted: %s", bad_requests[i].line);
+		if (err.code != bad_requests[i].code)
+			fail_msg("%s: got %s (%s), want %s", bad_requests[i].line,
+				 proto_code_name(err.code), err.message,
+				 proto_code_name(bad_requests[i].code));
+		assert_true(strlen(err.message) > 0);
+	}
+}
+
+static void test_line_too_long(void **state)
+{
+	size_t len = PROTO_MAX_LINE + 1;
+	char *line = malloc(len);
+	struct proto_error err;
+	struct request req;
+
+	memset(line, ' ', len);
+	assert_int_not_equal(request_parse(line, len, &req, &err), 0);
+	assert_int_equal(err.code, PROTO_LINE_TOO_LONG);
+	free(line);
+}
+
+static void test_embedded_nul(void **state)
+{
+	static const char line[] = "{\"op\":\"rule.show\"}\0{}";
+	struct proto_error err;
+	struct request req;
+
+	assert_int_not_equal(request_parse(line, sizeof(line) - 1, &req, &err), 0);
+	assert_int_equal(err.code, PROTO_BAD_JSON);
+}
+
+static void test_rule_json_reads_back(void **state)
+{
+	static const char line[] = "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\","
+		"\"local\":\"2001:db8::/32\",\"lport\":443,\"rport\":\"1000-2000\","
+		"\"timeout\":\"1m\",\"ttl\":\"90s\",\"id\":12}}";
+	struct proto_error err;
+	struct request req;
+	json_t *obj;
+	char *text;
+
+	assert_int_equal(parse(line, &req, &err), 0);
+	obj = rule_spec_to_json(&req.spec);
+	text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	assert_string_equal(text, "{\"action\":\"drain\",\"id\":12,\"local\":\"2001:db8::/32\","
+			    "\"lport\":443,\"rport\":\"1000-2000\",\"timeout\":\"1m\","
+			    "\"ttl\":\"90s\"}");
+	free(text);
+	json_decref(obj);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_add_full),
+		cmocka_unit_test(test_add_defaults),
+		cmocka_unit_test(test_del_show),
+		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_line_too_long),
+		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_rule_json_reads_back),
+	};
+
+	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
+}

@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * connctl: the command line client of connctld. Turns `object verb args`
+ * into one JSON request on the control socket and prints the response.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
+
+enum exit_code {
+	EXIT_OK		= 0,
+	EXIT_REFUSED	= 1,	/* the agent said no */
+	EXIT_USAGE	= 2,
+	EXIT_UNREACHABLE = 3,	/* no agent answered */
+};
+
+static const char usage_text[] =
+"Usage: connctl [--socket PATH] [-j | -p] OBJECT VERB [ARGS]\n"
+"\n"
+"Closes TCP connections by rule, through the connctld agent.\n"
+"\n"
+"  connctl rule add action ACTION [MATCH...] [OPTION...]\n"
+"      ACTION   reset    RST now, for matches that exist and that come later\n"
+"               drain    FIN after the response in flight (RST after timeout)\n"
+"               cancel   FIN now; the owner's blocked reads return 0\n"
+"      MATCH    (at least one; from the socket's own point of view, so one\n"
+"               rule covers server-side and client-side sockets)\n"
+"               local PREFIX    local address, IPv4 or IPv6, e.g. 10.0.0.0/8\n"
+"               remote PREFIX   remote address, e.g. 2001:db8::/32, 192.0.2.7\n"
+"               lport P[-Q]     local port or range\n"
+"               rport P[-Q]     remote port or range\n"
+"      OPTION   timeout DUR     drain only: reset what has not drained by then\n"
+"                               (default 30s)\n"
+"               ttl DUR         remove the rule after DUR\n"
+"               once            apply to existing connections, keep no rule\n"
+"               id N            choose the rule's id (default: the next free)\n"
+"      DUR is a whole number with a unit: 500ms, 30s, 5m, 1h.\n"
+"      Prints the rule's id and how many existing connections it matched.\n"
+"  connctl rule del ID\n"
+"  connctl rule show [ID]\n"
+"\n"
+"Options:\n"
+"  --socket PATH   agent's control socket (default " DEFAULT_SOCKET_PATH ")\n"
+"  -j, --json      JSON output (errors too)\n"
+"  -p, --pretty    indented JSON output\n"
+"  -h, --help      this text\n"
+"\n"
+"Examples:\n"
+"  connctl rule add action reset remote 192.0.2.7       # cut a client off now\n"
+"  connctl rule add action drain lport 8080 timeout 1m  # drain a backend\n"
+"  connctl rule add action reset lport 6379 once        # like ss -K, once\n"
+"  connctl -j rule show\n"
+"\n"
+"Exit status: 0 done, 1 the agent refused (reason on stderr), 2 usage error,\n"
+"3 the agent could not be reached.\n";
+
+static bool json_output;
+static size_t json_flags = JSON_COMPACT;
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("connctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'connctl --help'.\n", stderr);
+	exit(EXIT_USAGE);
+}
+
+static void print_json(json_t *v)
+{
+	json_dumpf(v, stdout, json_flags);
+	fputc('\n', stdout);
+}
+
+/* Errors of the CLI itself, in the same shape as the agent's. */
+static int fail(int code, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(int code, const char *kind, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (json_output) {
+		json_t *err = json_pack("{s:{s:s, s:s}}", "error", "code", kind,
+					"message", msg);
+
+		print_json(err);
+		json_decref(err);
+	} else {
+		fprintf(stderr, "connctl: %s\n", msg);
+	}
+	return code;
+}
+
+static int read_line(int fd, char **line)
+{
+	size_t len = 0, cap = 4096;
+	char *buf = malloc(cap);
+
+	if (!buf)
+		return -ENOMEM;
+	for (;;) {
+		ssize_t n;
+		char *nl;
+
+		if (len == cap) {
+			char *p = realloc(buf, cap * 2);
+
+			if (!p) {
+				free(buf);
+				return -ENOMEM;
+			}
+			buf = p;
+			cap *= 2;
+		}
+		n = recv(fd, buf + len, cap - len, 0);
+		if (n <= 0) {
+			free(buf);
+			return n ? -errno : -ECONNRESET;
+		}
+		len += (size_t)n;
+		nl = memchr(buf, '\n', len);
+		if (nl) {
+			*nl = '\0';
+			*line = buf;
+			return 0;
+		}
+	}
+}
+
+/* Send one request; *resp is the parsed response. Returns an exit code. */
+static int call_agent(const char *path, json_t *req, json_t **resp)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *text, *line = NULL;
+	json_error_t jerr;
+	int fd, err;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return fail(EXIT_USAGE, "usage", "socket path %s is too long", path);
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		err = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(EXIT_UNREACHABLE, "unreachable",
+			    "cannot reach connctld at %s: %s%s", path, strerror(err),
+			    err == ENOENT || err == ECONNREFUSED ?
+			    " (is connctld running? `make run` starts it)" : "");
+	}
+	text = json_dumps(req, JSON_COMPACT);
+	err = text && send(fd, text, strlen(text), MSG_NOSIGNAL) >= 0 &&
+	      send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -errno;
+	free(text);
+	if (!err)
+		err = read_line(fd, &line);
+	close(fd);
+	if (err)
+		return fail(EXIT_UNREACHABLE, "unreachable", "connctld at %s did not answer: %s",
+			    path, strerror(-err));
+	*resp = json_loads(line, 0, &jerr);
+	free(line);
+	if (!json_is_object(*resp))
+		return fail(EXIT_UNREACHABLE, "unreachable", "connctld sent a malformed response");
+	return EXIT_OK;
+}
+
+static int agent_refused(json_t *resp)
+{
+	json_t *err = json_object_get(resp, "error");
+	const char *code = json_string_value(json_object_get(err, "code"));
+	const char *msg = json_string_value(json_object_get(err, "message"));
+
+	if (json_output) {
+		json_t *out = json_pack("{s:O}", "error", err);
+
+		print_json(out);
+		json_decref(out);
+	} else {
+		fprintf(stderr, "connctl: %s (%s)\n", msg ? msg : "refused",
+			code ? code : "?");
+	}
+	return EXIT_REFUSED;
+}
+
+static uint32_t parse_id(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || end == s || v == 0 || v > UINT32_MAX || s[0] == '-')
+		usage_error("'%s' is not a rule id (a number from 1)", s);
+	return (uint32_t)v;
+}
+
+static const char *const rule_keywords[] = {
+	"action", "local", "remote", "lport", "rport", "timeout", "ttl", "id", NULL
+};
+
+static json_t *build_rule(int argc, char **argv)
+{
+	json_t *rule = json_object();
+
+	for (int i = 0; i < argc; i++) {
+		const char *kw = argv[i];
+		const char *const *k;
+
+		if (!strcmp(kw, "once")) {
+			json_object_set_new(rule, "once", json_true());
+			continue;
+		}
+		for (k = rule_keywords; *k && strcmp(*k, kw); k++)
+			;
+		if (!*k)
+			usage_error("rule add: unknown keyword '%s'", kw);
+		if (json_object_get(rule, kw))
+			usage_error("rule add: '%s' given twice", kw);
+		if (i + 1 >= argc)
+			usage_error("rule add: '%s' needs a value", kw);
+		if (!strcmp(kw, "id"))
+			json_object_set_new(rule, kw, json_integer(parse_id(argv[++i])));
+		else
+			json_object_set_new(rule, kw, json_string(argv[++i]));
+	}
+	if (!json_object_get(rule, "action"))
+		usage_error("rule add: 'action reset|drain|cancel' is required");
+	return rule;
+}
+
+static void append_field(char *buf, size_t len, json_t *rule, const char *key)
+{
+	json_t *v = json_object_get(rule, key);
+	size_t used = strlen(buf);
+
+	if (!v)
+		return;
+	if (json_is_integer(v))
+		snprintf(buf + used, len - used, "%s%s %lld", used ? " " : "", key,
+			 (long long)json_integer_value(v));
+	else if (json_is_string(v))
+		snprintf(buf + used, len - used, "%s%s %s", used ? " " : "", key,
+			 json_string_value(v));
+}
+
+static void print_rules_table(json_t *rules)
+{
+	size_t i;
+	json_t *r;
+
+	printf("%-6s %-7s %-44s %-24s %9s %9s %9s\n", "ID", "ACTION", "MATCH", "OPTIONS",
+	       "MATCHED", "NEW", "RESETS");
+	json_array_foreach(rules, i, r) {
+		json_t *stats = json_object_get(r, "stats");
+		char match[256] = "", opts[128] = "";
+		json_t *exp = json_object_get(r, "expires_in_ms");
+
+		append_field(match, sizeof(match), r, "local");
+		append_field(match, sizeof(match), r, "remote");
+		append_field(match, sizeof(match), r, "lport");
+		append_field(match, sizeof(match), r, "rport");
+		append_field(opts, sizeof(opts), r, "timeout");
+		append_field(opts, sizeof(opts), r, "ttl");
+		if (exp) {
+			size_t used = strlen(opts);
+
+			snprintf(opts + used, sizeof(opts) - used, "%sexpires in %llds",
+				 used ? ", " : "", (long long)json_integer_value(exp) / 1000);
+		}
+		printf("%-6lld %-7s %-44s %-24s %9lld %9lld %9lld\n",
+		       (long long)json_integer_value(json_object_get(r, "id")),
+		       json_string_value(json_object_get(r, "action")), match,
+		       opts[0] ? opts : "-",
+		       (long long)json_integer_value(json_object_get(stats, "matched")),
+		       (long long)json_integer_value(json_object_get(stats, "new_matches")),
+		       (long long)json_integer_value(json_object_get(stats, "resets")));
+	}
+}
+
+static void print_result(const char *verb, json_t *resp)
+{
+	json_object_del(resp, "ok");
+	if (json_output) {
+		json_t *rules = json_object_get(resp, "rules");
+
+		print_json(!strcmp(verb, "show") ? rules : resp);
+		return;
+	}
+	if (!strcmp(verb, "add")) {
+		json_t *rule = json_object_get(resp, "rule");
+		bool once = json_is_true(json_object_get(rule, "once"));
+
+		printf("rule %lld: %s%s, matched %lld existing connections\n",
+		       (long long)json_integer_value(json_object_get(resp, "id")),
+		       json_string_value(json_object_get(rule, "action")),
+		       once ? " once (not kept)" : "",
+		       (long long)json_integer_value(json_object_get(resp, "matched")));
+	} else if (!strcmp(verb, "del")) {
+		printf("rule %lld deleted\n",
+		       (long long)json_integer_value(json_object_get(resp, "id")));
+	} else {
+		print_rules_table(json_object_get(resp, "rules"));
+	}
+}
+
+static json_t *build_request(int argc, char **argv, const char **verb)
+{
+	if (argc < 1)
+		usage_error("missing object: try 'connctl rule show'");
+	if (strcmp(argv[0], "rule"))
+		usage_error("unknown object '%s': expected 'rule'", argv[0]);
+	if (argc < 2)
+		usage_error("rule: missing verb: add, del or show");
+	*verb = argv[1];
+	if (!strcmp(argv[1], "add"))
+		return json_pack("{s:s, s:o}", "op", "rule.add", "rule",
+				 build_rule(argc - 2, argv + 2));
+	if (!strcmp(argv[1], "del")) {
+		if (argc != 3)
+			usage_error("usage: connctl rule del ID");
+		return json_pack("{s:s, s:I}", "op", "rule.del", "id",
+				 (json_int_t)parse_id(argv[2]));
+	}
+	if (!strcmp(argv[1], "show")) {
+		if (argc > 3)
+			usage_error("usage: connctl rule show [ID]");
+		if (argc == 3)
+			return json_pack("{s:s, s:I}", "op", "rule.show", "id",
+					 (json_int_t)parse_id(argv[2]));
+		return json_pack("{s:s}", "op", "rule.show");
+	}
+	usage_error("rule: unknown verb '%s': expected add, del or show", argv[1]);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option long_options[] = {
+		{ "socket",	required_argument, NULL, 's' },
+		{ "json",	no_argument,	   NULL, 'j' },
+		{ "pretty",	no_argument,	   NULL, 'p' },
+		{ "help",	no_argument,	   NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *socket_path = DEFAULT_SOCKET_PATH, *verb = NULL;
+	json_t *req, *resp = NULL;
+	int opt, ret;
+
+	/* '+': stop at the first non-option, so "rule add ... lport 80" stays whole. */
+	while ((opt = getopt_long(argc, argv, "+jph", long_options, NULL)) != -1) {
+		switch (opt) {
+		case 's':
+			socket_path = optarg;
+			break;
+		case 'p':
+			json_flags = JSON_INDENT(2);
+			/* fall through */
+		case 'j':
+			json_output = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return EXIT_OK;
+		default:
+			fputs("Try 'connctl --help'.\n", stderr);
+			return EXIT_USAGE;
+		}
+	}
+	req = build_request(argc - optind, argv + optind, &verb);
+	ret = call_agent(socket_path, req, &resp);
+	json_decref(req);
+	if (ret == EXIT_OK) {
+		if (json_is_true(json_object_get(resp, "ok")))
+			print_result(verb, resp);
+		else
+			ret = agent_refused(resp);
+	}
+	json_decref(resp);
+	return ret;
+}
