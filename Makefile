@@ -32,7 +32,7 @@ COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c
 UNIT_LIB_SRCS	:= user/rules.c
 AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
-		   user/handlers.c
+		   user/handlers.c user/kernel_rules.c
 CLI_SRCS	:= user/connctl.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
 

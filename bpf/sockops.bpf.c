@@ -15,15 +15,23 @@
 char LICENSE[] SEC("license") = "GPL";
 
 struct best_match {
-	struct connctl_tuple	tuple;
-	__u32			rule_id;
-	enum connctl_action	action;
+	struct connctl_tuple		tuple;
+	struct connctl_rule_index	*index;
+	__u32				rule_id;
+	enum connctl_action		action;
 };
 
-static long match_rule(struct bpf_map *map, __u32 *id, struct connctl_rule *rule,
-		       struct best_match *best)
+static long match_rule(__u32 i, struct best_match *best)
 {
-	if (rule_matches(rule, &best->tuple) &&
+	struct connctl_rule *rule;
+	__u32 id;
+
+	if (i >= CONNCTL_MAX_RULES)
+		return 1;
+	id = best->index->ids[i];
+	/* NULL when the rule was deleted while we walk: it no longer applies. */
+	rule = bpf_map_lookup_elem(&rules, &id);
+	if (rule && rule_matches(rule, &best->tuple) &&
 	    rule_beats(rule, best->rule_id, best->action)) {
 		best->rule_id = rule->id;
 		best->action = rule->action;
@@ -74,11 +82,18 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	struct best_match best = {};
 	struct connctl_sk_tag *tag;
 	struct bpf_sock *sk;
+	__u32 zero = 0, count;
 
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
+	best.index = bpf_map_lookup_elem(&rule_index, &zero);
+	if (!best.index)
+		return;
+	count = best.index->count;
+	if (!count)
+		return;
 	tuple_from_sockops(skops, &best.tuple);
-	bpf_for_each_map_elem(&rules, match_rule, &best, 0);
+	bpf_loop(count, match_rule, &best, 0);
 	if (best.action == CONNCTL_ACTION_NONE)
 		return;
 

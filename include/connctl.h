@@ -21,6 +21,7 @@
 /* Map names double as pin names under the pin directory (bpftool: <= 15 chars). */
 #define CONNCTL_MAP_LAYOUT	"layout"
 #define CONNCTL_MAP_RULES	"rules"
+#define CONNCTL_MAP_RULE_INDEX	"rule_index"
 #define CONNCTL_MAP_SK_TAGS	"sk_tags"
 #define CONNCTL_MAP_EVENTS	"events"
 #define CONNCTL_LINK_SOCKOPS	"sockops_link"
@@ -121,6 +122,17 @@ struct connctl_event {
 	struct connctl_tuple	tuple;
 };
 
+/*
+ * The ids of the standing rules, densely packed, for sockops to walk with
+ * bpf_loop: walking the rules hash itself visits every bucket, empty or not.
+ * The agent writes it through mmap with single aligned stores: an id before
+ * the count that covers it, so a reader never sees an unwritten slot.
+ */
+struct connctl_rule_index {
+	__u32	count;
+	__u32	ids[CONNCTL_MAX_RULES];
+};
+
 struct connctl_layout {
 	__u32	version;
 	__u32	pad;
@@ -138,5 +150,6 @@ CONNCTL_ASSERT_SIZE(struct connctl_tuple, 40);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 16);
 CONNCTL_ASSERT_SIZE(struct connctl_event, 72);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 4 + 4 * CONNCTL_MAX_RULES);
 
 #endif /* CONNCTL_H */

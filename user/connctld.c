@@ -13,9 +13,9 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "kernel_rules.h"
 #include "mounts.h"
 
 #define EPOLL_BATCH	64
@@ -176,24 +176,12 @@ static int resolve_cgroup(struct agent_config *cfg)
 /* Rules pinned by an earlier run stay in force: take them over, same ids. */
 static int adopt_rules(struct agent *agent)
 {
-	int fd = datapath_rules_fd(&agent->dp);
-	__u32 key, next;
-	__u32 *prev = NULL;
+	int err = kernel_rules_adopt(&agent->dp, &agent->rules);
 
-	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct rule_spec spec = {};
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &spec.rule))
-			continue;
-		if (!rule_table_insert(&agent->rules, &spec))
-			return -ENOMEM;
-	}
-	if (agent->rules.n)
+	if (!err && agent->rules.n)
 		pr_info("adopted %zu standing rules from %s", agent->rules.n,
 			agent->cfg.pin_dir);
-	return 0;
+	return err;
 }
 
 struct agent_watch {

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-#include <bpf/bpf.h>
 #include "agent.h"
 #include "closer.h"
+#include "kernel_rules.h"
 
 /* Long ttls are checked at least this often (epoll takes an int of ms). */
 #define EXPIRY_CHECK_MAX_MS	60000
@@ -53,25 +53,19 @@ static json_t *rule_entry_to_json(const struct rule_entry *e, uint64_t now)
 
 static int rule_install(struct agent *agent, const struct rule_spec *spec)
 {
-	uint32_t id = spec->rule.id;
 	int err;
 
-	if (bpf_map_update_elem(datapath_rules_fd(&agent->dp), &id, &spec->rule,
-				BPF_NOEXIST))
-		return -errno;
-	if (!rule_table_insert(&agent->rules, spec)) {
-		err = -ENOMEM;
-		bpf_map_delete_elem(datapath_rules_fd(&agent->dp), &id);
-		return err;
-	}
-	return 0;
+	if (!rule_table_insert(&agent->rules, spec))
+		return -ENOMEM;
+	err = kernel_rule_add(&agent->dp, &spec->rule);
+	if (err)
+		rule_table_remove(&agent->rules, spec->rule.id);
+	return err;
 }
 
 static void rule_uninstall(struct agent *agent, uint32_t id)
 {
-	if (bpf_map_delete_elem(datapath_rules_fd(&agent->dp), &id) && errno != ENOENT)
-		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
-			strerror(errno));
+	kernel_rule_del(&agent->dp, id);
 	rule_table_remove(&agent->rules, id);
 }
 

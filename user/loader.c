@@ -13,6 +13,7 @@
 #include "connctl.h"
 #include "cgroup_skb.skel.h"
 #include "iter.skel.h"
+#include "kernel_rules.h"
 #include "loader.h"
 #include "log.h"
 #include "mounts.h"
@@ -123,6 +124,9 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	err = write_layout(dp);
 	if (err)
 		return load_error("layout map", err);
+	err = kernel_rules_open(dp);
+	if (err)
+		return err;
 
 	dp->skb = cgroup_skb_bpf__open_opts(&opts);
 	if (!dp->skb)
@@ -262,6 +266,7 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 
 void datapath_close(struct datapath *dp)
 {
+	kernel_rules_close(dp);
 	bpf_link__destroy(dp->iter_link);
 	/* Drops only our fds: the pins keep the programs attached. */
 	for (int i = 0; i < NR_CGROUP_LINKS; i++)
@@ -273,11 +278,6 @@ void datapath_close(struct datapath *dp)
 		close(dp->lock_fd);
 	memset(dp, 0, sizeof(*dp));
 	dp->lock_fd = -1;
-}
-
-int datapath_rules_fd(const struct datapath *dp)
-{
-	return bpf_map__fd(dp->sockops->maps.rules);
 }
 
 int datapath_events_fd(const struct datapath *dp)

@@ -13,6 +13,7 @@ struct sockops_bpf;
 struct cgroup_skb_bpf;
 struct iter_bpf;
 struct bpf_link;
+struct connctl_rule_index;
 
 /* Programs attached to the cgroup, each through a pinned link. */
 enum cgroup_link {
@@ -28,6 +29,7 @@ struct datapath {
 	struct iter_bpf		*iter;
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link;
+	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	int			lock_fd;	/* flock on the pin dir */
 	bool			adopted;	/* found programs already attached */
 };
@@ -35,7 +37,6 @@ struct datapath {
 int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup);
 /* Closes our handles; pinned maps and links stay, so enforcement stays. */
 void datapath_close(struct datapath *dp);
-int datapath_rules_fd(const struct datapath *dp);
 int datapath_events_fd(const struct datapath *dp);
 /* Detach everything pinned under pin_dir and remove the pins. */
 int datapath_uninstall(const char *pin_dir);

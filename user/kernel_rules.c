@@ -1,0 +1,131 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kernel_rules.h"
+#include "log.h"
+#include "sockops.skel.h"
+
+static size_t index_map_len(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (sizeof(struct connctl_rule_index) + page - 1) / page * page;
+}
+
+int kernel_rules_open(struct datapath *dp)
+{
+	void *p;
+
+	p = mmap(NULL, index_map_len(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(dp->sockops->maps.rule_index), 0);
+	if (p == MAP_FAILED) {
+		pr_warn("cannot map the rule index: %s", strerror(errno));
+		return -errno;
+	}
+	dp->index = p;
+	return 0;
+}
+
+void kernel_rules_close(struct datapath *dp)
+{
+	if (dp->index)
+		munmap(dp->index, index_map_len());
+	dp->index = NULL;
+}
+
+static __u32 index_count(const struct connctl_rule_index *index)
+{
+	return __atomic_load_n(&index->count, __ATOMIC_ACQUIRE);
+}
+
+/* The id first, then the count that makes it visible. */
+static void index_append(struct connctl_rule_index *index, __u32 id)
+{
+	__u32 n = index_count(index);
+
+	__atomic_store_n(&index->ids[n], id, __ATOMIC_RELAXED);
+	__atomic_store_n(&index->count, n + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * The last id moves into the hole before the count drops, so a sockops
+ * walk in progress sees every other rule at least once.
+ */
+static void index_remove(struct connctl_rule_index *index, __u32 id)
+{
+	__u32 n = index_count(index);
+
+	for (__u32 i = 0; i < n; i++) {
+		if (index->ids[i] != id)
+			continue;
+		__atomic_store_n(&index->ids[i], index->ids[n - 1], __ATOMIC_RELAXED);
+		__atomic_store_n(&index->count, n - 1, __ATOMIC_RELEASE);
+		return;
+	}
+}
+
+int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
+{
+	__u32 id = rule->id;
+
+	if (bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rules), &id, rule,
+				BPF_NOEXIST))
+		return -errno;
+	if (index_count(dp->index) >= CONNCTL_MAX_RULES) {
+		bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id);
+		return -E2BIG;
+	}
+	index_append(dp->index, id);
+	return 0;
+}
+
+void kernel_rule_del(struct datapath *dp, __u32 id)
+{
+	index_remove(dp->index, id);
+	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
+	    errno != ENOENT)
+		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
+			strerror(errno));
+}
+
+static bool index_lists_exactly(const struct connctl_rule_index *index,
+				const struct rule_table *t)
+{
+	__u32 n = index_count(index);
+
+	if (n != t->n)
+		return false;
+	for (__u32 i = 0; i < n; i++)
+		if (!rule_table_find(t, index->ids[i]))
+			return false;
+	return true;
+}
+
+int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rules);
+	__u32 key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct rule_spec spec = {};
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(fd, &key, &spec.rule))
+			continue;
+		if (!rule_table_insert(t, &spec))
+			return -ENOMEM;
+	}
+	/* Normally the pinned index is right; after a crash mid-update, rebuild it. */
+	if (!index_lists_exactly(dp->index, t)) {
+		pr_info("rebuilding the rule index from the rules map");
+		__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
+		for (size_t i = 0; i < t->n; i++)
+			index_append(dp->index, t->v[i].spec.rule.id);
+	}
+	return 0;
+}

@@ -1,0 +1,21 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The kernel's copy of the rules: the pinned rules hash (what bpftool shows
+ * and where programs read a rule's fields) and the packed index of ids that
+ * sockops walks. Only this file writes either.
+ */
+#ifndef CONNCTL_KERNEL_RULES_H
+#define CONNCTL_KERNEL_RULES_H
+
+#include "connctl.h"
+#include "loader.h"
+#include "rules.h"
+
+int kernel_rules_open(struct datapath *dp);
+void kernel_rules_close(struct datapath *dp);
+int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule);
+void kernel_rule_del(struct datapath *dp, __u32 id);
+/* Read the pinned rules into the table, and make the index list exactly them. */
+int kernel_rules_adopt(struct datapath *dp, struct rule_table *t);
+
+#endif /* CONNCTL_KERNEL_RULES_H */
