@@ -29,6 +29,7 @@ struct client {
 	char		*in;
 	size_t		in_len;
 	bool		discarding;	/* skipping the rest of an overlong line */
+	bool		read_closed;	/* peer sent EOF: only output is left */
 	char		*out;
 	size_t		out_len;
 	size_t		out_cap;
@@ -94,7 +95,8 @@ static void client_update_events(struct client *c)
 {
 	uint32_t events = 0;
 
-	if (c->out_len < CLIENT_OUT_HIGH)
+	/* A closed read side would report EPOLLIN forever. */
+	if (!c->read_closed && c->out_len < CLIENT_OUT_HIGH)
 		events |= EPOLLIN;
 	if (c->out_len)
 		events |= EPOLLOUT;
@@ -194,10 +196,9 @@ static void client_handle(struct watch *w, uint32_t events)
 			client_process(c);
 		}
 	}
-	if (client_flush(c) || (eof && !c->out_len))
+	c->read_closed |= eof;
+	if (client_flush(c) || (c->read_closed && !c->out_len))
 		client_free(c);
-	else if (eof)
-		shutdown(w->fd, SHUT_RD);
 }
 
 static void reject_client(int fd)

@@ -71,6 +71,13 @@ for l in sys.stdin:
 expect_eq "$codes" "bad_json bad_json bad_request unknown_op unknown_field bad_json line_too_long ok " \
 	"responses to raw lines"
 
+# A client that sends its request and closes its write side still gets the answer.
+half=$(python3 -c 'import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"{\"op\":\"rule.show\"}\n"); s.shutdown(socket.SHUT_WR)
+print(s.makefile().read().strip())' "$SOCK")
+expect_eq "$(jget "$half" 'd["ok"]')" True "response after the client half-closed"
+
 # A peer that is not root may read but not change rules.
 chmod 0755 "$TMP"
 chmod 0666 "$SOCK"
