@@ -1,5 +1,5 @@
 # connctl: `make` builds the agent and the CLI into build/; `make run` starts
-# the agent; `make test` runs every test. Both install missing Debian packages
+# the agent; `make test` runs every test; `make bench` the benchmarks. Both install missing Debian packages
 # first (scripts/deps.sh), so each works as one command on a bare machine.
 
 BUILD		:= build
@@ -44,7 +44,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test unit e2e clean
+.PHONY: all deps run test bench clean
 
 all: $(BUILD)/connctld $(BUILD)/connctl
 
@@ -58,6 +58,11 @@ run: deps
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
 	$(Q)tests/run.sh
+
+# Each benchmark prints a table: connctl beside its peer, measured in one run.
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)for b in bench/*.sh; do "$$b" 2>/dev/null || exit 1; done
 
 $(BUILD)/vmlinux.h:
 	$(call msg,GEN,$@)
