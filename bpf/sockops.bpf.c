@@ -59,14 +59,10 @@ static __always_inline void tuple_from_sockops(struct bpf_sock_ops *skops,
 	t->sk_family = skops->family;
 }
 
-static __always_inline void report_match(struct bpf_sock_ops *skops,
-					 const struct best_match *best)
+static __always_inline void fill_event(struct connctl_event *ev,
+				       struct bpf_sock_ops *skops,
+				       const struct best_match *best)
 {
-	struct connctl_event *ev;
-
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev)
-		return;
 	ev->type = CONNCTL_EV_MATCH;
 	ev->rule_id = best->rule_id;
 	ev->action = best->action;
@@ -74,13 +70,13 @@ static __always_inline void report_match(struct bpf_sock_ops *skops,
 	ev->cookie = bpf_get_socket_cookie(skops);
 	ev->ts_ns = bpf_ktime_get_ns();
 	ev->tuple = best->tuple;
-	bpf_ringbuf_submit(ev, 0);
 }
 
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct best_match best = {};
 	struct connctl_sk_tag *tag;
+	struct connctl_event *ev;
 	struct bpf_sock *sk;
 	__u32 zero = 0, count;
 
@@ -96,17 +92,27 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	bpf_loop(count, match_rule, &best, 0);
 	if (best.action == CONNCTL_ACTION_NONE)
 		return;
-
 	sk = skops->sk;
 	if (!sk)
 		return;
+
+	/*
+	 * The event first: a tag makes cgroup_skb freeze a reset flow, and a
+	 * frozen flow the agent never hears of would hang until it times out.
+	 */
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev)
+		return;
 	tag = bpf_sk_storage_get(&sk_tags, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (tag) {
-		tag->rule_id = best.rule_id;
-		tag->action = best.action;
-		tag->tagged_ns = bpf_ktime_get_ns();
+	if (!tag) {
+		bpf_ringbuf_discard(ev, 0);
+		return;
 	}
-	report_match(skops, &best);
+	tag->rule_id = best.rule_id;
+	tag->action = best.action;
+	tag->tagged_ns = bpf_ktime_get_ns();
+	fill_event(ev, skops, &best);
+	bpf_ringbuf_submit(ev, 0);
 }
 
 SEC("sockops")

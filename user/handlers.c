@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Where requests are carried out: rules added, removed and shown. */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -18,20 +17,6 @@ static uint64_t realtime_ns(void)
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static json_t *fail(enum proto_code code, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static json_t *fail(enum proto_code code, const char *fmt, ...)
-{
-	struct proto_error err = { .code = code };
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err.message, sizeof(err.message), fmt, ap);
-	va_end(ap);
-	return error_to_json(&err);
 }
 
 static json_t *rule_entry_to_json(const struct rule_entry *e, uint64_t now)
@@ -81,32 +66,31 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 	int err;
 
 	if (rule->id && rule_table_find(&agent->rules, rule->id))
-		return fail(PROTO_DUPLICATE_ID, "rule %u exists already", rule->id);
+		return error_response(PROTO_DUPLICATE_ID, "rule %u exists already", rule->id);
 	if (!once && agent->rules.n >= agent->cfg.max_rules)
-		return fail(PROTO_TOO_MANY_RULES, "%zu rules stand already, the limit "
+		return error_response(PROTO_TOO_MANY_RULES, "%zu rules stand already, the limit "
 			    "(--max-rules)", agent->rules.n);
 	if (!rule->id)
 		rule->id = rule_table_next_id(&agent->rules);
 	if (!rule->id)
-		return fail(PROTO_TOO_MANY_RULES, "rule ids are exhausted");
+		return error_response(PROTO_TOO_MANY_RULES, "rule ids are exhausted");
 	if (spec.ttl_ns)
 		rule->expires_ns = realtime_ns() + spec.ttl_ns;
 
 	/* Standing first, then the pass: no connection slips between the two. */
 	if (once) {
-		if (rule->id > agent->rules.last_id)
-			agent->rules.last_id = rule->id;
+		rule_table_claim_id(&agent->rules, rule->id);
 	} else {
 		err = rule_install(agent, &spec);
 		if (err)
-			return fail(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
+			return error_response(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
 				    "cannot install rule %u: %s", rule->id, strerror(-err));
 	}
 	err = closer_apply_existing(&agent->dp, rule, &res);
 	if (err) {
 		if (!once)
 			rule_uninstall(agent, rule->id);
-		return fail(PROTO_INTERNAL, "cannot apply rule %u to existing "
+		return error_response(PROTO_INTERNAL, "cannot apply rule %u to existing "
 			    "connections: %s", rule->id, strerror(-err));
 	}
 	if (res.failed)
@@ -131,7 +115,7 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 			const struct peer *peer)
 {
 	if (!rule_table_find(&agent->rules, req->id))
-		return fail(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
 	rule_uninstall(agent, req->id);
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
@@ -147,7 +131,7 @@ static json_t *rule_show(struct agent *agent, const struct request *req)
 
 		if (!e) {
 			json_decref(rules);
-			return fail(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
 		}
 		json_array_append_new(rules, rule_entry_to_json(e, now));
 	} else {
@@ -167,12 +151,12 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 	case REQ_RULE_ADD:
 	case REQ_RULE_DEL:
 		if (peer->uid != 0)
-			return fail(PROTO_PERMISSION_DENIED,
+			return error_response(PROTO_PERMISSION_DENIED,
 				    "changing rules needs root (peer uid %u)", peer->uid);
 		return req->op == REQ_RULE_ADD ? rule_add(agent, req, peer) :
 						 rule_del(agent, req, peer);
 	}
-	return fail(PROTO_INTERNAL, "unhandled request");
+	return error_response(PROTO_INTERNAL, "unhandled request");
 }
 
 int agent_expire_rules(struct agent *agent)

@@ -19,15 +19,32 @@ const char *proto_code_name(enum proto_code code)
 	return proto_code_names[code];
 }
 
+static void proto_vfail(struct proto_error *err, enum proto_code code,
+			const char *fmt, va_list ap)
+{
+	err->code = code;
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+}
+
 int proto_fail(struct proto_error *err, enum proto_code code, const char *fmt, ...)
 {
 	va_list ap;
 
-	err->code = code;
 	va_start(ap, fmt);
-	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	proto_vfail(err, code, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
+}
+
+json_t *error_response(enum proto_code code, const char *fmt, ...)
+{
+	struct proto_error err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	proto_vfail(&err, code, fmt, ap);
+	va_end(ap);
+	return error_to_json(&err);
 }
 
 /* Each object accepts a fixed set of fields: a typo must not pass unnoticed. */

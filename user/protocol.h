@@ -74,5 +74,8 @@ const char *proto_code_name(enum proto_code code);
 /* The rule's fields as a client gives them, so `rule show` reads like `rule add`. */
 json_t *rule_spec_to_json(const struct rule_spec *spec);
 json_t *error_to_json(const struct proto_error *err);
+/* An error response built in one step: {"ok":false,"error":{...}}. */
+json_t *error_response(enum proto_code code, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 #endif /* CONNCTL_PROTOCOL_H */

@@ -54,8 +54,7 @@ struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spe
 	memset(&t->v[i], 0, sizeof(t->v[i]));
 	t->v[i].spec = *spec;
 	t->n++;
-	if (id > t->last_id)
-		t->last_id = id;
+	rule_table_claim_id(t, id);
 	return &t->v[i];
 }
 
@@ -74,4 +73,10 @@ void rule_table_remove(struct rule_table *t, uint32_t id)
 uint32_t rule_table_next_id(const struct rule_table *t)
 {
 	return t->last_id == UINT32_MAX ? 0 : t->last_id + 1;
+}
+
+void rule_table_claim_id(struct rule_table *t, uint32_t id)
+{
+	if (id > t->last_id)
+		t->last_id = id;
 }

@@ -35,5 +35,7 @@ struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spe
 void rule_table_remove(struct rule_table *t, uint32_t id);
 /* The next free id after every id seen, 0 when ids are exhausted. */
 uint32_t rule_table_next_id(const struct rule_table *t);
+/* Count id as given out without keeping a rule (a `once` rule). */
+void rule_table_claim_id(struct rule_table *t, uint32_t id);
 
 #endif /* CONNCTL_RULES_H */

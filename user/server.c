@@ -138,11 +138,9 @@ static void client_request(struct client *c, const char *line, size_t len)
 
 static void client_line_too_long(struct client *c)
 {
-	struct proto_error err;
-
-	proto_fail(&err, PROTO_LINE_TOO_LONG, "request line over %d bytes: ignored",
-		   PROTO_MAX_LINE);
-	client_queue(c, error_to_json(&err));
+	client_queue(c, error_response(PROTO_LINE_TOO_LONG,
+				       "request line over %d bytes: ignored",
+				       PROTO_MAX_LINE));
 	c->discarding = true;
 	c->in_len = 0;
 }
@@ -197,17 +195,30 @@ static void client_handle(struct watch *w, uint32_t events)
 		}
 	}
 	c->read_closed |= eof;
-	if (client_flush(c) || (c->read_closed && !c->out_len))
+	/*
+	 * Lines held back while output was over the mark are served as it
+	 * drains: the client may have nothing more to send that would wake us.
+	 */
+	for (;;) {
+		if (client_flush(c)) {
+			client_free(c);
+			return;
+		}
+		if (c->out_len >= CLIENT_OUT_HIGH || !memchr(c->in, '\n', c->in_len))
+			break;
+		client_process(c);
+	}
+	if (c->read_closed && !c->out_len)
 		client_free(c);
 }
 
 static void reject_client(int fd)
 {
-	struct proto_error err;
-	char *text;
+	json_t *resp = error_response(PROTO_TOO_MANY_CLIENTS,
+				      "too many clients at once; try again");
+	char *text = json_dumps(resp, JSON_COMPACT);
 
-	proto_fail(&err, PROTO_TOO_MANY_CLIENTS, "too many clients at once; try again");
-	text = json_dumps(error_to_json(&err), JSON_COMPACT);
+	json_decref(resp);
 	if (text) {
 		(void)!send(fd, text, strlen(text), MSG_NOSIGNAL | MSG_DONTWAIT);
 		(void)!send(fd, "\n", 1, MSG_NOSIGNAL | MSG_DONTWAIT);

@@ -78,6 +78,18 @@ s.sendall(b"{\"op\":\"rule.show\"}\n"); s.shutdown(socket.SHUT_WR)
 print(s.makefile().read().strip())' "$SOCK")
 expect_eq "$(jget "$half" 'd["ok"]')" True "response after the client half-closed"
 
+# Pipelined requests whose answers far exceed the agent's output buffer
+# (1 MiB) are all answered, in order.
+for i in $(seq 100 160); do connctl rule add action reset lport "$i" >/dev/null; done
+answered=$(python3 -c 'import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.sendall(b"{\"op\":\"rule.show\"}\n" * 3000); s.shutdown(socket.SHUT_WR)
+print(sum(1 for l in s.makefile() if json.loads(l)["ok"]))' "$SOCK")
+expect_eq "$answered" 3000 "answers to 3000 pipelined requests"
+for r in $(connctl -j rule show | jget "$(cat)" '" ".join(str(r["id"]) for r in d if r["id"] > 1)'); do
+	connctl rule del "$r" >/dev/null
+done
+
 # A peer that is not root may read but not change rules.
 chmod 0755 "$TMP"
 chmod 0666 "$SOCK"

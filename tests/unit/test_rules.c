@@ -44,6 +44,9 @@ static void test_next_id(void **state)
 	rule_table_remove(&t, 10);
 	/* A removed id is not handed out again: clients may still hold it. */
 	assert_int_equal(rule_table_next_id(&t), 11);
+	/* Nor is the id of a `once` rule, which was never kept. */
+	rule_table_claim_id(&t, 11);
+	assert_int_equal(rule_table_next_id(&t), 12);
 	insert(&t, UINT32_MAX);
 	assert_int_equal(rule_table_next_id(&t), 0);
 	rule_table_free(&t);
