@@ -29,10 +29,11 @@ BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c
-UNIT_LIB_SRCS	:= user/rules.c
+UNIT_LIB_SRCS	:= user/rules.c user/tracked.c
 AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
-		   user/handlers.c user/kernel_rules.c
+		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \
+		   user/tracked.c
 CLI_SRCS	:= user/connctl.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
 

@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * iter/tcp: one pass over the TCP sockets of the agent's network namespace,
- * applying one rule (set by the agent in iter_rule before the pass) to the
- * connections that exist now.
+ * iter/tcp: one pass over the TCP sockets of the agent's network namespace.
+ * The agent sets iter_mode (and iter_rule) before a pass:
+ *   APPLY  a new rule to the connections that exist now: reset them, or tag
+ *          them for drain or cancel and report them;
+ *   SWEEP  the tagged connections: report those at a boundary, reset those
+ *          whose drain timed out;
+ *   UNTAG  the connections tagged by a deleted rule: leave them alone.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -10,15 +14,28 @@
 #include "connctl.h"
 #include "maps.bpf.h"
 #include "match.bpf.h"
+#include "drain.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
+
+#define SOL_TCP		6
 
 extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
 /* Written by the agent before a pass, read back after it. */
+__u32 iter_mode;	/* CONNCTL_ITER_* */
 struct connctl_rule iter_rule;
-__u64 iter_matched;
-__u64 iter_failed;
+__u64 iter_matched;	/* APPLY: connections the rule matched */
+__u64 iter_failed;	/* APPLY: ... that could not be reset or tagged */
+__u64 iter_lost;	/* events the ring buffer had no room for */
+__u64 iter_pending;	/* SWEEP: tagged connections still open */
+__u64 iter_next_ns;	/* SWEEP: when the next quiet period runs out; 0: none */
+/*
+ * Local ports with a listener, by bit: the iterator walks listeners before
+ * established sockets, so by the time it meets a connection it knows whether
+ * the connection's port is a service (the socket is the server side).
+ */
+__u64 iter_listen_ports[65536 / 64];
 
 /*
  * Connections only: a LISTEN socket is a service, not a connection; TIME_WAIT
@@ -55,27 +72,163 @@ static __always_inline void tuple_from_skc(const struct sock_common *skc,
 	t->sk_family = skc->skc_family;
 }
 
+static __always_inline void note_listener(__u16 port)
+{
+	__u32 word = port / 64;
+
+	if (word < sizeof(iter_listen_ports) / sizeof(iter_listen_ports[0]))
+		iter_listen_ports[word] |= 1ULL << (port % 64);
+}
+
+static __always_inline enum connctl_role role_of(__u16 lport)
+{
+	__u32 word = lport / 64;
+
+	if (word < sizeof(iter_listen_ports) / sizeof(iter_listen_ports[0]) &&
+	    (iter_listen_ports[word] & (1ULL << (lport % 64))))
+		return CONNCTL_ROLE_PASSIVE;
+	return CONNCTL_ROLE_ACTIVE;
+}
+
+static __always_inline void set_cb_flags(struct tcp_sock *tp, int flags)
+{
+	bpf_setsockopt(tp, SOL_TCP, TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags));
+}
+
+static __always_inline void report(enum connctl_event_type type,
+				   const struct connctl_sk_tag *tag,
+				   struct tcp_sock *tp, const struct connctl_tuple *t)
+{
+	if (!emit_event(type, tag, tp, bpf_get_socket_cookie(tp), t))
+		iter_lost++;
+}
+
+/* Tag a drain or cancel match, unless a stronger rule tagged it already. */
+static __always_inline void apply_tag(struct sock_common *skc,
+				      const struct connctl_tuple *t)
+{
+	struct connctl_sk_tag *tag;
+	struct tcp_sock *tp;
+	__u64 now = bpf_ktime_get_ns();
+
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp) {
+		iter_failed++;
+		return;
+	}
+	tag = bpf_sk_storage_get(&sk_tags, tp, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!tag) {
+		iter_failed++;
+		return;
+	}
+	if (tag->action == CONNCTL_ACTION_NONE ||
+	    rule_beats(&iter_rule, tag->rule_id, tag->action))
+		tag_from_rule(tag, &iter_rule, role_of(t->lport), now);
+	if (tag->action == CONNCTL_ACTION_CANCEL) {
+		report(CONNCTL_EV_READY, tag, tp, t);
+		return;
+	}
+	set_cb_flags(tp, tp->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
+	if (drain_at_boundary(tp, tag, now))
+		report(CONNCTL_EV_READY, tag, tp, t);
+	else
+		report(CONNCTL_EV_TAGGED, tag, tp, t);
+}
+
+static __always_inline void apply(struct sock_common *skc, const struct connctl_tuple *t)
+{
+	if (!rule_matches(&iter_rule, t))
+		return;
+	iter_matched++;
+	if (iter_rule.action == CONNCTL_ACTION_RESET) {
+		if (bpf_sock_destroy(skc))
+			iter_failed++;
+		return;
+	}
+	apply_tag(skc, t);
+}
+
+static __always_inline void sweep(struct sock_common *skc, const struct connctl_tuple *t)
+{
+	struct connctl_sk_tag *tag;
+	struct tcp_sock *tp;
+	__u64 now = bpf_ktime_get_ns(), wait;
+	int state = skc->skc_state;
+
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return;
+	tag = bpf_sk_storage_get(&sk_tags, tp, NULL, 0);
+	if (!tag || (tag->action != CONNCTL_ACTION_DRAIN &&
+		     tag->action != CONNCTL_ACTION_CANCEL))
+		return;
+	/* Past these two states the connection is closing already. */
+	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
+		return;
+	iter_pending++;
+	if (tag->action == CONNCTL_ACTION_CANCEL) {
+		/* Not closed yet: its owner was not found; the agent retries. */
+		report(CONNCTL_EV_READY, tag, tp, t);
+		return;
+	}
+	if (now >= tag->deadline_ns) {
+		/* Event first: once destroyed, the counters read zero. */
+		report(CONNCTL_EV_TIMEOUT, tag, tp, t);
+		bpf_sock_destroy(skc);
+		return;
+	}
+	wait = drain_wait_ns(tp, tag, now);
+	if (!wait) {
+		report(CONNCTL_EV_READY, tag, tp, t);
+		return;
+	}
+	if (wait != DRAIN_BUSY && (!iter_next_ns || now + wait < iter_next_ns))
+		iter_next_ns = now + wait;
+}
+
+static __always_inline void untag(struct sock_common *skc)
+{
+	struct connctl_sk_tag *tag;
+	struct tcp_sock *tp;
+
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return;
+	tag = bpf_sk_storage_get(&sk_tags, tp, NULL, 0);
+	if (!tag || tag->rule_id != iter_rule.id)
+		return;
+	iter_matched++;
+	if (tag->action == CONNCTL_ACTION_DRAIN)
+		set_cb_flags(tp, tp->bpf_sock_ops_cb_flags & ~DRAIN_CB_FLAGS);
+	bpf_sk_storage_delete(&sk_tags, tp);
+}
+
 SEC("iter/tcp")
 int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 {
 	struct sock_common *skc = ctx->sk_common;
 	struct connctl_tuple t = {};
 
-	if (!skc || !state_is_connection(skc->skc_state))
+	if (!skc)
 		return 0;
 	if (skc->skc_family != AF_INET && skc->skc_family != AF_INET6)
 		return 0;
-	tuple_from_skc(skc, &t);
-	if (!rule_matches(&iter_rule, &t))
+	if (skc->skc_state == TCP_LISTEN) {
+		note_listener(skc->skc_num);
 		return 0;
-
-	iter_matched++;
-	switch (iter_rule.action) {
-	case CONNCTL_ACTION_RESET:
-		if (bpf_sock_destroy(skc))
-			iter_failed++;
+	}
+	if (!state_is_connection(skc->skc_state))
+		return 0;
+	tuple_from_skc(skc, &t);
+	switch (iter_mode) {
+	case CONNCTL_ITER_APPLY:
+		apply(skc, &t);
 		break;
-	default:
+	case CONNCTL_ITER_SWEEP:
+		sweep(skc, &t);
+		break;
+	case CONNCTL_ITER_UNTAG:
+		untag(skc);
 		break;
 	}
 	return 0;

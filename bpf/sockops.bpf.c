@@ -3,7 +3,8 @@
  * sockops, attached to a cgroup v2: every TCP connection established by a
  * socket of that cgroup is matched against the standing rules. A match is
  * tagged (sk_storage) and reported to the agent, which closes it; sockops
- * itself cannot destroy a socket.
+ * itself cannot destroy a socket. For tagged drains only, it also notes when
+ * the last byte sent is acknowledged, and reports the close.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -11,14 +12,14 @@
 #include "connctl.h"
 #include "maps.bpf.h"
 #include "match.bpf.h"
+#include "drain.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 struct best_match {
 	struct connctl_tuple		tuple;
 	struct connctl_rule_index	*index;
-	__u32				rule_id;
-	enum connctl_action		action;
+	struct connctl_rule		rule;	/* id and action 0: none yet */
 };
 
 static long match_rule(__u32 i, struct best_match *best)
@@ -32,10 +33,8 @@ static long match_rule(__u32 i, struct best_match *best)
 	/* NULL when the rule was deleted while we walk: it no longer applies. */
 	rule = bpf_map_lookup_elem(&rules, &id);
 	if (rule && rule_matches(rule, &best->tuple) &&
-	    rule_beats(rule, best->rule_id, best->action)) {
-		best->rule_id = rule->id;
-		best->action = rule->action;
-	}
+	    rule_beats(rule, best->rule.id, best->rule.action))
+		best->rule = *rule;
 	return 0;
 }
 
@@ -59,24 +58,12 @@ static __always_inline void tuple_from_sockops(struct bpf_sock_ops *skops,
 	t->sk_family = skops->family;
 }
 
-static __always_inline void fill_event(struct connctl_event *ev,
-				       struct bpf_sock_ops *skops,
-				       const struct best_match *best)
-{
-	ev->type = CONNCTL_EV_MATCH;
-	ev->rule_id = best->rule_id;
-	ev->action = best->action;
-	ev->pad = 0;
-	ev->cookie = bpf_get_socket_cookie(skops);
-	ev->ts_ns = bpf_ktime_get_ns();
-	ev->tuple = best->tuple;
-}
-
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct best_match best = {};
 	struct connctl_sk_tag *tag;
 	struct connctl_event *ev;
+	struct tcp_sock *tp;
 	struct bpf_sock *sk;
 	__u32 zero = 0, count;
 
@@ -90,10 +77,11 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		return;
 	tuple_from_sockops(skops, &best.tuple);
 	bpf_loop(count, match_rule, &best, 0);
-	if (best.action == CONNCTL_ACTION_NONE)
-		return;
 	sk = skops->sk;
-	if (!sk)
+	if (best.rule.action == CONNCTL_ACTION_NONE || !sk)
+		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp)
 		return;
 
 	/*
@@ -108,11 +96,58 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		bpf_ringbuf_discard(ev, 0);
 		return;
 	}
-	tag->rule_id = best.rule_id;
-	tag->action = best.action;
-	tag->tagged_ns = bpf_ktime_get_ns();
-	fill_event(ev, skops, &best);
+	tag_from_rule(tag, &best.rule,
+		      skops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB ?
+		      CONNCTL_ROLE_PASSIVE : CONNCTL_ROLE_ACTIVE, bpf_ktime_get_ns());
+	if (tag->action == CONNCTL_ACTION_DRAIN)
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
+	ev->type = CONNCTL_EV_MATCH;
+	ev->rule_id = tag->rule_id;
+	ev->action = tag->action;
+	ev->role = tag->role;
+	ev->cookie = bpf_get_socket_cookie(skops);
+	ev->ts_ns = tag->tagged_ns;
+	ev->tagged_ns = tag->tagged_ns;
+	ev->last_ack_ns = 0;
+	ev->bytes_received = tp->bytes_received;
+	ev->bytes_acked = tp->bytes_acked;
+	ev->tuple = best.tuple;
 	bpf_ringbuf_submit(ev, 0);
+}
+
+/* RTT_CB comes with each ACK that acknowledges new data. */
+static __always_inline void on_ack(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct connctl_sk_tag *tag;
+	struct tcp_sock *tp;
+
+	if (!sk)
+		return;
+	tag = bpf_sk_storage_get(&sk_tags, sk, NULL, 0);
+	if (!tag || tag->action != CONNCTL_ACTION_DRAIN)
+		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (tp && tp->snd_una == tp->write_seq)
+		tag->last_ack_ns = bpf_ktime_get_ns();
+}
+
+static __always_inline void on_state(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk = skops->sk;
+	struct connctl_sk_tag *tag;
+	struct connctl_tuple t = {};
+	struct tcp_sock *tp;
+
+	if (skops->args[1] != TCP_CLOSE || !sk)
+		return;
+	tag = bpf_sk_storage_get(&sk_tags, sk, NULL, 0);
+	if (!tag || (tag->action != CONNCTL_ACTION_DRAIN &&
+		     tag->action != CONNCTL_ACTION_CANCEL))
+		return;
+	tp = bpf_skc_to_tcp_sock(sk);
+	/* The agent knows the tuple by the cookie: the END needs none. */
+	emit_event(CONNCTL_EV_END, tag, tp, bpf_get_socket_cookie(skops), &t);
 }
 
 SEC("sockops")
@@ -122,6 +157,12 @@ int connctl_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		on_established(skops);
+		break;
+	case BPF_SOCK_OPS_RTT_CB:
+		on_ack(skops);
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		on_state(skops);
 		break;
 	default:
 		break;

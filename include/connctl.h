@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define CONNCTL_LAYOUT		1
+#define CONNCTL_LAYOUT		2
 
 /* Map names double as pin names under the pin directory (bpftool: <= 15 chars). */
 #define CONNCTL_MAP_LAYOUT	"layout"
@@ -29,7 +29,7 @@
 #define CONNCTL_LINK_SKB_OUT	"skb_out_link"
 
 #define CONNCTL_MAX_RULES	65536
-#define CONNCTL_EVENTS_BYTES	(1u << 20)
+#define CONNCTL_EVENTS_BYTES	(4u << 20)
 
 enum connctl_action {
 	CONNCTL_ACTION_NONE	= 0,
@@ -87,6 +87,7 @@ struct connctl_rule {
 	__u64				cgroup_id;
 	__u64				netns_ino;
 	__u64				timeout_ns;	/* drain: then reset */
+	__u64				quiet_ns;	/* drain: idle this long at a boundary */
 	__u64				expires_ns;	/* CLOCK_REALTIME; 0: never */
 };
 
@@ -100,25 +101,55 @@ struct connctl_tuple {
 	__u16	pad;
 };
 
-/* Per-socket state (sk_storage): a socket is tagged by the rule it matched. */
+/* What a pass of the tcp iterator does (its iter_mode). */
+enum connctl_iter_mode {
+	CONNCTL_ITER_APPLY	= 0,	/* a new rule, to what exists now */
+	CONNCTL_ITER_SWEEP	= 1,	/* tagged drains: boundaries, timeouts */
+	CONNCTL_ITER_UNTAG	= 2,	/* forget the tags of a deleted rule */
+};
+
+/* Which side of the connection a socket is: who speaks last at a boundary. */
+enum connctl_role {
+	CONNCTL_ROLE_UNKNOWN	= 0,
+	CONNCTL_ROLE_PASSIVE	= 1,	/* accepted: the server side */
+	CONNCTL_ROLE_ACTIVE	= 2,	/* connected: the client side */
+};
+
+/*
+ * Per-socket state (sk_storage): a socket is tagged by the rule it matched,
+ * with what a drain needs after that rule is gone (a `once` rule, a ttl).
+ */
 struct connctl_sk_tag {
 	__u32			rule_id;
 	enum connctl_action	action;
-	__u64			tagged_ns;	/* CLOCK_MONOTONIC */
+	enum connctl_role	role;
+	__u32			pad;
+	__u64			tagged_ns;	/* CLOCK_MONOTONIC, as all _ns below */
+	__u64			deadline_ns;	/* drain: reset at this time */
+	__u64			quiet_ns;	/* drain: see connctl_rule */
+	__u64			last_ack_ns;	/* drain: all we sent was acked */
 };
 
 enum connctl_event_type {
 	CONNCTL_EV_NONE		= 0,
 	CONNCTL_EV_MATCH	= 1,	/* a new connection matched a rule */
+	CONNCTL_EV_TAGGED	= 2,	/* an existing connection waits to drain */
+	CONNCTL_EV_READY	= 3,	/* close it now: a boundary, or cancel */
+	CONNCTL_EV_TIMEOUT	= 4,	/* drain timed out: the kernel reset it */
+	CONNCTL_EV_END		= 5,	/* a tagged connection closed */
 };
 
 struct connctl_event {
 	enum connctl_event_type	type;
 	__u32			rule_id;
 	enum connctl_action	action;
-	__u32			pad;
+	enum connctl_role	role;
 	__u64			cookie;
 	__u64			ts_ns;		/* CLOCK_MONOTONIC */
+	__u64			tagged_ns;
+	__u64			last_ack_ns;
+	__u64			bytes_received;	/* as tcp_info's counters */
+	__u64			bytes_acked;
 	struct connctl_tuple	tuple;
 };
 
@@ -145,10 +176,11 @@ CONNCTL_ASSERT_SIZE(enum connctl_action, 4);
 CONNCTL_ASSERT_SIZE(enum connctl_family, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_prefix, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
-CONNCTL_ASSERT_SIZE(struct connctl_rule, 104);
+CONNCTL_ASSERT_SIZE(struct connctl_rule, 112);
 CONNCTL_ASSERT_SIZE(struct connctl_tuple, 40);
-CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 16);
-CONNCTL_ASSERT_SIZE(struct connctl_event, 72);
+CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
+CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 48);
+CONNCTL_ASSERT_SIZE(struct connctl_event, 104);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 4 + 4 * CONNCTL_MAX_RULES);
 

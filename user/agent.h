@@ -6,7 +6,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <stddef.h>
 #include <jansson.h>
+#include "drain.h"
 #include "loader.h"
 #include "log.h"
 #include "protocol.h"
@@ -24,6 +26,9 @@ struct agent_config {
 };
 
 struct server;
+
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
 
 /* Something the event loop watches: every epoll entry points to one. */
 struct watch {
@@ -43,6 +48,8 @@ struct agent {
 	int			diag_fd;	/* NETLINK_SOCK_DIAG, for SOCK_DESTROY */
 	int			epoll_fd;
 	struct server		*server;
+	struct drainer		drain;
+	struct watch		drain_watch;	/* its sweep timer */
 	uint32_t		max_clients;
 	bool			stopping;
 };

@@ -32,8 +32,10 @@ static const char usage_text[] =
 "\n"
 "  connctl rule add action ACTION [MATCH...] [OPTION...]\n"
 "      ACTION   reset    RST now, for matches that exist and that come later\n"
-"               drain    FIN after the response in flight (RST after timeout)\n"
-"               cancel   FIN now; the owner's blocked reads return 0\n"
+"               drain    FIN once the response in flight is acknowledged and\n"
+"                        the connection is quiet (RST after timeout)\n"
+"               cancel   FIN now; the owner's blocked reads return 0, writes\n"
+"                        fail with EPIPE\n"
 "      MATCH    (at least one; from the socket's own point of view, so one\n"
 "               rule covers server-side and client-side sockets)\n"
 "               local PREFIX    local address, IPv4 or IPv6, e.g. 10.0.0.0/8\n"
@@ -42,13 +44,22 @@ static const char usage_text[] =
 "               rport P[-Q]     remote port or range\n"
 "      OPTION   timeout DUR     drain only: reset what has not drained by then\n"
 "                               (default 30s)\n"
+"               quiet DUR       drain only: how long a connection must be idle\n"
+"                               at a boundary before its FIN (default 500ms);\n"
+"                               longer than the pauses of a paced response\n"
 "               ttl DUR         remove the rule after DUR\n"
 "               once            apply to existing connections, keep no rule\n"
 "               id N            choose the rule's id (default: the next free)\n"
 "      DUR is a whole number with a unit: 500ms, 30s, 5m, 1h.\n"
 "      Prints the rule's id and how many existing connections it matched.\n"
 "  connctl rule del ID\n"
+"      Also leaves alone what the rule tagged and had not closed yet.\n"
 "  connctl rule show [ID]\n"
+"      Rules with counts: matched when added, new matches, and connections\n"
+"      closed by outcome: fin, rst, rst-timeout, rst-no-owner.\n"
+"  connctl events\n"
+"      The last 256 connections the agent closed: rule, tuple, outcome,\n"
+"      bytes in and out, time from tag (and from the last ACK) to close.\n"
 "\n"
 "Options:\n"
 "  --socket PATH   agent's control socket (default " DEFAULT_SOCKET_PATH ")\n"
@@ -217,7 +228,7 @@ static uint32_t parse_id(const char *s)
 }
 
 static const char *const rule_keywords[] = {
-	"action", "local", "remote", "lport", "rport", "timeout", "ttl", "id", NULL
+	"action", "local", "remote", "lport", "rport", "timeout", "quiet", "ttl", "id", NULL
 };
 
 static json_t *build_rule(int argc, char **argv)
@@ -270,8 +281,9 @@ static void print_rules_table(json_t *rules)
 	size_t i;
 	json_t *r;
 
-	printf("%-6s %-7s %-44s %-24s %9s %9s %9s\n", "ID", "ACTION", "MATCH", "OPTIONS",
-	       "MATCHED", "NEW", "RESETS");
+	printf("%-6s %-7s %-36s %-28s %7s %7s %7s %7s %7s %7s %7s\n", "ID", "ACTION",
+	       "MATCH", "OPTIONS", "MATCHED", "NEW", "PENDING", "FIN", "RST", "RST-TMO",
+	       "RST-NOO");
 	json_array_foreach(rules, i, r) {
 		json_t *stats = json_object_get(r, "stats");
 		char match[256] = "", opts[128] = "";
@@ -282,6 +294,7 @@ static void print_rules_table(json_t *rules)
 		append_field(match, sizeof(match), r, "lport");
 		append_field(match, sizeof(match), r, "rport");
 		append_field(opts, sizeof(opts), r, "timeout");
+		append_field(opts, sizeof(opts), r, "quiet");
 		append_field(opts, sizeof(opts), r, "ttl");
 		if (exp) {
 			size_t used = strlen(opts);
@@ -289,13 +302,44 @@ static void print_rules_table(json_t *rules)
 			snprintf(opts + used, sizeof(opts) - used, "%sexpires in %llds",
 				 used ? ", " : "", (long long)json_integer_value(exp) / 1000);
 		}
-		printf("%-6lld %-7s %-44s %-24s %9lld %9lld %9lld\n",
+		json_t *closed = json_object_get(stats, "closed");
+
+		printf("%-6lld %-7s %-36s %-28s %7lld %7lld %7lld %7lld %7lld %7lld %7lld\n",
 		       (long long)json_integer_value(json_object_get(r, "id")),
 		       json_string_value(json_object_get(r, "action")), match,
 		       opts[0] ? opts : "-",
 		       (long long)json_integer_value(json_object_get(stats, "matched")),
 		       (long long)json_integer_value(json_object_get(stats, "new_matches")),
-		       (long long)json_integer_value(json_object_get(stats, "resets")));
+		       (long long)json_integer_value(json_object_get(stats, "pending")),
+		       (long long)json_integer_value(json_object_get(closed, "fin")),
+		       (long long)json_integer_value(json_object_get(closed, "rst")),
+		       (long long)json_integer_value(json_object_get(closed, "rst-timeout")),
+		       (long long)json_integer_value(json_object_get(closed, "rst-no-owner")));
+	}
+}
+
+static void print_events_table(json_t *events)
+{
+	size_t i;
+	json_t *ev;
+
+	printf("%-5s %-7s %-13s %-46s %10s %10s %10s\n", "RULE", "ACTION", "OUTCOME",
+	       "CONNECTION", "BYTES-IN", "BYTES-OUT", "AFTER-MS");
+	json_array_foreach(events, i, ev) {
+		char conn[160];
+
+		snprintf(conn, sizeof(conn), "%s:%lld -> %s:%lld",
+			 json_string_value(json_object_get(ev, "local")),
+			 (long long)json_integer_value(json_object_get(ev, "lport")),
+			 json_string_value(json_object_get(ev, "remote")),
+			 (long long)json_integer_value(json_object_get(ev, "rport")));
+		printf("%-5lld %-7s %-13s %-46s %10lld %10lld %10.1f\n",
+		       (long long)json_integer_value(json_object_get(ev, "rule")),
+		       json_string_value(json_object_get(ev, "action")),
+		       json_string_value(json_object_get(ev, "outcome")), conn,
+		       (long long)json_integer_value(json_object_get(ev, "bytes_in")),
+		       (long long)json_integer_value(json_object_get(ev, "bytes_out")),
+		       json_real_value(json_object_get(ev, "tag_to_close_ms")));
 	}
 }
 
@@ -303,9 +347,16 @@ static void print_result(const char *verb, json_t *resp)
 {
 	json_object_del(resp, "ok");
 	if (json_output) {
-		json_t *rules = json_object_get(resp, "rules");
-
-		print_json(!strcmp(verb, "show") ? rules : resp);
+		if (!strcmp(verb, "show"))
+			print_json(json_object_get(resp, "rules"));
+		else if (!strcmp(verb, "events"))
+			print_json(json_object_get(resp, "events"));
+		else
+			print_json(resp);
+		return;
+	}
+	if (!strcmp(verb, "events")) {
+		print_events_table(json_object_get(resp, "events"));
 		return;
 	}
 	if (!strcmp(verb, "add")) {
@@ -329,8 +380,14 @@ static json_t *build_request(int argc, char **argv, const char **verb)
 {
 	if (argc < 1)
 		usage_error("missing object: try 'connctl rule show'");
+	if (!strcmp(argv[0], "events")) {
+		if (argc > 1)
+			usage_error("usage: connctl events");
+		*verb = "events";
+		return json_pack("{s:s}", "op", "events.show");
+	}
 	if (strcmp(argv[0], "rule"))
-		usage_error("unknown object '%s': expected 'rule'", argv[0]);
+		usage_error("unknown object '%s': expected 'rule' or 'events'", argv[0]);
 	if (argc < 2)
 		usage_error("rule: missing verb: add, del or show");
 	*verb = argv[1];

@@ -274,6 +274,9 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	err = open_signals(signal_w);
 	if (err)
 		return err;
+	err = drain_open(agent);
+	if (err)
+		return err;
 	/* Last: a client that finds the socket finds an agent ready to serve. */
 	err = server_open(agent, agent->cfg.socket_path);
 	if (err)
@@ -295,6 +298,7 @@ int main(int argc, char **argv)
 		.max_clients	= 64,
 		.diag_fd	= -1,
 		.epoll_fd	= -1,
+		.drain		= { .timer_fd = -1 },
 	};
 	struct agent_watch events_w = { .w.fd = -1, .agent = &agent };
 	struct agent_watch signal_w = { .w.fd = -1, .agent = &agent };
@@ -320,6 +324,7 @@ int main(int argc, char **argv)
 	server_close(&agent);
 	if (signal_w.w.fd >= 0)
 		close(signal_w.w.fd);
+	drain_close(&agent);
 	events_close(&agent);
 	datapath_close(&agent.dp);
 	rule_table_free(&agent.rules);

@@ -1,42 +1,32 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Events from the kernel: connections that matched a standing rule. */
+/*
+ * Events from the kernel: connections that matched a standing rule, drains
+ * at their boundary or out of time, tagged connections that closed.
+ */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "drain.h"
 #include "sock_diag.h"
 
-static void format_tuple(const struct connctl_tuple *t, char *buf, size_t len)
+static void reset_new_match(struct agent *agent, const struct connctl_event *ev)
 {
-	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
-
-	format_addr(t->laddr, l, sizeof(l));
-	format_addr(t->raddr, r, sizeof(r));
-	snprintf(buf, len, "%s:%u -> %s:%u", l, t->lport, r, t->rport);
-}
-
-static void reset_new_match(struct agent *agent, const struct connctl_event *ev,
-			    struct rule_entry *e)
-{
-	char tuple[2 * PREFIX_STRLEN + 16];
 	int err;
 
 	err = sock_diag_destroy(agent->diag_fd, &ev->tuple, ev->cookie);
-	format_tuple(&ev->tuple, tuple, sizeof(tuple));
 	if (err == -ENOENT) {
 		/* Closed already, or reset by the pass that came with the rule. */
-		pr_debug("rule %u: %s is gone already", ev->rule_id, tuple);
+		pr_debug("rule %u: a new match is gone already", ev->rule_id);
 		return;
 	}
 	if (err) {
-		pr_warn("rule %u: cannot reset %s: %s", ev->rule_id, tuple, strerror(-err));
+		pr_warn("rule %u: cannot reset a new match: %s", ev->rule_id, strerror(-err));
 		return;
 	}
-	pr_debug("rule %u: reset %s", ev->rule_id, tuple);
-	if (e)
-		e->stats.resets++;
+	drain_record(agent, ev, CLOSE_RST);
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -45,13 +35,18 @@ static int handle_event(void *ctx, void *data, size_t size)
 	struct agent *agent = ctx;
 	struct rule_entry *e;
 
-	if (size < sizeof(*ev) || ev->type != CONNCTL_EV_MATCH)
+	if (size < sizeof(*ev))
 		return 0;
-	e = rule_table_find(&agent->rules, ev->rule_id);
-	if (e)
-		e->stats.new_matches++;
-	if (ev->action == CONNCTL_ACTION_RESET)
-		reset_new_match(agent, ev, e);
+	if (ev->type == CONNCTL_EV_MATCH) {
+		e = rule_table_find(&agent->rules, ev->rule_id);
+		if (e)
+			e->stats.new_matches++;
+		if (ev->action == CONNCTL_ACTION_RESET) {
+			reset_new_match(agent, ev);
+			return 0;
+		}
+	}
+	drain_on_event(agent, ev);
 	return 0;
 }
 
@@ -73,6 +68,7 @@ int events_poll(struct agent *agent)
 {
 	int n = ring_buffer__consume(agent->events);
 
+	drain_schedule(agent);
 	return n < 0 ? n : 0;
 }
 

@@ -19,6 +19,21 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
+static json_t *stats_to_json(const struct rule_stats *s)
+{
+	json_t *closed = json_object();
+
+	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+		json_object_set_new(closed, close_outcome_name(o),
+				    json_integer((json_int_t)s->closed[o]));
+	return json_pack("{s:I, s:I, s:o, s:I, s:I}",
+			 "matched", (json_int_t)s->matched,
+			 "new_matches", (json_int_t)s->new_matches,
+			 "closed", closed,
+			 "ended", (json_int_t)s->ended,
+			 "pending", (json_int_t)s->pending);
+}
+
 static json_t *rule_entry_to_json(const struct rule_entry *e, uint64_t now)
 {
 	json_t *obj = rule_spec_to_json(&e->spec);
@@ -28,11 +43,7 @@ static json_t *rule_entry_to_json(const struct rule_entry *e, uint64_t now)
 		json_object_set_new(obj, "expires_in_ms",
 				    json_integer(expires > now ?
 						 (json_int_t)((expires - now) / NSEC_PER_MSEC) : 0));
-	json_object_set_new(obj, "stats",
-			    json_pack("{s:I, s:I, s:I}",
-				      "matched", (json_int_t)e->stats.matched,
-				      "new_matches", (json_int_t)e->stats.new_matches,
-				      "resets", (json_int_t)e->stats.resets));
+	json_object_set_new(obj, "stats", stats_to_json(&e->stats));
 	return obj;
 }
 
@@ -52,6 +63,19 @@ static void rule_uninstall(struct agent *agent, uint32_t id)
 {
 	kernel_rule_del(&agent->dp, id);
 	rule_table_remove(&agent->rules, id);
+}
+
+/* Deleted, not expired: what it tagged is left alone, not closed later. */
+static void rule_cancel_pending(struct agent *agent, uint32_t id)
+{
+	struct pass_result res;
+
+	if (closer_untag(&agent->dp, id, &res))
+		return;
+	drain_forget_rule(agent, id);
+	if (res.matched)
+		pr_info("rule %u: %llu connections no longer wait to close", id,
+			(unsigned long long)res.matched);
 }
 
 static json_t *rule_add(struct agent *agent, const struct request *req,
@@ -97,8 +121,13 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 		pr_warn("rule %u: %llu matched connections could not be closed",
 			rule->id, (unsigned long long)res.failed);
 	e = once ? NULL : rule_table_find(&agent->rules, rule->id);
-	if (e)
+	if (e) {
 		e->stats.matched = res.matched - res.failed;
+		if (rule->action == CONNCTL_ACTION_RESET)
+			e->stats.closed[CLOSE_RST] += res.matched - res.failed;
+	}
+	/* Drains already at a boundary, and cancels, close now. */
+	events_poll(agent);
 
 	pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
 		action_name(rule->action), once ? ", once" : "", peer->pid, peer->uid,
@@ -117,6 +146,7 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 	if (!rule_table_find(&agent->rules, req->id))
 		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
 	rule_uninstall(agent, req->id);
+	rule_cancel_pending(agent, req->id);
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
 }
@@ -148,6 +178,9 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 	switch (req->op) {
 	case REQ_RULE_SHOW:
 		return rule_show(agent, req);
+	case REQ_EVENTS_SHOW:
+		return json_pack("{s:b, s:o}", "ok", 1,
+				 "events", drain_records_to_json(&agent->drain));
 	case REQ_RULE_ADD:
 	case REQ_RULE_DEL:
 		if (peer->uid != 0)

@@ -184,22 +184,41 @@ static int parse_match(json_t *obj, struct connctl_rule *rule, struct proto_erro
 	return 0;
 }
 
+/* A duration that only a drain rule may carry. */
+static int drain_duration(json_t *v, const char *name, enum connctl_action action,
+			  uint64_t *ns, struct proto_error *err)
+{
+	if (action != CONNCTL_ACTION_DRAIN)
+		return proto_fail(err, PROTO_BAD_RULE, "'%s' applies to drain rules only", name);
+	return get_duration(v, name, ns, err);
+}
+
 static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error *err)
 {
 	struct connctl_rule *rule = &spec->rule;
 	json_t *v;
 
-	if ((v = json_object_get(obj, "timeout"))) {
-		if (rule->action != CONNCTL_ACTION_DRAIN)
-			return proto_fail(err, PROTO_BAD_RULE,
-					  "'timeout' applies to drain rules only");
-		uint64_t ns;
+	uint64_t ns;
 
-		if (get_duration(v, "timeout", &ns, err))
+	if ((v = json_object_get(obj, "timeout"))) {
+		if (drain_duration(v, "timeout", rule->action, &ns, err))
 			return -EINVAL;
 		rule->timeout_ns = ns;
-	} else if (rule->action == CONNCTL_ACTION_DRAIN) {
-		rule->timeout_ns = DEFAULT_DRAIN_TIMEOUT_NS;
+	}
+	if ((v = json_object_get(obj, "quiet"))) {
+		if (drain_duration(v, "quiet", rule->action, &ns, err))
+			return -EINVAL;
+		rule->quiet_ns = ns;
+	}
+	if (rule->action == CONNCTL_ACTION_DRAIN) {
+		if (!rule->timeout_ns)
+			rule->timeout_ns = DEFAULT_DRAIN_TIMEOUT_NS;
+		if (!rule->quiet_ns)
+			rule->quiet_ns = DEFAULT_DRAIN_QUIET_NS;
+		if (rule->quiet_ns >= rule->timeout_ns)
+			return proto_fail(err, PROTO_BAD_RULE,
+					  "'quiet' must be shorter than 'timeout': a drain "
+					  "that can never be quiet in time only resets");
 	}
 	if ((v = json_object_get(obj, "ttl")) &&
 	    get_duration(v, "ttl", &spec->ttl_ns, err))
@@ -220,7 +239,7 @@ static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *e
 {
 	static const char *const fields[] = {
 		"id", "action", "local", "remote", "lport", "rport",
-		"timeout", "ttl", "once", NULL
+		"timeout", "quiet", "ttl", "once", NULL
 	};
 	struct connctl_rule *rule = &spec->rule;
 	json_t *v;
@@ -251,6 +270,7 @@ static const struct {
 	{ "rule.add",	REQ_RULE_ADD,	(const char *const[]){ "op", "rule", NULL } },
 	{ "rule.del",	REQ_RULE_DEL,	(const char *const[]){ "op", "id", NULL } },
 	{ "rule.show",	REQ_RULE_SHOW,	(const char *const[]){ "op", "id", NULL } },
+	{ "events.show", REQ_EVENTS_SHOW, (const char *const[]){ "op", NULL } },
 };
 
 static int parse_request(json_t *root, struct request *req, struct proto_error *err)
@@ -270,7 +290,8 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 			break;
 	if (i == sizeof(request_ops) / sizeof(request_ops[0]))
 		return proto_fail(err, PROTO_UNKNOWN_OP,
-				  "unknown op '%.64s': expected rule.add, rule.del or rule.show",
+				  "unknown op '%.64s': expected rule.add, rule.del, rule.show "
+				  "or events.show",
 				  name);
 	req->op = request_ops[i].op;
 	if (check_fields(root, request_ops[i].fields, "request", err))
@@ -292,6 +313,8 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 		}
 		req->has_id = true;
 		return get_id(v, "id", &req->id, err);
+	case REQ_EVENTS_SHOW:
+		break;
 	}
 	return 0;
 }
@@ -351,6 +374,8 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 	if (rule->action == CONNCTL_ACTION_DRAIN) {
 		format_duration(rule->timeout_ns, buf, sizeof(buf));
 		json_object_set_new(obj, "timeout", json_string(buf));
+		format_duration(rule->quiet_ns, buf, sizeof(buf));
+		json_object_set_new(obj, "quiet", json_string(buf));
 	}
 	if (spec->ttl_ns) {
 		format_duration(spec->ttl_ns, buf, sizeof(buf));

@@ -14,6 +14,12 @@
 
 #define PROTO_MAX_LINE		(64 * 1024)	/* bytes, newline excluded */
 #define DEFAULT_DRAIN_TIMEOUT_NS (30 * NSEC_PER_SEC)
+/*
+ * How long a drained connection must sit idle at a boundary before its FIN.
+ * Longer than the pauses of a paced response (nginx's limit_rate sends a
+ * socket buffer, then sleeps for it: 320 ms at 200 KiB/s).
+ */
+#define DEFAULT_DRAIN_QUIET_NS	(500 * NSEC_PER_MSEC)
 
 /* Stable error codes: clients may rely on these names. */
 #define PROTO_CODES(X)					\
@@ -50,6 +56,7 @@ enum request_op {
 	REQ_RULE_ADD,
 	REQ_RULE_DEL,
 	REQ_RULE_SHOW,
+	REQ_EVENTS_SHOW,
 };
 
 /* A rule as a client asked for it. */

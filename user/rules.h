@@ -8,12 +8,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "drain.h"
 #include "protocol.h"
 
 struct rule_stats {
 	uint64_t	matched;	/* connections that existed when it was added */
 	uint64_t	new_matches;	/* connections established while it stood */
-	uint64_t	resets;		/* connections it reset */
+	uint64_t	closed[NR_CLOSE_OUTCOMES];	/* by how they ended */
+	uint64_t	ended;		/* closed by owner or peer while waiting */
+	uint64_t	pending;	/* waiting to drain or be cancelled */
 };
 
 struct rule_entry {

@@ -41,7 +41,8 @@ static void fill_id(struct inet_diag_sockid *id, const struct connctl_tuple *t,
 	id->idiag_cookie[1] = (uint32_t)(cookie >> 32);
 }
 
-int sock_diag_destroy(int fd, const struct connctl_tuple *t, uint64_t cookie)
+static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *t,
+			     uint64_t cookie, struct sock_diag_info *info)
 {
 	struct {
 		struct nlmsghdr		nlh;
@@ -49,8 +50,10 @@ int sock_diag_destroy(int fd, const struct connctl_tuple *t, uint64_t cookie)
 	} msg = {
 		.nlh = {
 			.nlmsg_len	= sizeof(msg),
-			.nlmsg_type	= SOCK_DESTROY,
-			.nlmsg_flags	= NLM_F_REQUEST | NLM_F_ACK,
+			.nlmsg_type	= type,
+			/* A lookup answers with the socket or an error, never both. */
+			.nlmsg_flags	= NLM_F_REQUEST |
+					  (type == SOCK_DESTROY ? NLM_F_ACK : 0),
 		},
 		.req = {
 			.sdiag_family	= (uint8_t)t->sk_family,
@@ -60,8 +63,9 @@ int sock_diag_destroy(int fd, const struct connctl_tuple *t, uint64_t cookie)
 	};
 	union {
 		struct nlmsghdr	nlh;
-		char		buf[256];
+		char		buf[1024];
 	} ack;
+	struct inet_diag_msg *diag;
 	struct nlmsgerr *nle;
 	ssize_t n;
 
@@ -71,9 +75,30 @@ int sock_diag_destroy(int fd, const struct connctl_tuple *t, uint64_t cookie)
 	n = recv(fd, &ack, sizeof(ack), 0);
 	if (n < 0)
 		return -errno;
-	if ((size_t)n < sizeof(struct nlmsghdr) + sizeof(*nle) ||
-	    ack.nlh.nlmsg_type != NLMSG_ERROR)
+	if ((size_t)n < sizeof(struct nlmsghdr))
 		return -EPROTO;
-	nle = NLMSG_DATA(&ack.nlh);
-	return nle->error;
+	if (ack.nlh.nlmsg_type == NLMSG_ERROR) {
+		if ((size_t)n < sizeof(struct nlmsghdr) + sizeof(*nle))
+			return -EPROTO;
+		nle = NLMSG_DATA(&ack.nlh);
+		return nle->error;
+	}
+	if (type != SOCK_DIAG_BY_FAMILY || ack.nlh.nlmsg_type != SOCK_DIAG_BY_FAMILY ||
+	    (size_t)n < NLMSG_LENGTH(sizeof(*diag)))
+		return -EPROTO;
+	diag = NLMSG_DATA(&ack.nlh);
+	info->inode = diag->idiag_inode;
+	info->state = diag->idiag_state;
+	return 0;
+}
+
+int sock_diag_destroy(int fd, const struct connctl_tuple *t, uint64_t cookie)
+{
+	return sock_diag_request(fd, SOCK_DESTROY, t, cookie, NULL);
+}
+
+int sock_diag_lookup(int fd, const struct connctl_tuple *t, uint64_t cookie,
+		     struct sock_diag_info *info)
+{
+	return sock_diag_request(fd, SOCK_DIAG_BY_FAMILY, t, cookie, info);
 }

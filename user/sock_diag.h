@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Destroying one known socket through NETLINK_SOCK_DIAG: a hash lookup in the
- * kernel, where an iterator pass would walk every socket of the namespace.
+ * One known socket through NETLINK_SOCK_DIAG, destroyed or looked up: a hash
+ * lookup in the kernel, where an iterator pass would walk every socket of the
+ * namespace.
  */
 #ifndef CONNCTL_SOCK_DIAG_H
 #define CONNCTL_SOCK_DIAG_H
@@ -9,8 +10,16 @@
 #include <stdint.h>
 #include "connctl.h"
 
+struct sock_diag_info {
+	uint64_t	inode;	/* 0: no file holds it (orphaned, or not accepted) */
+	uint8_t		state;	/* TCP_* */
+};
+
 int sock_diag_open(void);
 /* 0, or -ENOENT if the socket is gone (or its cookie differs), or -errno. */
 int sock_diag_destroy(int fd, const struct connctl_tuple *t, uint64_t cookie);
+/* Same returns: the socket's inode and state. */
+int sock_diag_lookup(int fd, const struct connctl_tuple *t, uint64_t cookie,
+		     struct sock_diag_info *info);
 
 #endif /* CONNCTL_SOCK_DIAG_H */

@@ -123,7 +123,9 @@ expect_eq() {
 }
 
 # start_nginx PORT...: nginx on 127.0.0.1 and [::1] at each port, in the
-# namespace and cgroup; /big is 4 MiB served at 200 KiB/s, / is small.
+# namespace and cgroup; /big is 4 MiB served at 200 KiB/s, /paced 1 MiB at
+# 200 KiB/s (nginx sends a socket buffer, then pauses ~320 ms), /small 16 KiB,
+# / is "hello from nginx".
 start_nginx() {
 	local listen="" p
 	for p in "$@"; do
@@ -133,6 +135,8 @@ start_nginx() {
 	chmod 755 "$TMP"
 	echo "hello from nginx" >"$TMP/www/index.html"
 	head -c 4194304 /dev/urandom >"$TMP/www/big"
+	head -c 1048576 /dev/urandom >"$TMP/www/paced"
+	head -c 16384 /dev/urandom >"$TMP/www/small"
 	cat >"$TMP/nginx/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -152,6 +156,7 @@ http {
 		$listen
 		root $TMP/www;
 		location /big { limit_rate 200k; }
+		location /paced { limit_rate 200k; }
 	}
 }
 CONF
@@ -159,6 +164,32 @@ CONF
 	for p in "$@"; do
 		wait_until 10 port_listening "$p" || die "nginx is not listening on $p"
 	done
+}
+
+# sha256 FILE: the hex digest alone.
+sha256() {
+	sha256sum "$1" | cut -d' ' -f1
+}
+
+# start_capture: tcpdump on the namespace's loopback into $TMP/cap.pcap.
+start_capture() {
+	# nsenter execs tcpdump: $! is tcpdump itself, for stop_capture to signal.
+	nsenter --net="$NETNS_PATH" -- tcpdump -i lo -s 128 -U --immediate-mode -w "$TMP/cap.pcap" "$@" \
+		2>"$TMP/tcpdump.log" &
+	CAPTURE_PID=$!
+	capture_ready() { grep -q "listening on" "$TMP/tcpdump.log"; }
+	wait_until 5 capture_ready || die "tcpdump did not start"
+}
+
+# stop_capture: let tcpdump write what it has and exit.
+stop_capture() {
+	kill -INT "$CAPTURE_PID"
+	wait "$CAPTURE_PID" || true
+}
+
+# capture_count FILTER: packets in the capture that match a pcap filter.
+capture_count() {
+	tcpdump -r "$TMP/cap.pcap" -nn "$@" 2>/dev/null | wc -l
 }
 
 port_listening() {

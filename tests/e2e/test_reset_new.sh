@@ -19,4 +19,4 @@ expect_eq "$(jget "$res" 'd["outcomes"]')" "{'ok': 20}" "new connections to 8081
 
 show=$(connctl -j rule show)
 expect_eq "$(jget "$show" 'd[0]["stats"]["new_matches"]')" 20 "new matches counted"
-expect_eq "$(jget "$show" 'd[0]["stats"]["resets"] + 0')" 20 "resets counted"
+expect_eq "$(jget "$show" 'd[0]["stats"]["closed"]["rst"] + 0')" 20 "resets counted"

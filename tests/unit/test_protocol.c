@@ -33,6 +33,7 @@ static void test_add_full(void **state)
 	assert_int_equal(req.spec.rule.rport.min, 1024);
 	assert_int_equal(req.spec.rule.rport.max, 65535);
 	assert_int_equal(req.spec.rule.timeout_ns, 5 * NSEC_PER_SEC);
+	assert_int_equal(req.spec.rule.quiet_ns, DEFAULT_DRAIN_QUIET_NS);
 	assert_int_equal(req.spec.ttl_ns, 60 * NSEC_PER_SEC);
 }
 
@@ -44,6 +45,7 @@ static void test_add_defaults(void **state)
 	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\","
 			       "\"lport\":80}}", &req, &err), 0);
 	assert_int_equal(req.spec.rule.timeout_ns, DEFAULT_DRAIN_TIMEOUT_NS);
+	assert_int_equal(req.spec.rule.quiet_ns, DEFAULT_DRAIN_QUIET_NS);
 	assert_int_equal(req.spec.rule.family, CONNCTL_FAMILY_ANY);
 	assert_int_equal(req.spec.rule.id, 0);
 	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\","
@@ -51,6 +53,7 @@ static void test_add_defaults(void **state)
 	assert_true(req.spec.rule.flags & CONNCTL_RULE_ONCE);
 	assert_int_equal(req.spec.rule.family, CONNCTL_FAMILY_IPV6);
 	assert_int_equal(req.spec.rule.timeout_ns, 0);
+	assert_int_equal(req.spec.rule.quiet_ns, 0);
 }
 
 static void test_del_show(void **state)
@@ -105,6 +108,13 @@ static const struct {
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"timeout\":0}}", PROTO_BAD_DURATION },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"ttl\":true}}", PROTO_BAD_DURATION },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"timeout\":\"5s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"cancel\",\"lport\":80,\"quiet\":\"1s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"fast\"}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":0}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"5s\","
+	  "\"timeout\":\"5s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"31s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"events.show\",\"id\":1}", PROTO_UNKNOWN_FIELD },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"once\":true,"
 	  "\"ttl\":\"5s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"once\":1}}", PROTO_BAD_REQUEST },
@@ -154,7 +164,7 @@ static void test_rule_json_reads_back(void **state)
 {
 	static const char line[] = "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\","
 		"\"local\":\"2001:db8::/32\",\"lport\":443,\"rport\":\"1000-2000\","
-		"\"timeout\":\"1m\",\"ttl\":\"90s\",\"id\":12}}";
+		"\"timeout\":\"1m\",\"quiet\":\"250ms\",\"ttl\":\"90s\",\"id\":12}}";
 	struct proto_error err;
 	struct request req;
 	json_t *obj;
@@ -164,8 +174,8 @@ static void test_rule_json_reads_back(void **state)
 	obj = rule_spec_to_json(&req.spec);
 	text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(text, "{\"action\":\"drain\",\"id\":12,\"local\":\"2001:db8::/32\","
-			    "\"lport\":443,\"rport\":\"1000-2000\",\"timeout\":\"1m\","
-			    "\"ttl\":\"90s\"}");
+			    "\"lport\":443,\"quiet\":\"250ms\",\"rport\":\"1000-2000\","
+			    "\"timeout\":\"1m\",\"ttl\":\"90s\"}");
 	free(text);
 	json_decref(obj);
 }

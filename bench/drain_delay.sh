@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Drain delay: N keep-alive clients each make one request, then sit idle; the
+# time from the ACK that completes each response to the server's FIN, read
+# from one packet capture. connctl (`drain lport A quiet Q`) against nginx
+# closing idle keep-alives itself (`keepalive_timeout Q` on port B), side by
+# side in one run. Usage: bench/drain_delay.sh [N] [QUIET_MS]
+. "$(dirname "$0")/../tests/e2e/lib.sh"
+
+N=${1:-200}
+QUIET_MS=${2:-100}
+ulimit -n 20000
+
+setup_env
+mkdir -p "$TMP/www" "$TMP/nginx"
+chmod 755 "$TMP"
+head -c 16384 /dev/urandom >"$TMP/www/small"
+cat >"$TMP/nginx/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	root $TMP/www;
+	server { listen 127.0.0.1:8080; keepalive_timeout 300s; }
+	server { listen 127.0.0.1:8081; keepalive_timeout ${QUIET_MS}ms; }
+}
+CONF
+in_ns nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
+wait_until 10 port_listening 8080 || die "nginx is not listening"
+start_agent
+connctl rule add action drain lport 8080 quiet "${QUIET_MS}ms" >/dev/null
+start_capture "tcp port 8080 or tcp port 8081"
+
+clients=()
+for port in 8080 8081; do
+	in_ns python3 "$CLIENTS_PY" idle --to "127.0.0.1:$port" --path /small --count "$N" \
+		--idle 0 --deadline 10 -- true >"$TMP/idle-$port.json" &
+	clients+=($!)
+done
+wait "${clients[@]}"
+stop_capture 2>/dev/null || true
+
+tcpdump -r "$TMP/cap.pcap" -tt -nn 2>/dev/null | python3 -c '
+import re, sys
+quiet = float(sys.argv[1])
+last_ack, delays = {}, {8080: [], 8081: []}
+for line in sys.stdin:
+    m = re.match(r"([\d.]+) IP 127\.0\.0\.1\.(\d+) > 127\.0\.0\.1\.(\d+): Flags \[([^\]]*)\]", line)
+    if not m:
+        continue
+    t, src, dst, flags = float(m[1]), int(m[2]), int(m[3]), m[4]
+    if dst in delays:			# client to server: remember the latest ACK
+        if "F" not in flags and "R" not in flags:
+            last_ack[(src, dst)] = t
+    elif src in delays and "F" in flags:	# the server closes first
+        key = (dst, src)
+        if key in last_ack:
+            delays[src].append((t - last_ack.pop(key)) * 1000)
+def pct(v, p):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(p / 100 * len(v)))]
+print(f"drain delay: last ACK of the response to the server FIN, ms (quiet {quiet:g} ms)")
+print("%-34s%6s%9s%9s%9s%11s" % ("", "n", "p50", "p99", "max", "p50-quiet"))
+rows = [("connctl drain quiet", delays[8080]), ("nginx keepalive_timeout", delays[8081])]
+for name, v in rows:
+    if not v:
+        sys.exit(f"no closes seen for {name}")
+    print("%-34s%6d%9.1f%9.1f%9.1f%11.1f" % (name, len(v), pct(v, 50), pct(v, 99),
+                                             max(v), pct(v, 50) - quiet))
+c, n = rows[0][1], rows[1][1]
+print("%-34s%6s%9.2f%9.2f%9.2f" % ("ratio connctl / nginx", "", pct(c, 50) / pct(n, 50),
+                                   pct(c, 99) / pct(n, 99), max(c) / max(n)))
+' "$QUIET_MS"

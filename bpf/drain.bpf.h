@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The response boundary of a drained connection, and the events that carry
+ * connections to the agent. Shared by the iterator and sockops so both judge
+ * a socket the same way.
+ */
+#ifndef CONNCTL_DRAIN_BPF_H
+#define CONNCTL_DRAIN_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "connctl.h"
+#include "maps.bpf.h"
+
+#define NSEC_PER_SEC		1000000000ULL
+#define DRAIN_CB_FLAGS		(BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_STATE_CB_FLAG)
+
+/*
+ * The kernel's tick, for the jiffies stamps in tcp_sock. Where the config
+ * cannot be read, 1000 is assumed: time then seems to pass slower, so a
+ * drain waits longer rather than cutting in early.
+ */
+extern unsigned int CONFIG_HZ __kconfig __weak;
+
+static __always_inline __u64 jiffies_age_ns(__u32 stamp)
+{
+	__u32 hz = CONFIG_HZ ? CONFIG_HZ : 1000;
+	__u32 age = (__u32)bpf_jiffies64() - stamp;
+
+	return (__u64)age * (NSEC_PER_SEC / hz);
+}
+
+static __always_inline __u64 min_u64(__u64 a, __u64 b)
+{
+	return a < b ? a : b;
+}
+
+/* How long nothing has moved either way: no data, no ACK. */
+static __always_inline __u64 idle_ns(const struct tcp_sock *tp,
+				     const struct connctl_sk_tag *tag, __u64 now)
+{
+	__u64 idle = jiffies_age_ns(tp->lsndtime);
+
+	idle = min_u64(idle, jiffies_age_ns(tp->inet_conn.icsk_ack.lrcvtime));
+	idle = min_u64(idle, jiffies_age_ns(tp->rcv_tstamp));
+	if (tag->last_ack_ns && tag->last_ack_ns <= now)
+		idle = min_u64(idle, now - tag->last_ack_ns);
+	return idle;
+}
+
+/*
+ * At a response boundary: everything we wrote is acknowledged, everything
+ * the peer sent has been read by the owner, the right side spoke last, and
+ * the connection has been quiet for the tag's quiet period.
+ *
+ * Who spoke last comes from snd_wl1, the sequence number of the last segment
+ * from the peer that moved our send window: a server whose response was
+ * acked after the request saw that ACK start at rcv_nxt; a request that came
+ * after (or with) the last ACK starts below it. A client is the mirror: the
+ * response's data segments start below rcv_nxt, a bare ACK of its request
+ * at it.
+ */
+#define DRAIN_BUSY	(~0ULL)
+
+/* 0 at a boundary now; DRAIN_BUSY when not at one; else the quiet still due. */
+static __always_inline __u64 drain_wait_ns(const struct tcp_sock *tp,
+					   const struct connctl_sk_tag *tag, __u64 now)
+{
+	int state = tp->inet_conn.icsk_inet.sk.__sk_common.skc_state;
+	bool peer_spoke_last;
+	__u64 idle;
+
+	if (tp->snd_una != tp->write_seq || tp->copied_seq != tp->rcv_nxt)
+		return DRAIN_BUSY;
+	/* The peer has finished sending: nothing more is asked of us. */
+	if (state == TCP_CLOSE_WAIT)
+		return 0;
+	if (state != TCP_ESTABLISHED)
+		return DRAIN_BUSY;
+	peer_spoke_last = tp->snd_wl1 != tp->rcv_nxt;
+	if (tag->role == CONNCTL_ROLE_ACTIVE ? !peer_spoke_last : peer_spoke_last)
+		return DRAIN_BUSY;
+	idle = idle_ns(tp, tag, now);
+	return idle >= tag->quiet_ns ? 0 : tag->quiet_ns - idle;
+}
+
+static __always_inline bool drain_at_boundary(const struct tcp_sock *tp,
+					      const struct connctl_sk_tag *tag,
+					      __u64 now)
+{
+	return drain_wait_ns(tp, tag, now) == 0;
+}
+
+static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
+					  const struct connctl_rule *rule,
+					  enum connctl_role role, __u64 now)
+{
+	tag->rule_id = rule->id;
+	tag->action = rule->action;
+	tag->role = role;
+	tag->pad = 0;
+	tag->tagged_ns = now;
+	tag->deadline_ns = rule->action == CONNCTL_ACTION_DRAIN ? now + rule->timeout_ns : 0;
+	tag->quiet_ns = rule->quiet_ns;
+	tag->last_ack_ns = 0;
+}
+
+/* The ring buffer is full when this fails; the next sweep reports again. */
+static __always_inline bool emit_event(enum connctl_event_type type,
+				       const struct connctl_sk_tag *tag,
+				       const struct tcp_sock *tp, __u64 cookie,
+				       const struct connctl_tuple *tuple)
+{
+	struct connctl_event *ev;
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev)
+		return false;
+	ev->type = type;
+	ev->rule_id = tag->rule_id;
+	ev->action = tag->action;
+	ev->role = tag->role;
+	ev->cookie = cookie;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->tagged_ns = tag->tagged_ns;
+	ev->last_ack_ns = tag->last_ack_ns;
+	ev->bytes_received = tp ? tp->bytes_received : 0;
+	ev->bytes_acked = tp ? tp->bytes_acked : 0;
+	ev->tuple = *tuple;
+	bpf_ringbuf_submit(ev, 0);
+	return true;
+}
+
+#endif /* CONNCTL_DRAIN_BPF_H */

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Under load: 50 keep-alive connections send requests back to back and check
+# every response, now and then idling for a second. Meanwhile drain rules are
+# added and removed 100 times. Idle connections get drained (the client sees
+# EOF before reuse and reopens); no response is ever cut or corrupt, and no
+# RST crosses the wire.
+. "$(dirname "$0")/lib.sh"
+
+setup_env
+start_nginx 8080
+start_agent
+start_capture "tcp port 8080 and tcp[tcpflags] & (tcp-rst|tcp-fin) != 0"
+
+cat >"$TMP/cycles.sh" <<CYCLES
+set -e
+for i in \$(seq 1 100); do
+	id=\$("$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8080 quiet 100ms |
+		python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
+	sleep 0.05
+	"$CONNCTL_BIN" --socket "$SOCK" rule del "\$id" >/dev/null
+	sleep 0.02
+done
+echo cycles done
+CYCLES
+
+res=$(in_ns python3 "$CLIENTS_PY" load --to 127.0.0.1:8080 --path /small --count 50 \
+	--sha256 "$(sha256 "$TMP/www/small")" --seconds 1 --pause 1.0 --pause-chance 0.02 \
+	-- bash "$TMP/cycles.sh")
+log "$res"
+stop_capture
+
+expect_eq "$(jget "$res" 'd["cmd"]["rc"]')" 0 "the 100 add/remove cycles"
+expect_eq "$(jget "$res" 'd["results"]["truncated"]')" 0 "truncated responses"
+expect_eq "$(jget "$res" 'd["results"]["corrupt"]')" 0 "corrupt responses"
+expect_eq "$(jget "$res" 'd["results"]["reset"]')" 0 "resets seen by clients"
+expect_eq "$(jget "$res" 'd["results"]["error"]')" 0 "other errors"
+expect_eq "$(jget "$res" 'd["results"]["eof_before_response"]')" 0 \
+	"requests that met a FIN (the keep-alive race)"
+expect_eq "$(jget "$res" 'd["results"]["ok"] > 5000')" True "more than 5000 good responses"
+expect_eq "$(jget "$res" 'd["results"]["reopened"] > 0')" True \
+	"connections drained while idle (reopened by the client)"
+expect_eq "$(capture_count 'tcp[tcpflags] & tcp-rst != 0')" 0 "RSTs on the wire"
+fins=$(grep -c ": fin after" "$AGENT_LOG" || true)
+log "the agent closed $fins connections with a FIN"
+expect_eq "$([ "$fins" -ge 1 ] && echo yes)" yes "closes logged as fin"

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Connections established while a drain rule stands are drained the same
+# way: served in full, then closed with a FIN once quiet. A `once` drain
+# keeps draining what it tagged after the rule itself is gone.
+. "$(dirname "$0")/lib.sh"
+
+setup_env
+start_nginx 8080 8081
+start_agent
+
+connctl rule add action drain lport 8080 quiet 100ms >/dev/null
+res=$(in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:8080 --path /small --deadline 5)
+log "$res"
+expect_eq "$(jget "$res" 'd["bytes"]')" 16384 "body bytes on a new connection"
+expect_eq "$(jget "$res" 'd["sha256"]')" "$(sha256 "$TMP/www/small")" "body checksum"
+expect_eq "$(jget "$res" 'd["end"]')" eof "how the new connection ended"
+expect_eq "$(jget "$res" '100 <= d["end_after_ms"] < 400')" True \
+	"EOF after the quiet period ($(jget "$res" 'd["end_after_ms"]') ms)"
+show=$(connctl -j rule show)
+expect_eq "$(jget "$show" 'd[0]["stats"]["new_matches"]')" 1 "new matches"
+expect_eq "$(jget "$show" 'd[0]["stats"]["closed"]["fin"]')" 1 "closed with a FIN"
+
+# once: tag the download that exists now, keep no rule, still drain it.
+res=$(in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:8081 --path /paced \
+	--at-bytes 100000 --deadline 20 \
+	-- "$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8081 once)
+log "$res"
+expect_eq "$(jget "$res" 'json.loads(d["cmd"]["stdout"])["matched"]')" 1 "once: matched"
+expect_eq "$(jget "$res" 'd["sha256"]')" "$(sha256 "$TMP/www/paced")" "once: body checksum"
+expect_eq "$(jget "$res" 'd["end"]')" eof "once: how the download's connection ended"
+expect_eq "$(connctl -j rule show | jget "$(cat)" 'len(d)')" 1 "once: no rule kept"
+expect_eq "$(connctl -j events | jget "$(cat)" 'd[-1]["outcome"] + " " + str(d[-1]["lport"])')" \
+	"fin 8081" "once: the close event"

@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The owner of a socket: a process holding a file descriptor for it. The
+ * agent closes a connection gracefully through a duplicate of that fd
+ * (pidfd_getfd), so the FIN is the owner's own and its reads wake with EOF.
+ */
+#ifndef CONNCTL_OWNER_H
+#define CONNCTL_OWNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct owner_fd {
+	uint64_t	inode;
+	pid_t		pid;
+	int		fd;
+};
+
+/* Socket inodes of every process, from one walk of /proc, sorted by inode. */
+struct owner_index {
+	struct owner_fd	*v;
+	size_t		n;
+	size_t		cap;
+	uint64_t	built_ns;	/* CLOCK_MONOTONIC; 0: never */
+};
+
+void owner_index_free(struct owner_index *idx);
+/*
+ * A duplicate of an fd that holds the socket with this inode, or -ENOENT if
+ * no process holds one, or -errno. The index is rebuilt on a miss unless it
+ * is younger than fresh_ns: a batch of closes shares one walk of /proc.
+ */
+int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns);
+
+#endif /* CONNCTL_OWNER_H */
