@@ -221,12 +221,16 @@ static void try_close(struct agent *agent, struct tracked *t, const struct connc
 	}
 	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT)
 		return;		/* closing already: its END will come */
+	/*
+	 * No inode: no file holds the socket. Established, that is a socket
+	 * not accepted yet (an orphan would be closing): give it time.
+	 */
 	fd = info.inode ? owner_take_fd(&agent->drain.owners, info.inode,
 					OWNER_INDEX_FRESH_NS) : -ENOENT;
 	if (fd < 0) {
 		if (!t->no_owner_since_ns)
 			t->no_owner_since_ns = now;
-		if (!info.inode || now - t->no_owner_since_ns >= OWNER_WAIT_NS)
+		if (now - t->no_owner_since_ns >= OWNER_WAIT_NS)
 			reset(agent, t, ev, CLOSE_RST_NO_OWNER);
 		return;
 	}

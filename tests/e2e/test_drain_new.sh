@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Connections established while a drain rule stands are drained the same
-# way: served in full, then closed with a FIN once quiet. A `once` drain
+# way, over IPv4 and IPv6: served in full, then closed with a FIN once
+# quiet. A `once` drain
 # keeps draining what it tagged after the rule itself is gone.
 . "$(dirname "$0")/lib.sh"
 
@@ -16,9 +17,13 @@ expect_eq "$(jget "$res" 'd["sha256"]')" "$(sha256 "$TMP/www/small")" "body chec
 expect_eq "$(jget "$res" 'd["end"]')" eof "how the new connection ended"
 expect_eq "$(jget "$res" '100 <= d["end_after_ms"] < 400')" True \
 	"EOF after the quiet period ($(jget "$res" 'd["end_after_ms"]') ms)"
+res=$(in_ns python3 "$CLIENTS_PY" fetch --to '[::1]:8080' --path /small --deadline 5)
+log "$res"
+expect_eq "$(jget "$res" 'd["sha256"]')" "$(sha256 "$TMP/www/small")" "IPv6: body checksum"
+expect_eq "$(jget "$res" 'd["end"]')" eof "IPv6: how the new connection ended"
 show=$(connctl -j rule show)
-expect_eq "$(jget "$show" 'd[0]["stats"]["new_matches"]')" 1 "new matches"
-expect_eq "$(jget "$show" 'd[0]["stats"]["closed"]["fin"]')" 1 "closed with a FIN"
+expect_eq "$(jget "$show" 'd[0]["stats"]["new_matches"]')" 2 "new matches"
+expect_eq "$(jget "$show" 'd[0]["stats"]["closed"]["fin"]')" 2 "closed with a FIN"
 
 # once: tag the download that exists now, keep no rule, still drain it.
 res=$(in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:8081 --path /paced \
