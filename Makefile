@@ -24,7 +24,7 @@ Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
 
-BPF_PROGS	:= sockops cgroup_skb iter
+BPF_PROGS	:= sockops cgroup_skb iter tc
 BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
@@ -33,7 +33,8 @@ UNIT_LIB_SRCS	:= user/rules.c user/tracked.c
 AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
 		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \
-		   user/tracked.c
+		   user/tracked.c user/tc.c \
+		   user/flows.c
 CLI_SRCS	:= user/connctl.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
 

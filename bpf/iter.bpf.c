@@ -140,6 +140,8 @@ static __always_inline void apply(struct sock_common *skc, const struct connctl_
 	if (!rule_matches(&iter_rule, t))
 		return;
 	iter_matched++;
+	if (iter_rule.action == CONNCTL_ACTION_OBSERVE)
+		return;
 	if (iter_rule.action == CONNCTL_ACTION_RESET) {
 		if (bpf_sock_destroy(skc))
 			iter_failed++;

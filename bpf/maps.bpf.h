@@ -56,4 +56,40 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } events SEC(".maps");
 
+/* Flows a rule matched, as tc sees them; closed flows are removed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CONNCTL_MAX_FLOWS);
+	__type(key, struct connctl_flow_key);
+	__type(value, struct connctl_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flows SEC(".maps");
+
+/* Flows no rule matched, with the rule_index gen that said so. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CONNCTL_MAX_FLOWS);
+	__type(key, struct connctl_flow_key);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} flow_miss SEC(".maps");
+
+/* Per-rule tc counters, by rule id. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, CONNCTL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct connctl_rule_counters);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_stats SEC(".maps");
+
+/* Interfaces with our tc filters, by ifindex: written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_TC_IFACES);
+	__type(key, __u32);
+	__type(value, struct connctl_tc_iface);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} tc_ifaces SEC(".maps");
+
 #endif /* CONNCTL_MAPS_BPF_H */

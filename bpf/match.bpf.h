@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Rule matching, shared by the sockops and iterator programs. */
+/* Rule matching, shared by the sockops, iterator and tc programs. */
 #ifndef CONNCTL_MATCH_BPF_H
 #define CONNCTL_MATCH_BPF_H
 
@@ -7,6 +7,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
 #include "connctl.h"
+#include "maps.bpf.h"
 
 #define AF_INET		2
 #define AF_INET6	10
@@ -93,6 +94,35 @@ static __always_inline bool rule_beats(const struct connctl_rule *r,
 	if (r->action != best)
 		return r->action > best;
 	return r->id < best_id;
+}
+
+/* The best rule for one connection, found by walking the rule index. */
+struct best_match {
+	struct connctl_tuple		tuple;
+	struct connctl_rule_index	*index;
+	struct connctl_rule		rule;	/* id and action 0: none yet */
+};
+
+static long match_rule(__u32 i, struct best_match *best)
+{
+	struct connctl_rule *rule;
+	__u32 id;
+
+	if (i >= CONNCTL_MAX_RULES)
+		return 1;
+	id = best->index->ids[i];
+	/* NULL when the rule was deleted while we walk: it no longer applies. */
+	rule = bpf_map_lookup_elem(&rules, &id);
+	if (rule && rule_matches(rule, &best->tuple) &&
+	    rule_beats(rule, best->rule.id, best->rule.action))
+		best->rule = *rule;
+	return 0;
+}
+
+/* Fills best->rule (id 0 when none matches); best->index and tuple set. */
+static __always_inline void find_best_rule(struct best_match *best, __u32 count)
+{
+	bpf_loop(count, match_rule, best, 0);
 }
 
 #endif /* CONNCTL_MATCH_BPF_H */

@@ -16,28 +16,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-struct best_match {
-	struct connctl_tuple		tuple;
-	struct connctl_rule_index	*index;
-	struct connctl_rule		rule;	/* id and action 0: none yet */
-};
-
-static long match_rule(__u32 i, struct best_match *best)
-{
-	struct connctl_rule *rule;
-	__u32 id;
-
-	if (i >= CONNCTL_MAX_RULES)
-		return 1;
-	id = best->index->ids[i];
-	/* NULL when the rule was deleted while we walk: it no longer applies. */
-	rule = bpf_map_lookup_elem(&rules, &id);
-	if (rule && rule_matches(rule, &best->tuple) &&
-	    rule_beats(rule, best->rule.id, best->rule.action))
-		best->rule = *rule;
-	return 0;
-}
-
 static __always_inline void tuple_from_sockops(struct bpf_sock_ops *skops,
 					       struct connctl_tuple *t)
 {
@@ -76,9 +54,11 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	if (!count)
 		return;
 	tuple_from_sockops(skops, &best.tuple);
-	bpf_loop(count, match_rule, &best, 0);
+	find_best_rule(&best, count);
 	sk = skops->sk;
-	if (best.rule.action == CONNCTL_ACTION_NONE || !sk)
+	/* An observe rule closes nothing: tc counts and marks its flows. */
+	if (best.rule.action == CONNCTL_ACTION_NONE ||
+	    best.rule.action == CONNCTL_ACTION_OBSERVE || !sk)
 		return;
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)

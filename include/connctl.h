@@ -24,18 +24,28 @@
 #define CONNCTL_MAP_RULE_INDEX	"rule_index"
 #define CONNCTL_MAP_SK_TAGS	"sk_tags"
 #define CONNCTL_MAP_EVENTS	"events"
+#define CONNCTL_MAP_FLOWS	"flows"
+#define CONNCTL_MAP_FLOW_MISS	"flow_miss"
+#define CONNCTL_MAP_RULE_STATS	"rule_stats"
+#define CONNCTL_MAP_TC_IFACES	"tc_ifaces"
 #define CONNCTL_LINK_SOCKOPS	"sockops_link"
 #define CONNCTL_LINK_SKB_IN	"skb_in_link"
 #define CONNCTL_LINK_SKB_OUT	"skb_out_link"
 
 #define CONNCTL_MAX_RULES	65536
 #define CONNCTL_EVENTS_BYTES	(4u << 20)
+#define CONNCTL_MAX_FLOWS	65536
+#define CONNCTL_MAX_TC_IFACES	64
+/* Our tc filters on an interface: handle and priority, so we remove only ours. */
+#define CONNCTL_TC_HANDLE	0xc0c
+#define CONNCTL_TC_PRIORITY	0xc0c
 
 enum connctl_action {
 	CONNCTL_ACTION_NONE	= 0,
-	CONNCTL_ACTION_DRAIN	= 1,
-	CONNCTL_ACTION_CANCEL	= 2,
-	CONNCTL_ACTION_RESET	= 3,	/* highest wins when rules overlap */
+	CONNCTL_ACTION_OBSERVE	= 1,	/* count and mark at tc, close nothing */
+	CONNCTL_ACTION_DRAIN	= 2,
+	CONNCTL_ACTION_CANCEL	= 3,
+	CONNCTL_ACTION_RESET	= 4,	/* highest wins when rules overlap */
 };
 
 enum connctl_family {
@@ -161,7 +171,65 @@ struct connctl_event {
  */
 struct connctl_rule_index {
 	__u32	count;
+	__u32	gen;	/* bumped on every change: flow caches revalidate */
 	__u32	ids[CONNCTL_MAX_RULES];
+};
+
+/*
+ * A flow as tc sees it, from this host's side: local is the destination of
+ * an ingress packet and the source of an egress one.
+ */
+struct connctl_flow_key {
+	__u8	laddr[16];	/* IPv4-mapped for IPv4 */
+	__u8	raddr[16];
+	__u16	lport;		/* host order */
+	__u16	rport;
+};
+
+enum connctl_flow_state {
+	CONNCTL_FLOW_OPEN	= 0,
+	CONNCTL_FLOW_FIN_IN	= 1,	/* the peer sent FIN */
+	CONNCTL_FLOW_FIN_OUT	= 2,	/* we sent FIN */
+	CONNCTL_FLOW_CLOSING	= 3,	/* FIN both ways: the last ACK ends it */
+	CONNCTL_FLOW_RESET	= 4,	/* reset: later packets are strays, dropped */
+};
+
+/* A flow a rule matched: the flows map, keyed by connctl_flow_key. */
+struct connctl_flow {
+	__u32			rule_id;
+	enum connctl_action	action;
+	enum connctl_flow_state	state;
+	__u32			mark;
+	__u32			rules_gen;	/* the rule_index gen it was matched at */
+	__u32			pad;
+	__u64			packets_in;
+	__u64			packets_out;
+	__u64			bytes_in;	/* whole frames, headers included */
+	__u64			bytes_out;
+	__u64			dropped;	/* strays after a reset */
+	__u64			first_seen_ns;	/* CLOCK_MONOTONIC */
+	__u64			last_seen_ns;
+};
+
+/* Per rule, per CPU: what tc saw of the rule's flows. */
+struct connctl_rule_counters {
+	__u64	flows;
+	__u64	packets_in;
+	__u64	packets_out;
+	__u64	bytes_in;
+	__u64	bytes_out;
+	__u64	dropped;
+};
+
+/*
+ * An interface carrying our tc programs, so --uninstall finds them. An
+ * ifindex means something only in its network namespace: that is kept too.
+ */
+struct connctl_tc_iface {
+	__u32	ifindex;
+	__u32	pad;
+	__u64	netns_ino;
+	char	name[16];
 };
 
 struct connctl_layout {
@@ -182,6 +250,10 @@ CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 48);
 CONNCTL_ASSERT_SIZE(struct connctl_event, 104);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
-CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 4 + 4 * CONNCTL_MAX_RULES);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 8 + 4 * CONNCTL_MAX_RULES);
+CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
+CONNCTL_ASSERT_SIZE(struct connctl_flow, 80);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 48);
+CONNCTL_ASSERT_SIZE(struct connctl_tc_iface, 32);
 
 #endif /* CONNCTL_H */

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include "drain.h"
 #include "loader.h"
+#include "tc.h"
 #include "log.h"
 #include "protocol.h"
 #include "rules.h"
@@ -21,6 +22,8 @@ struct agent_config {
 	const char	*socket_path;
 	const char	*pin_dir;
 	char		cgroup_path[4096];
+	char		*ifaces[MAX_IFACES];	/* --iface */
+	size_t		n_ifaces;
 	uint32_t	max_rules;
 	enum log_level	log_level;
 };

@@ -26,7 +26,7 @@ enum exit_code {
 };
 
 static const char usage_text[] =
-"Usage: connctl [--socket PATH] [-j | -p] OBJECT VERB [ARGS]\n"
+"Usage: connctl [--socket PATH] [-j | -p] OBJECT [VERB] [ARGS]\n"
 "\n"
 "Closes TCP connections by rule, through the connctld agent.\n"
 "\n"
@@ -36,6 +36,7 @@ static const char usage_text[] =
 "                        the connection is quiet (RST after timeout)\n"
 "               cancel   FIN now; the owner's blocked reads return 0, writes\n"
 "                        fail with EPIPE\n"
+"               observe  close nothing: count (and mark) the flows at tc\n"
 "      MATCH    (at least one; from the socket's own point of view, so one\n"
 "               rule covers server-side and client-side sockets)\n"
 "               local PREFIX    local address, IPv4 or IPv6, e.g. 10.0.0.0/8\n"
@@ -47,6 +48,8 @@ static const char usage_text[] =
 "               quiet DUR       drain only: how long a connection must be idle\n"
 "                               at a boundary before its FIN (default 500ms);\n"
 "                               longer than the pauses of a paced response\n"
+"               mark N          packets of its flows carry skb mark N at tc\n"
+"                               (connctld --iface), for tc, nftables, routing\n"
 "               ttl DUR         remove the rule after DUR\n"
 "               once            apply to existing connections, keep no rule\n"
 "               id N            choose the rule's id (default: the next free)\n"
@@ -57,6 +60,12 @@ static const char usage_text[] =
 "  connctl rule show [ID]\n"
 "      Rules with counts: matched when added, new matches, and connections\n"
 "      closed by outcome: fin, rst, rst-timeout, rst-no-owner.\n"
+"  connctl flow show [rule ID]\n"
+"      Flows the rules matched, as tc sees them on connctld's --iface\n"
+"      interfaces: tuple, rule, state, mark, packets and bytes each way,\n"
+"      packets dropped after a reset.\n"
+"  connctl stats\n"
+"      Per-rule tc counters: flows, packets and bytes each way, dropped.\n"
 "  connctl events\n"
 "      The last 256 connections the agent closed: rule, tuple, outcome,\n"
 "      bytes in and out, time from tag (and from the last ACK) to close.\n"
@@ -71,6 +80,7 @@ static const char usage_text[] =
 "  connctl rule add action reset remote 192.0.2.7       # cut a client off now\n"
 "  connctl rule add action drain lport 8080 timeout 1m  # drain a backend\n"
 "  connctl rule add action reset lport 6379 once        # like ss -K, once\n"
+"  connctl rule add action observe lport 443 mark 0x10  # mark, count, keep\n"
 "  connctl -j rule show\n"
 "\n"
 "Exit status: 0 done, 1 the agent refused (reason on stderr), 2 usage error,\n"
@@ -227,8 +237,21 @@ static uint32_t parse_id(const char *s)
 	return (uint32_t)v;
 }
 
+static uint32_t parse_mark(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 0);
+	if (errno || *end || end == s || v == 0 || v > UINT32_MAX || s[0] == '-')
+		usage_error("'%s' is not a mark (a number from 1 to 4294967295, or 0x...)", s);
+	return (uint32_t)v;
+}
+
 static const char *const rule_keywords[] = {
-	"action", "local", "remote", "lport", "rport", "timeout", "quiet", "ttl", "id", NULL
+	"action", "local", "remote", "lport", "rport", "timeout", "quiet", "mark", "ttl", "id",
+	NULL
 };
 
 static json_t *build_rule(int argc, char **argv)
@@ -253,11 +276,13 @@ static json_t *build_rule(int argc, char **argv)
 			usage_error("rule add: '%s' needs a value", kw);
 		if (!strcmp(kw, "id"))
 			json_object_set_new(rule, kw, json_integer(parse_id(argv[++i])));
+		else if (!strcmp(kw, "mark"))
+			json_object_set_new(rule, kw, json_integer(parse_mark(argv[++i])));
 		else
 			json_object_set_new(rule, kw, json_string(argv[++i]));
 	}
 	if (!json_object_get(rule, "action"))
-		usage_error("rule add: 'action reset|drain|cancel' is required");
+		usage_error("rule add: 'action reset|drain|cancel|observe' is required");
 	return rule;
 }
 
@@ -343,6 +368,49 @@ static void print_events_table(json_t *events)
 	}
 }
 
+static long long jint(json_t *obj, const char *key)
+{
+	return (long long)json_integer_value(json_object_get(obj, key));
+}
+
+static void print_flows_table(json_t *flows)
+{
+	size_t i;
+	json_t *f;
+
+	printf("%-46s %-5s %-7s %-8s %10s %8s %8s %12s %12s %7s\n", "FLOW", "RULE", "ACTION",
+	       "STATE", "MARK", "PKTS-IN", "PKTS-OUT", "BYTES-IN", "BYTES-OUT", "DROPPED");
+	json_array_foreach(flows, i, f) {
+		char flow[160];
+
+		snprintf(flow, sizeof(flow), "%s:%lld -> %s:%lld",
+			 json_string_value(json_object_get(f, "local")), jint(f, "lport"),
+			 json_string_value(json_object_get(f, "remote")), jint(f, "rport"));
+		printf("%-46s %-5lld %-7s %-8s %10lld %8lld %8lld %12lld %12lld %7lld\n", flow,
+		       jint(f, "rule"), json_string_value(json_object_get(f, "action")),
+		       json_string_value(json_object_get(f, "state")), jint(f, "mark"),
+		       jint(f, "packets_in"), jint(f, "packets_out"), jint(f, "bytes_in"),
+		       jint(f, "bytes_out"), jint(f, "dropped"));
+	}
+}
+
+static void print_stats_table(json_t *stats)
+{
+	json_t *rules = json_object_get(stats, "rules"), *r;
+	size_t i;
+
+	printf("%-6s %-7s %8s %10s %10s %14s %14s %8s\n", "RULE", "ACTION", "FLOWS", "PKTS-IN",
+	       "PKTS-OUT", "BYTES-IN", "BYTES-OUT", "DROPPED");
+	json_array_foreach(rules, i, r)
+		printf("%-6lld %-7s %8lld %10lld %10lld %14lld %14lld %8lld\n", jint(r, "rule"),
+		       json_string_value(json_object_get(r, "action")), jint(r, "flows"),
+		       jint(r, "packets_in"), jint(r, "packets_out"), jint(r, "bytes_in"),
+		       jint(r, "bytes_out"), jint(r, "dropped"));
+	printf("flows in the table: %lld; unmatched flows cached: %lld; tc interfaces: %lld\n",
+	       jint(stats, "flows"), jint(stats, "unmatched_flows_cached"),
+	       jint(stats, "interfaces"));
+}
+
 static void print_result(const char *verb, json_t *resp)
 {
 	json_object_del(resp, "ok");
@@ -351,12 +419,22 @@ static void print_result(const char *verb, json_t *resp)
 			print_json(json_object_get(resp, "rules"));
 		else if (!strcmp(verb, "events"))
 			print_json(json_object_get(resp, "events"));
+		else if (!strcmp(verb, "flows"))
+			print_json(json_object_get(resp, "flows"));
 		else
 			print_json(resp);
 		return;
 	}
 	if (!strcmp(verb, "events")) {
 		print_events_table(json_object_get(resp, "events"));
+		return;
+	}
+	if (!strcmp(verb, "flows")) {
+		print_flows_table(json_object_get(resp, "flows"));
+		return;
+	}
+	if (!strcmp(verb, "stats")) {
+		print_stats_table(resp);
 		return;
 	}
 	if (!strcmp(verb, "add")) {
@@ -380,14 +458,25 @@ static json_t *build_request(int argc, char **argv, const char **verb)
 {
 	if (argc < 1)
 		usage_error("missing object: try 'connctl rule show'");
-	if (!strcmp(argv[0], "events")) {
+	if (!strcmp(argv[0], "events") || !strcmp(argv[0], "stats")) {
 		if (argc > 1)
-			usage_error("usage: connctl events");
-		*verb = "events";
-		return json_pack("{s:s}", "op", "events.show");
+			usage_error("usage: connctl %s", argv[0]);
+		*verb = argv[0];
+		return json_pack("{s:s}", "op", !strcmp(argv[0], "events") ? "events.show" :
+							     "stats.show");
+	}
+	if (!strcmp(argv[0], "flow")) {
+		*verb = "flows";
+		if (argc < 2 || strcmp(argv[1], "show") ||
+		    (argc != 2 && (argc != 4 || strcmp(argv[2], "rule"))))
+			usage_error("usage: connctl flow show [rule ID]");
+		if (argc == 4)
+			return json_pack("{s:s, s:I}", "op", "flow.show", "rule",
+					 (json_int_t)parse_id(argv[3]));
+		return json_pack("{s:s}", "op", "flow.show");
 	}
 	if (strcmp(argv[0], "rule"))
-		usage_error("unknown object '%s': expected 'rule' or 'events'", argv[0]);
+		usage_error("unknown object '%s': expected rule, flow, stats or events", argv[0]);
 	if (argc < 2)
 		usage_error("rule: missing verb: add, del or show");
 	*verb = argv[1];

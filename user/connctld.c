@@ -12,13 +12,18 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include <net/if.h>
 #include "agent.h"
+#include "flows.h"
 #include "kernel_rules.h"
 #include "mounts.h"
 
 #define EPOLL_BATCH	64
+/* Flows that ended without a last packet to say so are removed this often. */
+#define FLOWS_COLLECT_NS	(1 * NSEC_PER_SEC)
 
 static const char usage_text[] =
 "Usage: connctld [OPTIONS]\n"
@@ -34,6 +39,11 @@ static const char usage_text[] =
 "                    parent if needed (default " DEFAULT_PIN_DIR ")\n"
 "  --cgroup DIR      cgroup v2 directory whose sockets are watched for new\n"
 "                    connections (default: the cgroup v2 root, from /proc/mounts)\n"
+"  --iface IF        attach the tc programs (ingress and egress) on this\n"
+"                    interface of the namespace: flows of every packet crossing\n"
+"                    it are counted, marked, and stray packets of reset flows\n"
+"                    dropped. Repeatable; interfaces an earlier run had but\n"
+"                    this one does not name are released\n"
 "  --max-rules N     standing rules at most (default 65536)\n"
 "  --max-clients N   control socket clients at once (default 64)\n"
 "  --uninstall       detach the programs pinned under --pin-dir, remove the\n"
@@ -51,6 +61,7 @@ enum {
 	OPT_MAX_RULES,
 	OPT_MAX_CLIENTS,
 	OPT_UNINSTALL,
+	OPT_IFACE,
 };
 
 static const struct option long_options[] = {
@@ -60,6 +71,7 @@ static const struct option long_options[] = {
 	{ "max-rules",	 required_argument, NULL, OPT_MAX_RULES },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "uninstall",	 no_argument,	    NULL, OPT_UNINSTALL },
+	{ "iface",	 required_argument, NULL, OPT_IFACE },
 	{ "verbose",	 no_argument,	    NULL, 'v' },
 	{ "help",	 no_argument,	    NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -132,6 +144,19 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 			break;
 		case OPT_UNINSTALL:
 			*uninstall = true;
+			break;
+		case OPT_IFACE:
+			if (cfg->n_ifaces == MAX_IFACES) {
+				fprintf(stderr, "connctld: --iface: %d interfaces at most\n",
+					MAX_IFACES);
+				return -1;
+			}
+			if (strlen(optarg) >= IF_NAMESIZE) {
+				fprintf(stderr, "connctld: --iface %s: not an interface name\n",
+					optarg);
+				return -1;
+			}
+			cfg->ifaces[cfg->n_ifaces++] = optarg;
 			break;
 		case 'v':
 			if (cfg->log_level < LOG_LIBBPF)
@@ -228,8 +253,21 @@ static int run(struct agent *agent)
 {
 	struct epoll_event evs[EPOLL_BATCH];
 
+	uint64_t next_collect = 0;
+
 	while (!agent->stopping) {
 		int timeout = agent_expire_rules(agent);
+		struct timespec ts;
+		uint64_t now;
+
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		now = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+		if (now >= next_collect) {
+			flows_collect(agent);
+			next_collect = now + FLOWS_COLLECT_NS;
+		}
+		if (timeout < 0 || timeout > (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC))
+			timeout = (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC);
 		int n = epoll_wait(agent->epoll_fd, evs, EPOLL_BATCH, timeout);
 
 		if (n < 0) {
@@ -262,6 +300,9 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	if (err)
 		return err;
 	err = adopt_rules(agent);
+	if (err)
+		return err;
+	err = tc_attach(&agent->dp, agent->cfg.ifaces, agent->cfg.n_ifaces);
 	if (err)
 		return err;
 	err = events_open(agent);

@@ -6,6 +6,7 @@
 #include <time.h>
 #include "agent.h"
 #include "closer.h"
+#include "flows.h"
 #include "kernel_rules.h"
 
 /* Long ttls are checked at least this often (epoll takes an int of ms). */
@@ -181,6 +182,17 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 	case REQ_EVENTS_SHOW:
 		return json_pack("{s:b, s:o}", "ok", 1,
 				 "events", drain_records_to_json(&agent->drain));
+	case REQ_FLOW_SHOW:
+		if (req->has_id && !rule_table_find(&agent->rules, req->id))
+			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+		return json_pack("{s:b, s:o}", "ok", 1,
+				 "flows", flows_to_json(agent, req->has_id, req->id));
+	case REQ_STATS_SHOW: {
+		json_t *resp = tc_stats_to_json(agent);
+
+		json_object_set_new(resp, "ok", json_true());
+		return resp;
+	}
 	case REQ_RULE_ADD:
 	case REQ_RULE_DEL:
 		if (peer->uid != 0)

@@ -68,6 +68,12 @@ static void index_remove(struct connctl_rule_index *index, __u32 id)
 	}
 }
 
+/* After a change is complete: tc's cached verdicts on flows are now stale. */
+static void index_bump_gen(struct connctl_rule_index *index)
+{
+	__atomic_add_fetch(&index->gen, 1, __ATOMIC_RELEASE);
+}
+
 int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 {
 	__u32 id = rule->id;
@@ -80,6 +86,7 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 		return -E2BIG;
 	}
 	index_append(dp->index, id);
+	index_bump_gen(dp->index);
 	return 0;
 }
 
@@ -90,6 +97,8 @@ void kernel_rule_del(struct datapath *dp, __u32 id)
 	    errno != ENOENT)
 		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
 			strerror(errno));
+	index_bump_gen(dp->index);
+	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_stats), &id);
 }
 
 static bool index_lists_exactly(const struct connctl_rule_index *index,
@@ -126,6 +135,7 @@ int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
 		__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
 		for (size_t i = 0; i < t->n; i++)
 			index_append(dp->index, t->v[i].spec.rule.id);
+		index_bump_gen(dp->index);
 	}
 	return 0;
 }

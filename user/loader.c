@@ -12,6 +12,8 @@
 #include <bpf/libbpf.h>
 #include "connctl.h"
 #include "cgroup_skb.skel.h"
+#include "tc.h"
+#include "tc.skel.h"
 #include "iter.skel.h"
 #include "kernel_rules.h"
 #include "loader.h"
@@ -144,6 +146,13 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	dp->iter_link = bpf_program__attach_iter(dp->iter->progs.connctl_iter_tcp, NULL);
 	if (!dp->iter_link)
 		return load_error("tcp iterator link", -errno);
+
+	dp->tc = tc_bpf__open_opts(&opts);
+	if (!dp->tc)
+		return load_error("tc programs", -errno);
+	err = tc_bpf__load(dp->tc);
+	if (err)
+		return load_error("tc programs", err);
 	return 0;
 }
 
@@ -272,6 +281,7 @@ void datapath_close(struct datapath *dp)
 	for (int i = 0; i < NR_CGROUP_LINKS; i++)
 		bpf_link__destroy(dp->cgroup_links[i]);
 	iter_bpf__destroy(dp->iter);
+	tc_bpf__destroy(dp->tc);
 	cgroup_skb_bpf__destroy(dp->skb);
 	sockops_bpf__destroy(dp->sockops);
 	if (dp->lock_fd >= 0)
@@ -296,6 +306,15 @@ int datapath_uninstall(const char *pin_dir)
 	err = lock_pin_dir(&dp, pin_dir);
 	if (err)
 		return err;
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_TC_IFACES);
+	/* Pins removed with tc filters left behind would orphan them: stop. */
+	err = tc_detach_recorded(path);
+	if (err) {
+		if (err != -EXDEV)
+			pr_warn("cannot read %s: %s", path, strerror(-err));
+		ret = err;
+		goto out;
+	}
 	for (int i = 0; i < NR_CGROUP_LINKS; i++) {
 		struct bpf_link *link;
 

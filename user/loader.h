@@ -12,6 +12,7 @@
 struct sockops_bpf;
 struct cgroup_skb_bpf;
 struct iter_bpf;
+struct tc_bpf;
 struct bpf_link;
 struct connctl_rule_index;
 
@@ -27,6 +28,7 @@ struct datapath {
 	struct sockops_bpf	*sockops;
 	struct cgroup_skb_bpf	*skb;
 	struct iter_bpf		*iter;
+	struct tc_bpf		*tc;
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link;
 	struct connctl_rule_index *index;	/* rule_index, mmapped */

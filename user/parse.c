@@ -193,6 +193,7 @@ void format_duration(uint64_t ns, char *buf, size_t len)
 
 static const char *const action_names[] = {
 	[CONNCTL_ACTION_NONE]	= "none",
+	[CONNCTL_ACTION_OBSERVE] = "observe",
 	[CONNCTL_ACTION_DRAIN]	= "drain",
 	[CONNCTL_ACTION_CANCEL]	= "cancel",
 	[CONNCTL_ACTION_RESET]	= "reset",
@@ -207,7 +208,7 @@ const char *action_name(enum connctl_action action)
 
 int action_parse(const char *s, enum connctl_action *action)
 {
-	for (unsigned int i = CONNCTL_ACTION_DRAIN;
+	for (unsigned int i = CONNCTL_ACTION_OBSERVE;
 	     i < sizeof(action_names) / sizeof(action_names[0]); i++) {
 		if (!strcmp(s, action_names[i])) {
 			*action = (enum connctl_action)i;

@@ -220,6 +220,14 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 					  "'quiet' must be shorter than 'timeout': a drain "
 					  "that can never be quiet in time only resets");
 	}
+	if ((v = json_object_get(obj, "mark"))) {
+		json_int_t mark = json_is_integer(v) ? json_integer_value(v) : -1;
+
+		if (mark < 1 || mark > UINT32_MAX)
+			return proto_fail(err, PROTO_BAD_RULE,
+					  "'mark' must be an integer from 1 to 4294967295");
+		rule->mark = (uint32_t)mark;
+	}
 	if ((v = json_object_get(obj, "ttl")) &&
 	    get_duration(v, "ttl", &spec->ttl_ns, err))
 		return -EINVAL;
@@ -239,7 +247,7 @@ static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *e
 {
 	static const char *const fields[] = {
 		"id", "action", "local", "remote", "lport", "rport",
-		"timeout", "quiet", "ttl", "once", NULL
+		"timeout", "quiet", "mark", "ttl", "once", NULL
 	};
 	struct connctl_rule *rule = &spec->rule;
 	json_t *v;
@@ -253,10 +261,10 @@ static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *e
 	v = json_object_get(obj, "action");
 	if (!v)
 		return proto_fail(err, PROTO_BAD_ACTION,
-				  "a rule needs an 'action': reset, drain or cancel");
+				  "a rule needs an 'action': reset, drain, cancel or observe");
 	if (!json_is_string(v) || action_parse(json_string_value(v), &rule->action))
 		return proto_fail(err, PROTO_BAD_ACTION,
-				  "bad action: expected reset, drain or cancel");
+				  "bad action: expected reset, drain, cancel or observe");
 	if (parse_match(obj, rule, err))
 		return -EINVAL;
 	return parse_options(obj, spec, err);
@@ -271,6 +279,8 @@ static const struct {
 	{ "rule.del",	REQ_RULE_DEL,	(const char *const[]){ "op", "id", NULL } },
 	{ "rule.show",	REQ_RULE_SHOW,	(const char *const[]){ "op", "id", NULL } },
 	{ "events.show", REQ_EVENTS_SHOW, (const char *const[]){ "op", NULL } },
+	{ "flow.show",	REQ_FLOW_SHOW,	(const char *const[]){ "op", "rule", NULL } },
+	{ "stats.show",	REQ_STATS_SHOW,	(const char *const[]){ "op", NULL } },
 };
 
 static int parse_request(json_t *root, struct request *req, struct proto_error *err)
@@ -290,8 +300,8 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 			break;
 	if (i == sizeof(request_ops) / sizeof(request_ops[0]))
 		return proto_fail(err, PROTO_UNKNOWN_OP,
-				  "unknown op '%.64s': expected rule.add, rule.del, rule.show "
-				  "or events.show",
+				  "unknown op '%.64s': expected rule.add, rule.del, rule.show, "
+				  "events.show, flow.show or stats.show",
 				  name);
 	req->op = request_ops[i].op;
 	if (check_fields(root, request_ops[i].fields, "request", err))
@@ -313,7 +323,14 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 		}
 		req->has_id = true;
 		return get_id(v, "id", &req->id, err);
+	case REQ_FLOW_SHOW:
+		v = json_object_get(root, "rule");
+		if (!v)
+			return 0;
+		req->has_id = true;
+		return get_id(v, "rule", &req->id, err);
 	case REQ_EVENTS_SHOW:
+	case REQ_STATS_SHOW:
 		break;
 	}
 	return 0;
@@ -377,6 +394,8 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 		format_duration(rule->quiet_ns, buf, sizeof(buf));
 		json_object_set_new(obj, "quiet", json_string(buf));
 	}
+	if (rule->mark)
+		json_object_set_new(obj, "mark", json_integer(rule->mark));
 	if (spec->ttl_ns) {
 		format_duration(spec->ttl_ns, buf, sizeof(buf));
 		json_object_set_new(obj, "ttl", json_string(buf));

@@ -57,6 +57,8 @@ enum request_op {
 	REQ_RULE_DEL,
 	REQ_RULE_SHOW,
 	REQ_EVENTS_SHOW,
+	REQ_FLOW_SHOW,
+	REQ_STATS_SHOW,
 };
 
 /* A rule as a client asked for it. */
@@ -67,7 +69,7 @@ struct rule_spec {
 
 struct request {
 	enum request_op		op;
-	bool			has_id;	/* rule.del / rule.show */
+	bool			has_id;	/* rule.del / rule.show / flow.show */
 	uint32_t		id;
 	struct rule_spec	spec;	/* rule.add */
 };

@@ -22,6 +22,9 @@ TMP=$(mktemp -d "/tmp/$TAG.XXXXXX")
 SOCK=$TMP/connctl.sock
 AGENT_LOG=$TMP/agent.log
 AGENT_PID=
+CLIENT_NS=
+CLIENT_CG=
+NGINX_ADDRS="127.0.0.1 [::1]"
 
 die() {
 	echo "FAIL: $*" >&2
@@ -45,9 +48,17 @@ cleanup() {
 		wait "$AGENT_PID" 2>/dev/null
 	fi
 	if [ -d "$PIN_DIR" ]; then
-		"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || rm -rf "$PIN_DIR"
+		# In the namespace: the tc interfaces it recorded are there.
+		nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" \
+			>/dev/null 2>&1 || rm -rf "$PIN_DIR"
 	fi
 	[ -d "$CGROUP" ] && rmdir "$CGROUP"
+	if [ -n "$CLIENT_CG" ] && [ -d "$CLIENT_CG" ]; then
+		echo 1 >"$CLIENT_CG/cgroup.kill" 2>/dev/null
+		wait_until 5 client_cgroup_empty
+		rmdir "$CLIENT_CG"
+	fi
+	[ -n "$CLIENT_NS" ] && ip netns del "$CLIENT_NS" 2>/dev/null
 	ip netns del "$NETNS" 2>/dev/null
 	if [ $rc -ne 0 ] && [ -s "$AGENT_LOG" ]; then
 		echo "--- agent log (last 20 lines):" >&2
@@ -61,6 +72,35 @@ trap 'exit 130' INT TERM
 
 cgroup_empty() {
 	[ ! -s "$CGROUP/cgroup.procs" ]
+}
+
+client_cgroup_empty() {
+	[ ! -s "$CLIENT_CG/cgroup.procs" ]
+}
+
+# setup_veth: a client namespace joined to the test's by a veth pair:
+# veth-s 10.99.0.1 / fd99::1 here, veth-c 10.99.0.2 / fd99::2 there. Client
+# processes (in_client) run in a sibling cgroup, out of sockops' sight.
+setup_veth() {
+	CLIENT_NS=$NETNS-c
+	CLIENT_CG=$CGROUP-c
+	ip netns add "$CLIENT_NS"
+	mkdir "$CLIENT_CG"
+	ip -n "$CLIENT_NS" link set lo up
+	ip -n "$NETNS" link add veth-s type veth peer name veth-c netns "$CLIENT_NS"
+	ip -n "$NETNS" addr add 10.99.0.1/24 dev veth-s
+	ip -n "$NETNS" addr add fd99::1/64 dev veth-s nodad
+	ip -n "$CLIENT_NS" addr add 10.99.0.2/24 dev veth-c
+	ip -n "$CLIENT_NS" addr add fd99::2/64 dev veth-c nodad
+	ip -n "$NETNS" link set veth-s up
+	ip -n "$CLIENT_NS" link set veth-c up
+	NGINX_ADDRS="$NGINX_ADDRS 10.99.0.1 [fd99::1]"
+}
+
+# in_client CMD...: run CMD in the client namespace and cgroup.
+in_client() {
+	sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec nsenter --net="$ns" -- "$@"' \
+		sh "$CLIENT_CG" "/var/run/netns/$CLIENT_NS" "$@"
 }
 
 # wait_until SECONDS CMD...: poll CMD every 20 ms until it succeeds or time is up.
@@ -129,7 +169,9 @@ expect_eq() {
 start_nginx() {
 	local listen="" p
 	for p in "$@"; do
-		listen+="listen 127.0.0.1:$p; listen [::1]:$p; "
+		for a in $NGINX_ADDRS; do
+			listen+="listen $a:$p; "
+		done
 	done
 	mkdir -p "$TMP/www" "$TMP/nginx"
 	chmod 755 "$TMP"
@@ -171,11 +213,12 @@ sha256() {
 	sha256sum "$1" | cut -d' ' -f1
 }
 
-# start_capture: tcpdump on the namespace's loopback into $TMP/cap.pcap.
+# start_capture [FILTER]: tcpdump on the namespace's loopback into
+# $TMP/cap.pcap; CAPTURE_NS and CAPTURE_IF choose another namespace and device.
 start_capture() {
 	# nsenter execs tcpdump: $! is tcpdump itself, for stop_capture to signal.
-	nsenter --net="$NETNS_PATH" -- tcpdump -i lo -s 128 -U --immediate-mode -w "$TMP/cap.pcap" "$@" \
-		2>"$TMP/tcpdump.log" &
+	nsenter --net="/var/run/netns/${CAPTURE_NS:-$NETNS}" -- tcpdump -i "${CAPTURE_IF:-lo}" \
+		-U --immediate-mode -w "$TMP/cap.pcap" ${CAPTURE_SNAP:--s 128} "$@" 2>"$TMP/tcpdump.log" &
 	CAPTURE_PID=$!
 	capture_ready() { grep -q "listening on" "$TMP/tcpdump.log"; }
 	wait_until 5 capture_ready || die "tcpdump did not start"

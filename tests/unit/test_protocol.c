@@ -56,6 +56,24 @@ static void test_add_defaults(void **state)
 	assert_int_equal(req.spec.rule.quiet_ns, 0);
 }
 
+static void test_observe_mark(void **state)
+{
+	struct proto_error err;
+	struct request req;
+
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\","
+			       "\"lport\":443,\"mark\":4294967295}}", &req, &err), 0);
+	assert_int_equal(req.spec.rule.action, CONNCTL_ACTION_OBSERVE);
+	assert_int_equal(req.spec.rule.mark, 4294967295u);
+	assert_int_equal(req.spec.rule.timeout_ns, 0);
+	assert_int_equal(parse("{\"op\":\"flow.show\",\"rule\":9}", &req, &err), 0);
+	assert_int_equal(req.op, REQ_FLOW_SHOW);
+	assert_true(req.has_id);
+	assert_int_equal(req.id, 9);
+	assert_int_equal(parse("{\"op\":\"stats.show\"}", &req, &err), 0);
+	assert_int_equal(req.op, REQ_STATS_SHOW);
+}
+
 static void test_del_show(void **state)
 {
 	struct proto_error err;
@@ -115,6 +133,13 @@ static const struct {
 	  "\"timeout\":\"5s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"31s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"events.show\",\"id\":1}", PROTO_UNKNOWN_FIELD },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":80,\"mark\":0}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":80,\"mark\":4294967296}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":80,\"mark\":\"42\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":80,\"timeout\":\"1s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"flow.show\",\"rule\":0}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"flow.show\",\"id\":1}", PROTO_UNKNOWN_FIELD },
+	{ "{\"op\":\"stats.show\",\"rule\":1}", PROTO_UNKNOWN_FIELD },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"once\":true,"
 	  "\"ttl\":\"5s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"once\":1}}", PROTO_BAD_REQUEST },
@@ -186,6 +211,7 @@ int main(void)
 		cmocka_unit_test(test_add_full),
 		cmocka_unit_test(test_add_defaults),
 		cmocka_unit_test(test_del_show),
+		cmocka_unit_test(test_observe_mark),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_embedded_nul),
