@@ -22,6 +22,7 @@ struct agent_config {
 	const char	*socket_path;
 	const char	*pin_dir;
 	char		cgroup_path[4096];
+	char		state_file[4096];	/* "": none */
 	char		*ifaces[MAX_IFACES];	/* --iface */
 	size_t		n_ifaces;
 	uint32_t	max_rules;
@@ -67,6 +68,11 @@ struct peer {
 /* handlers.c: carry out one validated request; returns the response. */
 json_t *agent_handle(struct agent *agent, const struct request *req,
 		     const struct peer *peer);
+/*
+ * handlers.c: at start, when the pins hold no rules (after a reboot), bring
+ * back those of the state file; when they do, rewrite the file from them.
+ */
+int agent_restore_rules(struct agent *agent);
 /* handlers.c: drop rules whose ttl ran out; returns ms to the next expiry or -1. */
 int agent_expire_rules(struct agent *agent);
 

@@ -20,6 +20,7 @@
 #include "flows.h"
 #include "kernel_rules.h"
 #include "mounts.h"
+#include "state.h"
 
 #define EPOLL_BATCH	64
 /* Flows that ended without a last packet to say so are removed this often. */
@@ -44,6 +45,9 @@ static const char usage_text[] =
 "                    it are counted, marked, and stray packets of reset flows\n"
 "                    dropped. Repeatable; interfaces an earlier run had but\n"
 "                    this one does not name are released\n"
+"  --state-file PATH the standing rules, rewritten on every change and read\n"
+"                    at start when no rules are pinned (after a reboot)\n"
+"                    (default " DEFAULT_STATE_FILE "; \"\" for none)\n"
 "  --max-rules N     standing rules at most (default 65536)\n"
 "  --max-clients N   control socket clients at once (default 64)\n"
 "  --uninstall       detach the programs pinned under --pin-dir, remove the\n"
@@ -62,6 +66,7 @@ enum {
 	OPT_MAX_CLIENTS,
 	OPT_UNINSTALL,
 	OPT_IFACE,
+	OPT_STATE_FILE,
 };
 
 static const struct option long_options[] = {
@@ -72,6 +77,7 @@ static const struct option long_options[] = {
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "uninstall",	 no_argument,	    NULL, OPT_UNINSTALL },
 	{ "iface",	 required_argument, NULL, OPT_IFACE },
+	{ "state-file",	 required_argument, NULL, OPT_STATE_FILE },
 	{ "verbose",	 no_argument,	    NULL, 'v' },
 	{ "help",	 no_argument,	    NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -144,6 +150,13 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 			break;
 		case OPT_UNINSTALL:
 			*uninstall = true;
+			break;
+		case OPT_STATE_FILE:
+			if (strlen(optarg) >= sizeof(cfg->state_file)) {
+				fprintf(stderr, "connctld: --state-file: path too long\n");
+				return -1;
+			}
+			snprintf(cfg->state_file, sizeof(cfg->state_file), "%s", optarg);
 			break;
 		case OPT_IFACE:
 			if (cfg->n_ifaces == MAX_IFACES) {
@@ -318,6 +331,9 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	err = drain_open(agent);
 	if (err)
 		return err;
+	err = agent_restore_rules(agent);
+	if (err)
+		return err;
 	/* Last: a client that finds the socket finds an agent ready to serve. */
 	err = server_open(agent, agent->cfg.socket_path);
 	if (err)
@@ -335,6 +351,7 @@ int main(int argc, char **argv)
 			.pin_dir	= DEFAULT_PIN_DIR,
 			.max_rules	= CONNCTL_MAX_RULES,
 			.log_level	= LOG_INFO,
+			.state_file	= DEFAULT_STATE_FILE,
 		},
 		.max_clients	= 64,
 		.diag_fd	= -1,

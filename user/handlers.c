@@ -8,6 +8,7 @@
 #include "closer.h"
 #include "flows.h"
 #include "kernel_rules.h"
+#include "state.h"
 
 /* Long ttls are checked at least this often (epoll takes an int of ms). */
 #define EXPIRY_CHECK_MAX_MS	60000
@@ -79,6 +80,20 @@ static void rule_cancel_pending(struct agent *agent, uint32_t id)
 			(unsigned long long)res.matched);
 }
 
+/* After every change of the standing rules: they must survive a reboot. */
+static void save_state(struct agent *agent)
+{
+	int err;
+
+	if (!agent->cfg.state_file[0])
+		return;
+	err = state_save(agent->cfg.state_file, &agent->rules);
+	if (err)
+		pr_warn("cannot write the state file %s: %s; the rules are in force but "
+			"would not come back after a reboot", agent->cfg.state_file,
+			strerror(-err));
+}
+
 static json_t *rule_add(struct agent *agent, const struct request *req,
 			const struct peer *peer)
 {
@@ -129,6 +144,8 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 	}
 	/* Drains already at a boundary, and cancels, close now. */
 	events_poll(agent);
+	if (!once)
+		save_state(agent);
 
 	pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
 		action_name(rule->action), once ? ", once" : "", peer->pid, peer->uid,
@@ -148,6 +165,7 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
 	rule_uninstall(agent, req->id);
 	rule_cancel_pending(agent, req->id);
+	save_state(agent);
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
 }
@@ -207,6 +225,7 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 int agent_expire_rules(struct agent *agent)
 {
 	uint64_t now = realtime_ns(), next = 0;
+	bool changed = false;
 
 	for (size_t i = agent->rules.n; i-- > 0;) {
 		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
@@ -216,13 +235,97 @@ int agent_expire_rules(struct agent *agent)
 		if (rule->expires_ns <= now) {
 			pr_info("rule %u expired (ttl)", rule->id);
 			rule_uninstall(agent, rule->id);
+			changed = true;
 		} else if (!next || rule->expires_ns < next) {
 			next = rule->expires_ns;
 		}
 	}
+	if (changed)
+		save_state(agent);
 	if (!next)
 		return -1;
 	/* Round up: waking a little late beats spinning on an early wake. */
 	next = (next - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
 	return next > EXPIRY_CHECK_MAX_MS ? EXPIRY_CHECK_MAX_MS : (int)next;
+}
+
+/* One rule of the state file, back in force with its id and expiry. */
+static int restore_rule(struct agent *agent, const struct rule_spec *spec)
+{
+	struct pass_result res;
+	struct rule_entry *e;
+	int err;
+
+	if (rule_table_find(&agent->rules, spec->rule.id))
+		return -EEXIST;
+	err = rule_install(agent, spec);
+	if (err)
+		return err;
+	err = closer_apply_existing(&agent->dp, &spec->rule, &res);
+	if (err)
+		return err;
+	e = rule_table_find(&agent->rules, spec->rule.id);
+	if (e)
+		e->stats.matched = res.matched - res.failed;
+	return 0;
+}
+
+int agent_restore_rules(struct agent *agent)
+{
+	const char *path = agent->cfg.state_file;
+	uint64_t now = realtime_ns();
+	struct rule_spec *specs;
+	size_t n, restored = 0;
+	uint32_t last_id = 0;
+	char msg[512];
+	int err;
+
+	if (!path[0])
+		return 0;
+	err = state_load(path, &specs, &n, &last_id, msg, sizeof(msg));
+	if (agent->rules.n) {
+		/* The pins are what is in force: the file follows them. */
+		if (!err) {
+			rule_table_claim_id(&agent->rules, last_id);
+			free(specs);
+		} else if (err != -ENOENT) {
+			pr_warn("state file %s: rewritten from the pinned rules",
+				err == -EINVAL ? msg : strerror(-err));
+		}
+		save_state(agent);
+		return 0;
+	}
+	if (err == -ENOENT)
+		return 0;
+	if (err == -EINVAL) {
+		pr_warn("state file %s; fix or remove it (the rules in it are not in force)",
+			msg);
+		return err;
+	}
+	if (err) {
+		pr_warn("cannot read the state file %s: %s", path, strerror(-err));
+		return err;
+	}
+	rule_table_claim_id(&agent->rules, last_id);
+	for (size_t i = 0; i < n && !err; i++) {
+		if (specs[i].rule.expires_ns && specs[i].rule.expires_ns <= now) {
+			pr_info("rule %u expired while the agent was down (ttl)",
+				specs[i].rule.id);
+			continue;
+		}
+		err = restore_rule(agent, &specs[i]);
+		if (err)
+			pr_warn("state file %s: cannot restore rule %u: %s", path,
+				specs[i].rule.id, strerror(-err));
+		else
+			restored++;
+	}
+	free(specs);
+	if (err)
+		return err;
+	if (restored)
+		pr_info("restored %zu rules from %s", restored, path);
+	events_poll(agent);
+	save_state(agent);
+	return 0;
 }

@@ -21,6 +21,7 @@ PIN_DIR=/sys/fs/bpf/$TAG
 TMP=$(mktemp -d "/tmp/$TAG.XXXXXX")
 SOCK=$TMP/connctl.sock
 AGENT_LOG=$TMP/agent.log
+STATE_FILE=$TMP/state/rules.json
 AGENT_PID=
 CLIENT_NS=
 CLIENT_CG=
@@ -135,7 +136,7 @@ in_ns_only() {
 
 start_agent() {
 	nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --socket "$SOCK" --pin-dir "$PIN_DIR" \
-		--cgroup "$CGROUP" "$@" >>"$AGENT_LOG" 2>&1 &
+		--cgroup "$CGROUP" --state-file "$STATE_FILE" "$@" >>"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
 	wait_until 10 test -S "$SOCK" || die "connctld did not create $SOCK"
 }
