@@ -46,7 +46,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test bench clean
+.PHONY: all deps run test bench fuzz asan clean
 
 all: $(BUILD)/connctld $(BUILD)/connctl
 
@@ -58,7 +58,7 @@ run: deps
 	$(BUILD)/connctld $(ARGS)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/asan/connctld
 	$(Q)tests/run.sh
 
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
@@ -99,6 +99,40 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(COMMON_OBJS) $(call obj,$(UNIT_LIB_SRC
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+# libFuzzer over the request parser and the state file reader, FUZZ_SECONDS
+# long, from the seeds in tests/fuzz/corpus (new inputs go to build/fuzz).
+FUZZ_SECONDS	?= 60
+FUZZ_SRCS	:= tests/fuzz/fuzz_request.c user/protocol.c user/parse.c user/log.c \
+		   user/state.c user/rules.c user/tracked.c
+SAN_CFLAGS	:= -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
+		   -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD)
+
+$(BUILD)/fuzz/fuzz_request: $(FUZZ_SRCS) $(wildcard user/*.h include/*.h)
+	$(call msg,FUZZ,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined $(FUZZ_SRCS) \
+		-ljansson -lbpf -o $@
+
+fuzz: deps
+	$(Q)$(MAKE) --no-print-directory $(BUILD)/fuzz/fuzz_request
+	$(Q)mkdir -p $(BUILD)/fuzz/corpus
+	$(Q)cp -n tests/fuzz/corpus/* $(BUILD)/fuzz/corpus/
+	$(BUILD)/fuzz/fuzz_request -max_total_time=$(FUZZ_SECONDS) -max_len=4096 \
+		-print_final_stats=1 $(BUILD)/fuzz/corpus
+
+# The agent under AddressSanitizer (and its leak checker), for tests/e2e/test_asan.sh.
+ASAN_OBJ	:= $(BUILD)/asan
+asan: $(BUILD)/asan/connctld
+
+$(ASAN_OBJ)/%.o: %.c | $(SKELS)
+	$(call msg,CC-ASAN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(SAN_CFLAGS) -fsanitize=address -c $< -o $@
+
+$(BUILD)/asan/connctld: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(AGENT_SRCS) $(COMMON_SRCS))
+	$(call msg,LD-ASAN,$@)
+	$(Q)$(CC) -fsanitize=address $^ $(LDLIBS) -o $@
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

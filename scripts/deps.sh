@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-	make gcc clang llvm pkg-config
+	make gcc clang llvm libclang-rt-14-dev pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libjansson-dev libcmocka-dev
 	iproute2 nftables nginx-light curl tcpdump python3 wrk procps util-linux
