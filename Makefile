@@ -128,7 +128,7 @@ asan: $(BUILD)/asan/connctld
 $(ASAN_OBJ)/%.o: %.c | $(SKELS)
 	$(call msg,CC-ASAN,$@)
 	$(Q)mkdir -p $(@D)
-	$(Q)$(CC) $(SAN_CFLAGS) -fsanitize=address -c $< -o $@
+	$(Q)$(CC) $(SAN_CFLAGS) -MMD -MP -fsanitize=address -c $< -o $@
 
 $(BUILD)/asan/connctld: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(AGENT_SRCS) $(COMMON_SRCS))
 	$(call msg,LD-ASAN,$@)

@@ -26,6 +26,9 @@ struct agent_config {
 	char		*ifaces[MAX_IFACES];	/* --iface */
 	size_t		n_ifaces;
 	uint32_t	max_rules;
+	gid_t		reader_gid;	/* --group: may read; (gid_t)-1: none */
+	const char	*reader_group;
+	uint32_t	client_idle_s;	/* --client-idle-timeout */
 	enum log_level	log_level;
 };
 
@@ -56,13 +59,15 @@ struct agent {
 	struct watch		drain_watch;	/* its sweep timer */
 	uint32_t		max_clients;
 	bool			stopping;
+	bool			state_dirty;	/* the state file lags the rules */
 };
 
-/* Who sent a request, from SO_PEERCRED. */
+/* Who sent a request, from SO_PEERCRED (and SO_PEERGROUPS). */
 struct peer {
 	pid_t	pid;
 	uid_t	uid;
 	gid_t	gid;
+	bool	reader;		/* root, or in --group */
 };
 
 /* handlers.c: carry out one validated request; returns the response. */
@@ -73,11 +78,15 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
  * back those of the state file; when they do, rewrite the file from them.
  */
 int agent_restore_rules(struct agent *agent);
+/* handlers.c: write the state file if the rules changed since the last write. */
+void agent_save_state(struct agent *agent);
 /* handlers.c: drop rules whose ttl ran out; returns ms to the next expiry or -1. */
 int agent_expire_rules(struct agent *agent);
 
 /* server.c: the control socket. */
 int server_open(struct agent *agent, const char *path);
+/* server.c: close clients silent for --client-idle-timeout; ms to the next check. */
+void server_expire_idle(struct agent *agent);
 void server_close(struct agent *agent);
 
 /* events.c */

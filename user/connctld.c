@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -50,6 +51,12 @@ static const char usage_text[] =
 "                    (default " DEFAULT_STATE_FILE "; \"\" for none)\n"
 "  --max-rules N     standing rules at most (default 65536)\n"
 "  --max-clients N   control socket clients at once (default 64)\n"
+"  --group NAME      members of this group may read (rule show, flow show,\n"
+"                    stats, events) through the socket, which becomes theirs\n"
+"                    (0660); only root may change rules. Default: root only\n"
+"  --client-idle-timeout S\n"
+"                    close a client silent for S seconds, with an\n"
+"                    idle_timeout error line (default 300)\n"
 "  --uninstall       detach the programs pinned under --pin-dir, remove the\n"
 "                    pins and exit (drops enforcement)\n"
 "  -v, --verbose     debug logs; twice (-vv) adds libbpf's own\n"
@@ -67,6 +74,8 @@ enum {
 	OPT_UNINSTALL,
 	OPT_IFACE,
 	OPT_STATE_FILE,
+	OPT_GROUP,
+	OPT_CLIENT_IDLE,
 };
 
 static const struct option long_options[] = {
@@ -78,6 +87,8 @@ static const struct option long_options[] = {
 	{ "uninstall",	 no_argument,	    NULL, OPT_UNINSTALL },
 	{ "iface",	 required_argument, NULL, OPT_IFACE },
 	{ "state-file",	 required_argument, NULL, OPT_STATE_FILE },
+	{ "group",	 required_argument, NULL, OPT_GROUP },
+	{ "client-idle-timeout", required_argument, NULL, OPT_CLIENT_IDLE },
 	{ "verbose",	 no_argument,	    NULL, 'v' },
 	{ "help",	 no_argument,	    NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -150,6 +161,22 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 			break;
 		case OPT_UNINSTALL:
 			*uninstall = true;
+			break;
+		case OPT_GROUP: {
+			struct group *gr = getgrnam(optarg);
+
+			if (!gr) {
+				fprintf(stderr, "connctld: --group %s: no such group\n", optarg);
+				return -1;
+			}
+			cfg->reader_gid = gr->gr_gid;
+			cfg->reader_group = optarg;
+			break;
+		}
+		case OPT_CLIENT_IDLE:
+			if (parse_count("--client-idle-timeout", optarg, 86400,
+					&cfg->client_idle_s))
+				return -1;
 			break;
 		case OPT_STATE_FILE:
 			if (strlen(optarg) >= sizeof(cfg->state_file)) {
@@ -277,10 +304,13 @@ static int run(struct agent *agent)
 		now = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 		if (now >= next_collect) {
 			flows_collect(agent);
+			server_expire_idle(agent);
 			next_collect = now + FLOWS_COLLECT_NS;
 		}
 		if (timeout < 0 || timeout > (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC))
 			timeout = (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC);
+		/* What the last turn changed reaches the disk before we wait again. */
+		agent_save_state(agent);
 		int n = epoll_wait(agent->epoll_fd, evs, EPOLL_BATCH, timeout);
 
 		if (n < 0) {
@@ -352,6 +382,8 @@ int main(int argc, char **argv)
 			.max_rules	= CONNCTL_MAX_RULES,
 			.log_level	= LOG_INFO,
 			.state_file	= DEFAULT_STATE_FILE,
+			.reader_gid	= (gid_t)-1,
+			.client_idle_s	= 300,
 		},
 		.max_clients	= 64,
 		.diag_fd	= -1,
@@ -380,6 +412,7 @@ int main(int argc, char **argv)
 		err = run(&agent);
 
 	server_close(&agent);
+	agent_save_state(&agent);
 	if (signal_w.w.fd >= 0)
 		close(signal_w.w.fd);
 	drain_close(&agent);

@@ -80,13 +80,23 @@ static void rule_cancel_pending(struct agent *agent, uint32_t id)
 			(unsigned long long)res.matched);
 }
 
-/* After every change of the standing rules: they must survive a reboot. */
+/*
+ * After a change of the standing rules: they must survive a reboot. The
+ * file is written once per turn of the event loop (agent_save_state), so a
+ * burst of requests costs one write and one fsync, not one each.
+ */
 static void save_state(struct agent *agent)
+{
+	agent->state_dirty = true;
+}
+
+void agent_save_state(struct agent *agent)
 {
 	int err;
 
-	if (!agent->cfg.state_file[0])
+	if (!agent->state_dirty || !agent->cfg.state_file[0])
 		return;
+	agent->state_dirty = false;
 	err = state_save(agent->cfg.state_file, &agent->rules);
 	if (err)
 		pr_warn("cannot write the state file %s: %s; the rules are in force but "
@@ -161,10 +171,16 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 static json_t *rule_del(struct agent *agent, const struct request *req,
 			const struct peer *peer)
 {
-	if (!rule_table_find(&agent->rules, req->id))
+	const struct rule_entry *e = rule_table_find(&agent->rules, req->id);
+	enum connctl_action action;
+
+	if (!e)
 		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+	action = e->spec.rule.action;
 	rule_uninstall(agent, req->id);
-	rule_cancel_pending(agent, req->id);
+	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
+	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
+		rule_cancel_pending(agent, req->id);
 	save_state(agent);
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
@@ -194,6 +210,15 @@ static json_t *rule_show(struct agent *agent, const struct request *req)
 json_t *agent_handle(struct agent *agent, const struct request *req,
 		     const struct peer *peer)
 {
+	if (!peer->reader) {
+		if (agent->cfg.reader_group)
+			return error_response(PROTO_PERMISSION_DENIED,
+				    "needs root, or group %s to read (peer uid %u)",
+				    agent->cfg.reader_group, peer->uid);
+		return error_response(PROTO_PERMISSION_DENIED,
+			    "needs root (peer uid %u); connctld --group lets a group read",
+			    peer->uid);
+	}
 	switch (req->op) {
 	case REQ_RULE_SHOW:
 		return rule_show(agent, req);

@@ -38,6 +38,7 @@
 	X(TOO_MANY_RULES,	"too_many_rules")	\
 	X(PERMISSION_DENIED,	"permission_denied")	\
 	X(TOO_MANY_CLIENTS,	"too_many_clients")	\
+	X(IDLE_TIMEOUT,		"idle_timeout")		\
 	X(INTERNAL,		"internal")
 
 #define PROTO_ENUM(name, str) PROTO_##name,

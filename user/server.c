@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include "agent.h"
 
@@ -34,6 +35,7 @@ struct client {
 	size_t		out_len;
 	size_t		out_cap;
 	uint32_t	events;		/* what epoll watches for now */
+	uint64_t	active_ns;	/* CLOCK_MONOTONIC of its last request */
 };
 
 struct server {
@@ -43,6 +45,14 @@ struct server {
 	size_t		n_clients;
 	char		path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
 
 static void client_free(struct client *c)
 {
@@ -124,6 +134,7 @@ static int client_flush(struct client *c)
 
 static void client_request(struct client *c, const char *line, size_t len)
 {
+	c->active_ns = monotonic_ns();
 	struct proto_error err;
 	struct request req;
 	json_t *resp;
@@ -227,6 +238,26 @@ static void reject_client(int fd)
 	close(fd);
 }
 
+/* Root, or a member of --group by its primary or a supplementary gid. */
+static bool peer_may_read(int fd, const struct ucred *cred, gid_t reader_gid)
+{
+	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+
+	if (cred->uid == 0)
+		return true;
+	if (reader_gid == (gid_t)-1)
+		return false;
+	if (cred->gid == reader_gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len))
+		return false;
+	for (size_t i = 0; i < len / sizeof(groups[0]); i++)
+		if (groups[i] == reader_gid)
+			return true;
+	return false;
+}
+
 static int client_new(struct server *s, int fd)
 {
 	struct ucred cred;
@@ -246,7 +277,9 @@ static int client_new(struct server *s, int fd)
 	c->w.fd = fd;
 	c->w.handle = client_handle;
 	c->server = s;
-	c->peer = (struct peer){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid };
+	c->peer = (struct peer){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid,
+				 .reader = peer_may_read(fd, &cred, s->agent->cfg.reader_gid) };
+	c->active_ns = monotonic_ns();
 	c->events = EPOLLIN;
 	if (watch_add(s->agent->epoll_fd, &c->w, c->events)) {
 		free(c->in);
@@ -303,7 +336,8 @@ static int clear_stale_socket(const struct sockaddr_un *sa)
 	return ret;
 }
 
-static int make_socket_dir(const char *path)
+/* The directory we create is root's, 0750, and --group's when given. */
+static int make_socket_dir(const char *path, gid_t gid)
 {
 	char dir[PATH_MAX];
 	char *slash;
@@ -313,12 +347,17 @@ static int make_socket_dir(const char *path)
 	if (!slash || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0750) && errno != EEXIST)
+	if (mkdir(dir, 0750)) {
+		if (errno != EEXIST)
+			return -errno;
+		return 0;
+	}
+	if (gid != (gid_t)-1 && chown(dir, 0, gid))
 		return -errno;
 	return 0;
 }
 
-static int listen_on(const char *path)
+static int listen_on(const char *path, gid_t gid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, err;
@@ -329,7 +368,7 @@ static int listen_on(const char *path)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
-	err = make_socket_dir(path);
+	err = make_socket_dir(path, gid);
 	if (err) {
 		pr_warn("cannot create the directory of %s: %s", path, strerror(-err));
 		return err;
@@ -340,8 +379,8 @@ static int listen_on(const char *path)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) ||
-	    chmod(path, 0660) || listen(fd, 128)) {
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) || chmod(path, 0660) ||
+	    (gid != (gid_t)-1 && chown(path, 0, gid)) || listen(fd, 128)) {
 		err = -errno;
 		pr_warn("cannot listen on %s: %s", path, strerror(errno));
 		close(fd);
@@ -359,7 +398,7 @@ int server_open(struct agent *agent, const char *path)
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	fd = listen_on(path);
+	fd = listen_on(path, agent->cfg.reader_gid);
 	if (fd < 0) {
 		free(s);
 		return fd;
@@ -377,6 +416,29 @@ int server_open(struct agent *agent, const char *path)
 	}
 	agent->server = s;
 	return 0;
+}
+
+void server_expire_idle(struct agent *agent)
+{
+	struct server *s = agent->server;
+	uint64_t now = monotonic_ns(), limit;
+	struct client *c, *next;
+
+	if (!s || !agent->cfg.client_idle_s)
+		return;
+	limit = (uint64_t)agent->cfg.client_idle_s * NSEC_PER_SEC;
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		/* Waiting on us (output pending) is not idle. */
+		if (c->out_len || now - c->active_ns < limit)
+			continue;
+		client_queue(c, error_response(PROTO_IDLE_TIMEOUT,
+			     "closed after %u s without a request (--client-idle-timeout)",
+			     agent->cfg.client_idle_s));
+		client_flush(c);
+		pr_debug("client pid %d: idle, closed", c->peer.pid);
+		client_free(c);
+	}
 }
 
 void server_close(struct agent *agent)

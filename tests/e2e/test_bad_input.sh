@@ -90,7 +90,7 @@ for r in $(connctl -j rule show | jget "$(cat)" '" ".join(str(r["id"]) for r in 
 	connctl rule del "$r" >/dev/null
 done
 
-# A peer that is not root may read but not change rules.
+# A peer that is not root, and not in --group, may neither change nor read.
 chmod 0755 "$TMP"
 chmod 0666 "$SOCK"
 rc=0
@@ -102,6 +102,12 @@ rc=0
 setpriv --reuid=65534 --regid=65534 --clear-groups "$CONNCTL_BIN" --socket "$SOCK" \
 	rule del 1 2>/dev/null || rc=$?
 expect_eq "$rc" 1 "exit status of rule del by a non-root peer"
+rc=0
+out=$(setpriv --reuid=65534 --regid=65534 --clear-groups "$CONNCTL_BIN" --socket "$SOCK" -j \
+	rule show) || rc=$?
+expect_eq "$rc" 1 "exit status of rule show by a non-root peer outside --group"
+expect_eq "$(jget "$out" 'd["error"]["code"]')" permission_denied \
+	"error code for a read by a non-root peer outside --group"
 
 # Nothing changed, and the agent is still serving.
 expect_eq "$(connctl -j rule show | jget "$(cat)" '[r["id"] for r in d]')" "[1]" "rules afterwards"
