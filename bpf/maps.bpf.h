@@ -92,4 +92,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } tc_ifaces SEC(".maps");
 
+/* The agent's per-rule counts, by rule id: written by the agent only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct connctl_rule_tally);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_tally SEC(".maps");
+
 #endif /* CONNCTL_MAPS_BPF_H */

@@ -28,6 +28,7 @@
 #define CONNCTL_MAP_FLOW_MISS	"flow_miss"
 #define CONNCTL_MAP_RULE_STATS	"rule_stats"
 #define CONNCTL_MAP_TC_IFACES	"tc_ifaces"
+#define CONNCTL_MAP_RULE_TALLY	"rule_tally"
 #define CONNCTL_LINK_SOCKOPS	"sockops_link"
 #define CONNCTL_LINK_SKB_IN	"skb_in_link"
 #define CONNCTL_LINK_SKB_OUT	"skb_out_link"
@@ -222,6 +223,18 @@ struct connctl_rule_counters {
 };
 
 /*
+ * The agent's own counts for a rule, kept in a pinned map so a restarted
+ * agent carries on from them. closed[] is by outcome: fin, rst, rst-timeout,
+ * rst-no-owner.
+ */
+struct connctl_rule_tally {
+	__u64	matched;
+	__u64	new_matches;
+	__u64	closed[4];
+	__u64	ended;
+};
+
+/*
  * An interface carrying our tc programs, so --uninstall finds them. An
  * ifindex means something only in its network namespace: that is kept too.
  */
@@ -255,5 +268,6 @@ CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
 CONNCTL_ASSERT_SIZE(struct connctl_flow, 80);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 48);
 CONNCTL_ASSERT_SIZE(struct connctl_tc_iface, 32);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_tally, 56);
 
 #endif /* CONNCTL_H */

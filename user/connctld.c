@@ -364,6 +364,8 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	err = agent_restore_rules(agent);
 	if (err)
 		return err;
+	/* What happened while no agent ran is handled before anyone is served. */
+	events_poll(agent);
 	/* Last: a client that finds the socket finds an agent ready to serve. */
 	err = server_open(agent, agent->cfg.socket_path);
 	if (err)

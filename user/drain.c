@@ -70,8 +70,10 @@ static void count(struct agent *agent, uint32_t rule_id, enum close_outcome outc
 {
 	struct rule_entry *e = rule_table_find(&agent->rules, rule_id);
 
-	if (e)
+	if (e) {
 		e->stats.closed[outcome]++;
+		e->stats_dirty = true;
+	}
 }
 
 static void format_tuple(const struct connctl_tuple *t, char *buf, size_t len)
@@ -139,8 +141,10 @@ static void ended(struct agent *agent, struct tracked *t)
 {
 	struct rule_entry *e = rule_table_find(&agent->rules, t->rule_id);
 
-	if (e)
+	if (e) {
 		e->stats.ended++;
+		e->stats_dirty = true;
+	}
 	untrack(agent, t);
 }
 

@@ -39,8 +39,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 		return 0;
 	if (ev->type == CONNCTL_EV_MATCH) {
 		e = rule_table_find(&agent->rules, ev->rule_id);
-		if (e)
+		if (e) {
 			e->stats.new_matches++;
+			e->stats_dirty = true;
+		}
 		if (ev->action == CONNCTL_ACTION_RESET) {
 			reset_new_match(agent, ev);
 			return 0;

@@ -94,6 +94,10 @@ void agent_save_state(struct agent *agent)
 {
 	int err;
 
+	/* Nothing loaded (the agent failed to start): nothing to save. */
+	if (!agent->dp.sockops)
+		return;
+	kernel_rules_save_tallies(&agent->dp, &agent->rules);
 	if (!agent->state_dirty || !agent->cfg.state_file[0])
 		return;
 	agent->state_dirty = false;
@@ -151,6 +155,7 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 		e->stats.matched = res.matched - res.failed;
 		if (rule->action == CONNCTL_ACTION_RESET)
 			e->stats.closed[CLOSE_RST] += res.matched - res.failed;
+		e->stats_dirty = true;
 	}
 	/* Drains already at a boundary, and cancels, close now. */
 	events_poll(agent);
@@ -290,8 +295,10 @@ static int restore_rule(struct agent *agent, const struct rule_spec *spec)
 	if (err)
 		return err;
 	e = rule_table_find(&agent->rules, spec->rule.id);
-	if (e)
+	if (e) {
 		e->stats.matched = res.matched - res.failed;
+		e->stats_dirty = true;
+	}
 	return 0;
 }
 

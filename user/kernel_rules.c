@@ -99,6 +99,45 @@ void kernel_rule_del(struct datapath *dp, __u32 id)
 			strerror(errno));
 	index_bump_gen(dp->index);
 	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_stats), &id);
+	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &id);
+}
+
+_Static_assert(NR_CLOSE_OUTCOMES == sizeof(((struct connctl_rule_tally *)0)->closed) /
+	       sizeof(((struct connctl_rule_tally *)0)->closed[0]),
+	       "connctl_rule_tally.closed has one count per close outcome");
+
+static void tally_from_stats(struct connctl_rule_tally *t, const struct rule_stats *s)
+{
+	t->matched = s->matched;
+	t->new_matches = s->new_matches;
+	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+		t->closed[o] = s->closed[o];
+	t->ended = s->ended;
+}
+
+static void stats_from_tally(struct rule_stats *s, const struct connctl_rule_tally *t)
+{
+	s->matched = t->matched;
+	s->new_matches = t->new_matches;
+	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+		s->closed[o] = t->closed[o];
+	s->ended = t->ended;
+}
+
+void kernel_rules_save_tallies(struct datapath *dp, struct rule_table *t)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_tally);
+	struct connctl_rule_tally tally;
+
+	for (size_t i = 0; i < t->n; i++) {
+		struct rule_entry *e = &t->v[i];
+
+		if (!e->stats_dirty)
+			continue;
+		tally_from_stats(&tally, &e->stats);
+		if (!bpf_map_update_elem(fd, &e->spec.rule.id, &tally, BPF_ANY))
+			e->stats_dirty = false;
+	}
 }
 
 static bool index_lists_exactly(const struct connctl_rule_index *index,
@@ -124,10 +163,17 @@ int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
 
 		key = next;
 		prev = &key;
+		struct connctl_rule_tally tally;
+		struct rule_entry *e;
+
 		if (bpf_map_lookup_elem(fd, &key, &spec.rule))
 			continue;
-		if (!rule_table_insert(t, &spec))
+		e = rule_table_insert(t, &spec);
+		if (!e)
 			return -ENOMEM;
+		/* Counts carry over from the agent before. */
+		if (!bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &key, &tally))
+			stats_from_tally(&e->stats, &tally);
 	}
 	/* Normally the pinned index is right; after a crash mid-update, rebuild it. */
 	if (!index_lists_exactly(dp->index, t)) {

@@ -18,4 +18,7 @@ void kernel_rule_del(struct datapath *dp, __u32 id);
 /* Read the pinned rules into the table, and make the index list exactly them. */
 int kernel_rules_adopt(struct datapath *dp, struct rule_table *t);
 
+/* The counts of rules whose stats changed, into the pinned rule_tally. */
+void kernel_rules_save_tallies(struct datapath *dp, struct rule_table *t);
+
 #endif /* CONNCTL_KERNEL_RULES_H */

@@ -6,6 +6,7 @@
 #ifndef CONNCTL_RULES_H
 #define CONNCTL_RULES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "drain.h"
@@ -22,6 +23,7 @@ struct rule_stats {
 struct rule_entry {
 	struct rule_spec	spec;
 	struct rule_stats	stats;
+	bool			stats_dirty;	/* not yet in the pinned rule_tally */
 };
 
 struct rule_table {

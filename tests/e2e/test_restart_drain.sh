@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # A killed agent loses nothing: a drain in progress when it is SIGKILLed
-# completes under the restarted agent (every byte, then FIN, no RST); and a
+# completes under the restarted agent (every byte, then FIN, no RST); the
+# rules' counts carry over; and a
 # connection that matched a reset rule while no agent ran (its events queued
 # in the ring buffer, its packets held by cgroup_skb) is reset on restart.
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +41,10 @@ wait_until 5 held || die "the new connection to 8081 was not established"
 log "a reset rule's new match is held while no agent runs"
 start_agent
 log "agent restarted"
+# The counts carry over: they live in the pinned rule_tally, not in the agent.
+show=$(connctl -j rule show)
+expect_eq "$(jget "$show" '[(r["id"], r["stats"]["matched"], r["stats"]["new_matches"]) for r in d]')" \
+	"[(1, 1, 0), (2, 0, 1)]" "(id, matched, new matches) of each rule across two SIGKILLs"
 
 wait "$FETCH"
 res=$(cat "$TMP/fetch.json")
