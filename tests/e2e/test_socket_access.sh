@@ -9,7 +9,7 @@
 GROUP=ccread$$
 groupadd "$GROUP"
 cleanup_group() { groupdel "$GROUP" 2>/dev/null || true; }
-trap 'rc=$?; cleanup_group; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; cleanup_group; (exit $rc); cleanup' EXIT
 GID=$(getent group "$GROUP" | cut -d: -f3)
 
 setup_env
