@@ -11,24 +11,8 @@ QUIET_MS=${2:-100}
 ulimit -n 20000
 
 setup_env
-mkdir -p "$TMP/www" "$TMP/nginx"
-chmod 755 "$TMP"
-head -c 16384 /dev/urandom >"$TMP/www/small"
-cat >"$TMP/nginx/nginx.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log;
-events { worker_connections 4096; }
-http {
-	access_log off;
-	root $TMP/www;
-	server { listen 127.0.0.1:8080; keepalive_timeout 300s; }
-	server { listen 127.0.0.1:8081; keepalive_timeout ${QUIET_MS}ms; }
-}
-CONF
-in_ns nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
-wait_until 10 port_listening 8080 || die "nginx is not listening"
+# nginx itself closes idle keep-alives on 8081 after the same quiet period.
+start_nginx 8080 "8081:${QUIET_MS}ms"
 start_agent
 connctl rule add action drain lport 8080 quiet "${QUIET_MS}ms" >/dev/null
 start_capture "tcp port 8080 or tcp port 8081"

@@ -225,28 +225,35 @@ static int agent_refused(json_t *resp)
 	return EXIT_REFUSED;
 }
 
-static uint32_t parse_id(const char *s)
+/* A number from 1 to 2^32 - 1 in base (0: also 0x...), or 0 if s is none. */
+static uint32_t parse_u32(const char *s, int base)
 {
 	char *end;
 	unsigned long v;
 
 	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || end == s || v == 0 || v > UINT32_MAX || s[0] == '-')
-		usage_error("'%s' is not a rule id (a number from 1)", s);
+	v = strtoul(s, &end, base);
+	if (errno || *end || end == s || v > UINT32_MAX || s[0] == '-')
+		return 0;
 	return (uint32_t)v;
+}
+
+static uint32_t parse_id(const char *s)
+{
+	uint32_t id = parse_u32(s, 10);
+
+	if (!id)
+		usage_error("'%s' is not a rule id (a number from 1)", s);
+	return id;
 }
 
 static uint32_t parse_mark(const char *s)
 {
-	char *end;
-	unsigned long v;
+	uint32_t mark = parse_u32(s, 0);
 
-	errno = 0;
-	v = strtoul(s, &end, 0);
-	if (errno || *end || end == s || v == 0 || v > UINT32_MAX || s[0] == '-')
+	if (!mark)
 		usage_error("'%s' is not a mark (a number from 1 to 4294967295, or 0x...)", s);
-	return (uint32_t)v;
+	return mark;
 }
 
 static const char *const rule_keywords[] = {

@@ -18,6 +18,7 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 #include "agent.h"
+#include "clock.h"
 #include "flows.h"
 #include "kernel_rules.h"
 #include "mounts.h"
@@ -297,11 +298,8 @@ static int run(struct agent *agent)
 
 	while (!agent->stopping) {
 		int timeout = agent_expire_rules(agent);
-		struct timespec ts;
-		uint64_t now;
+		uint64_t now = monotonic_ns();
 
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		now = (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 		if (now >= next_collect) {
 			flows_collect(agent);
 			server_expire_idle(agent);
@@ -325,6 +323,8 @@ static int run(struct agent *agent)
 			w->handle(w, evs[i].events);
 		}
 	}
+	/* What the last turn changed, before the agent goes. */
+	agent_save_state(agent);
 	return 0;
 }
 
@@ -414,7 +414,6 @@ int main(int argc, char **argv)
 		err = run(&agent);
 
 	server_close(&agent);
-	agent_save_state(&agent);
 	if (signal_w.w.fd >= 0)
 		close(signal_w.w.fd);
 	drain_close(&agent);

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include "clock.h"
 #include "agent.h"
 #include "closer.h"
 #include "drain.h"
@@ -48,22 +49,6 @@ const char *close_outcome_name(enum close_outcome o)
 	return o < NR_CLOSE_OUTCOMES ? outcome_names[o] : "?";
 }
 
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
-
 /* --- outcomes --- */
 
 static void count(struct agent *agent, uint32_t rule_id, enum close_outcome outcome)
@@ -72,7 +57,7 @@ static void count(struct agent *agent, uint32_t rule_id, enum close_outcome outc
 
 	if (e) {
 		e->stats.closed[outcome]++;
-		e->stats_dirty = true;
+		rule_stats_changed(&agent->rules, e);
 	}
 }
 
@@ -143,7 +128,7 @@ static void ended(struct agent *agent, struct tracked *t)
 
 	if (e) {
 		e->stats.ended++;
-		e->stats_dirty = true;
+		rule_stats_changed(&agent->rules, e);
 	}
 	untrack(agent, t);
 }
@@ -171,13 +156,11 @@ static void reset(struct agent *agent, struct tracked *t, const struct connctl_e
  * there. A request that lands after this check meets the FIN, as it would
  * with any server closing an idle keep-alive connection.
  */
-static bool still_at_boundary(int fd, const struct connctl_event *ev, struct tcp_info *ti)
+static bool still_at_boundary(int fd, const struct connctl_event *ev,
+			      const struct tcp_info *ti)
 {
-	socklen_t len = sizeof(*ti);
 	int inq = 0, outq = 0;
 
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, ti, &len))
-		return false;
 	if (ti->tcpi_state != TCP_STATE_ESTABLISHED && ti->tcpi_state != TCP_STATE_CLOSE_WAIT)
 		return false;
 	if (ti->tcpi_bytes_received != ev->bytes_received ||
@@ -209,7 +192,7 @@ static void shut_down(struct agent *agent, struct tracked *t, const struct connc
 static void try_close(struct agent *agent, struct tracked *t, const struct connctl_event *ev)
 {
 	struct sock_diag_info info;
-	struct tcp_info ti = {};
+	struct tcp_info ti;
 	uint64_t now = monotonic_ns();
 	socklen_t len = sizeof(ti);
 	int fd, err;
@@ -238,13 +221,10 @@ static void try_close(struct agent *agent, struct tracked *t, const struct connc
 			reset(agent, t, ev, CLOSE_RST_NO_OWNER);
 		return;
 	}
-	if (t->action == CONNCTL_ACTION_DRAIN) {
-		if (!still_at_boundary(fd, ev, &ti)) {
-			close(fd);
-			return;
-		}
-	} else if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
-		memset(&ti, 0, sizeof(ti));
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
+	    (t->action == CONNCTL_ACTION_DRAIN && !still_at_boundary(fd, ev, &ti))) {
+		close(fd);
+		return;
 	}
 	shut_down(agent, t, ev, fd, &ti);
 	close(fd);
@@ -265,7 +245,6 @@ static struct tracked *track(struct agent *agent, const struct connctl_event *ev
 	t->tuple = ev->tuple;
 	t->rule_id = ev->rule_id;
 	t->action = ev->action;
-	t->tagged_ns = ev->tagged_ns;
 	e = rule_table_find(&agent->rules, ev->rule_id);
 	if (e)
 		e->stats.pending++;

@@ -41,7 +41,7 @@ static int handle_event(void *ctx, void *data, size_t size)
 		e = rule_table_find(&agent->rules, ev->rule_id);
 		if (e) {
 			e->stats.new_matches++;
-			e->stats_dirty = true;
+			rule_stats_changed(&agent->rules, e);
 		}
 		if (ev->action == CONNCTL_ACTION_RESET) {
 			reset_new_match(agent, ev);

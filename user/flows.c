@@ -5,6 +5,7 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "agent.h"
 #include "flows.h"
 #include "sockops.skel.h"
@@ -21,14 +22,6 @@ static const char *const state_names[] = {
 	[CONNCTL_FLOW_CLOSING]	= "closing",
 	[CONNCTL_FLOW_RESET]	= "reset",
 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static int flows_fd(struct agent *agent)
 {

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 #include "agent.h"
 #include "closer.h"
 #include "flows.h"
@@ -12,14 +13,6 @@
 
 /* Long ttls are checked at least this often (epoll takes an int of ms). */
 #define EXPIRY_CHECK_MAX_MS	60000
-
-static uint64_t realtime_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static json_t *stats_to_json(const struct rule_stats *s)
 {
@@ -94,9 +87,6 @@ void agent_save_state(struct agent *agent)
 {
 	int err;
 
-	/* Nothing loaded (the agent failed to start): nothing to save. */
-	if (!agent->dp.sockops)
-		return;
 	kernel_rules_save_tallies(&agent->dp, &agent->rules);
 	if (!agent->state_dirty || !agent->cfg.state_file[0])
 		return;
@@ -108,6 +98,45 @@ void agent_save_state(struct agent *agent)
 			strerror(-err));
 }
 
+/*
+ * A rule into force: standing first (a `once` rule never stands), then one
+ * pass over the connections that exist now, so none slips between the two.
+ * On failure nothing of it stands.
+ */
+static int rule_enforce(struct agent *agent, const struct rule_spec *spec,
+			struct pass_result *res)
+{
+	const struct connctl_rule *rule = &spec->rule;
+	bool once = rule->flags & CONNCTL_RULE_ONCE;
+	struct rule_entry *e;
+	int err;
+
+	if (once) {
+		rule_table_claim_id(&agent->rules, rule->id);
+	} else {
+		err = rule_install(agent, spec);
+		if (err)
+			return err;
+	}
+	err = closer_apply_existing(&agent->dp, rule, res);
+	if (err) {
+		if (!once)
+			rule_uninstall(agent, rule->id);
+		return err;
+	}
+	if (res->failed)
+		pr_warn("rule %u: %llu matched connections could not be closed",
+			rule->id, (unsigned long long)res->failed);
+	e = once ? NULL : rule_table_find(&agent->rules, rule->id);
+	if (e) {
+		e->stats.matched = res->matched - res->failed;
+		if (rule->action == CONNCTL_ACTION_RESET)
+			e->stats.closed[CLOSE_RST] += res->matched - res->failed;
+		rule_stats_changed(&agent->rules, e);
+	}
+	return 0;
+}
+
 static json_t *rule_add(struct agent *agent, const struct request *req,
 			const struct peer *peer)
 {
@@ -115,7 +144,6 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 	struct connctl_rule *rule = &spec.rule;
 	bool once = rule->flags & CONNCTL_RULE_ONCE;
 	struct pass_result res;
-	struct rule_entry *e;
 	json_t *resp;
 	int err;
 
@@ -131,32 +159,10 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 	if (spec.ttl_ns)
 		rule->expires_ns = realtime_ns() + spec.ttl_ns;
 
-	/* Standing first, then the pass: no connection slips between the two. */
-	if (once) {
-		rule_table_claim_id(&agent->rules, rule->id);
-	} else {
-		err = rule_install(agent, &spec);
-		if (err)
-			return error_response(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
-				    "cannot install rule %u: %s", rule->id, strerror(-err));
-	}
-	err = closer_apply_existing(&agent->dp, rule, &res);
-	if (err) {
-		if (!once)
-			rule_uninstall(agent, rule->id);
-		return error_response(PROTO_INTERNAL, "cannot apply rule %u to existing "
-			    "connections: %s", rule->id, strerror(-err));
-	}
-	if (res.failed)
-		pr_warn("rule %u: %llu matched connections could not be closed",
-			rule->id, (unsigned long long)res.failed);
-	e = once ? NULL : rule_table_find(&agent->rules, rule->id);
-	if (e) {
-		e->stats.matched = res.matched - res.failed;
-		if (rule->action == CONNCTL_ACTION_RESET)
-			e->stats.closed[CLOSE_RST] += res.matched - res.failed;
-		e->stats_dirty = true;
-	}
+	err = rule_enforce(agent, &spec, &res);
+	if (err)
+		return error_response(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
+			    "cannot put rule %u in force: %s", rule->id, strerror(-err));
 	/* Drains already at a boundary, and cancels, close now. */
 	events_poll(agent);
 	if (!once)
@@ -283,23 +289,10 @@ int agent_expire_rules(struct agent *agent)
 static int restore_rule(struct agent *agent, const struct rule_spec *spec)
 {
 	struct pass_result res;
-	struct rule_entry *e;
-	int err;
 
 	if (rule_table_find(&agent->rules, spec->rule.id))
 		return -EEXIST;
-	err = rule_install(agent, spec);
-	if (err)
-		return err;
-	err = closer_apply_existing(&agent->dp, &spec->rule, &res);
-	if (err)
-		return err;
-	e = rule_table_find(&agent->rules, spec->rule.id);
-	if (e) {
-		e->stats.matched = res.matched - res.failed;
-		e->stats_dirty = true;
-	}
-	return 0;
+	return rule_enforce(agent, spec, &res);
 }
 
 int agent_restore_rules(struct agent *agent)
@@ -357,7 +350,6 @@ int agent_restore_rules(struct agent *agent)
 		return err;
 	if (restored)
 		pr_info("restored %zu rules from %s", restored, path);
-	events_poll(agent);
 	save_state(agent);
 	return 0;
 }

@@ -129,13 +129,19 @@ void kernel_rules_save_tallies(struct datapath *dp, struct rule_table *t)
 	int fd = bpf_map__fd(dp->sockops->maps.rule_tally);
 	struct connctl_rule_tally tally;
 
+	/* Most turns change no count: skip the walk of up to 65,536 rules. */
+	if (!t->stats_dirty)
+		return;
+	t->stats_dirty = false;
 	for (size_t i = 0; i < t->n; i++) {
 		struct rule_entry *e = &t->v[i];
 
 		if (!e->stats_dirty)
 			continue;
 		tally_from_stats(&tally, &e->stats);
-		if (!bpf_map_update_elem(fd, &e->spec.rule.id, &tally, BPF_ANY))
+		if (bpf_map_update_elem(fd, &e->spec.rule.id, &tally, BPF_ANY))
+			t->stats_dirty = true;	/* try again next turn */
+		else
 			e->stats_dirty = false;
 	}
 }

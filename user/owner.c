@@ -9,15 +9,8 @@
 #include <unistd.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include "clock.h"
 #include "owner.h"
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 void owner_index_free(struct owner_index *idx)
 {

@@ -31,7 +31,15 @@ struct rule_table {
 	size_t			n;
 	size_t			cap;
 	uint32_t		last_id;	/* highest id ever given out */
+	bool			stats_dirty;	/* some entry's stats_dirty is set */
 };
+
+/* Its counts changed: the pinned rule_tally must follow. */
+static inline void rule_stats_changed(struct rule_table *t, struct rule_entry *e)
+{
+	e->stats_dirty = true;
+	t->stats_dirty = true;
+}
 
 void rule_table_free(struct rule_table *t);
 struct rule_entry *rule_table_find(const struct rule_table *t, uint32_t id);

@@ -16,6 +16,7 @@
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "agent.h"
 
 /* Past this much unsent output, stop reading requests from that client. */
@@ -45,14 +46,6 @@ struct server {
 	size_t		n_clients;
 	char		path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
-
-static uint64_t monotonic_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
-}
 
 static void client_free(struct client *c)
 {

@@ -13,7 +13,6 @@ struct tracked {
 	struct connctl_tuple	tuple;
 	uint32_t		rule_id;
 	enum connctl_action	action;
-	uint64_t		tagged_ns;
 	uint64_t		no_owner_since_ns;
 };
 

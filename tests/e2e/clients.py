@@ -98,17 +98,24 @@ def parse_target(t):
     return host.strip("[]"), int(port)
 
 
+def open_keepalive(target, count, path):
+    """COUNT connections to TARGET with one request done on each: (host, [sockets])."""
+    host, port = parse_target(target)
+    socks = []
+    for _ in range(count):
+        s = socket.create_connection((host, port), timeout=5)
+        outcome = exchange(s, host, path, time.monotonic() + 5)
+        if outcome != "ok":
+            sys.exit(f"clients.py: first request to {target}: {outcome}")
+        socks.append(s)
+    return host, socks
+
+
 def hold(args):
     conns = []
     for t in args.to:
-        host, port = parse_target(t)
-        for _ in range(args.count):
-            s = socket.create_connection((host, port), timeout=5)
-            outcome = exchange(s, host, args.path, time.monotonic() + 5)
-            if outcome != "ok":
-                print(f"clients.py: first request to {t}: {outcome}", file=sys.stderr)
-                return 1
-            conns.append((t, host, s))
+        host, socks = open_keepalive(t, args.count, args.path)
+        conns += [(t, host, s) for s in socks]
     cmd = subprocess.run(args.cmd, capture_output=True, text=True)
     deadline = time.monotonic() + args.deadline
     outcomes = {t: [] for t in args.to}
@@ -159,6 +166,24 @@ def read_head(sock, deadline):
     return int(length[0].split(b":")[1]), body
 
 
+def read_body(sock, length, body, deadline, progress=None):
+    """The rest of a body after read_head: (bytes received, sha256 hex).
+    Stops short at EOF; progress(bytes so far) is called before each read;
+    socket errors propagate."""
+    digest = hashlib.sha256(body)
+    got = len(body)
+    while got < length:
+        if progress:
+            progress(got)
+        sock.settimeout(max(deadline - time.monotonic(), 0.001))
+        chunk = sock.recv(min(65536, length - got))
+        if not chunk:
+            break
+        digest.update(chunk)
+        got += len(chunk)
+    return got, digest.hexdigest()
+
+
 def wait_end(sock, deadline):
     """After a response: how the connection ends, and when (monotonic)."""
     while True:
@@ -182,48 +207,36 @@ def fetch(args):
     s = socket.create_connection((host, port), timeout=5)
     s.sendall(request(host, args.path))
     deadline = time.monotonic() + args.deadline
-    result = {"cmd": None}
-    got = 0
+    result = {"cmd": None, "bytes": 0}
+
+    def progress(got):
+        result["bytes"] = got
+        if args.at_bytes is not None and got >= args.at_bytes and result["cmd"] is None:
+            cmd = subprocess.run(args.cmd, capture_output=True, text=True)
+            result["cmd"] = {"rc": cmd.returncode, "stdout": cmd.stdout,
+                             "stderr": cmd.stderr, "at_bytes": got}
+
     try:
         length, body = read_head(s, deadline)
-        digest = hashlib.sha256(body)
-        got = len(body)
-        while got < length:
-            if args.at_bytes is not None and got >= args.at_bytes and result["cmd"] is None:
-                cmd = subprocess.run(args.cmd, capture_output=True, text=True)
-                result["cmd"] = {"rc": cmd.returncode, "stdout": cmd.stdout,
-                                 "stderr": cmd.stderr, "at_bytes": got}
-            s.settimeout(max(deadline - time.monotonic(), 0.001))
-            chunk = s.recv(min(65536, length - got))
-            if not chunk:
-                result["end"] = "eof"
-                break
-            digest.update(chunk)
-            got += len(chunk)
+        got, digest = read_body(s, length, body, deadline, progress)
         last_byte = time.monotonic()
-        result.update(length=length, bytes=got, sha256=digest.hexdigest())
-        if got == length:
+        result.update(length=length, bytes=got, sha256=digest)
+        if got < length:
+            result["end"] = "eof"
+        else:
             result["end"], at = wait_end(s, deadline)
             if at is not None:
                 result["end_after_ms"] = round((at - last_byte) * 1000, 1)
     except OSError as e:
-        result.update(end=classify(e), bytes=got)
+        result["end"] = classify(e)
     except (EOFError, ValueError) as e:
-        result.update(end=str(e), bytes=got)
+        result["end"] = str(e)
     print(json.dumps(result))
     return 0
 
 
 def idle(args):
-    host, port = parse_target(args.to[0])
-    conns = []
-    for _ in range(args.count):
-        s = socket.create_connection((host, port), timeout=5)
-        outcome = exchange(s, host, args.path, time.monotonic() + 5)
-        if outcome != "ok":
-            print(f"clients.py: first request: {outcome}", file=sys.stderr)
-            return 1
-        conns.append(s)
+    _, conns = open_keepalive(args.to[0], args.count, args.path)
     time.sleep(args.idle)
     t0 = time.monotonic()
     cmd = subprocess.run(args.cmd, capture_output=True, text=True)
@@ -274,21 +287,14 @@ def load_worker(args, host, port, stats, stop):
             if sock is None:
                 sock = socket.create_connection((host, port), timeout=5)
             sock.sendall(request(host, args.path))
-            length, body = read_head(sock, time.monotonic() + 5)
-            digest = hashlib.sha256(body)
-            got = len(body)
-            while got < length:
-                sock.settimeout(5)
-                chunk = sock.recv(min(65536, length - got))
-                if not chunk:
-                    break
-                digest.update(chunk)
-                got += len(chunk)
+            deadline = time.monotonic() + 5
+            length, body = read_head(sock, deadline)
+            got, digest = read_body(sock, length, body, deadline)
             if got < length:
                 stats.add("truncated")
                 sock.close()
                 sock = None
-            elif digest.hexdigest() != args.sha256:
+            elif digest != args.sha256:
                 stats.add("corrupt")
             else:
                 stats.add("ok")

@@ -100,8 +100,7 @@ setup_veth() {
 
 # in_client CMD...: run CMD in the client namespace and cgroup.
 in_client() {
-	sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec nsenter --net="$ns" -- "$@"' \
-		sh "$CLIENT_CG" "/var/run/netns/$CLIENT_NS" "$@"
+	in_cgroup_netns "$CLIENT_CG" "/var/run/netns/$CLIENT_NS" "$@"
 }
 
 # wait_until SECONDS CMD...: poll CMD every 20 ms until it succeeds or time is up.
@@ -125,8 +124,14 @@ setup_env() {
 
 # in_ns CMD...: run CMD inside the test's cgroup and network namespace.
 in_ns() {
+	in_cgroup_netns "$CGROUP" "$NETNS_PATH" "$@"
+}
+
+# in_cgroup_netns CGROUP NETNS_PATH CMD...: join the cgroup first, so that
+# every process CMD starts is in it, then the namespace.
+in_cgroup_netns() {
 	sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec nsenter --net="$ns" -- "$@"' \
-		sh "$CGROUP" "$NETNS_PATH" "$@"
+		sh "$@"
 }
 
 # in_ns_only CMD...: inside the namespace, outside the test cgroup.
@@ -139,6 +144,14 @@ start_agent() {
 		--cgroup "$CGROUP" --state-file "$STATE_FILE" "$@" >>"$AGENT_LOG" 2>&1 &
 	AGENT_PID=$!
 	wait_until 10 test -S "$SOCK" || die "connctld did not create $SOCK"
+}
+
+# kill_agent: SIGKILL, as a crash would; the pins stay, the socket file too.
+kill_agent() {
+	kill -KILL "$AGENT_PID"
+	wait "$AGENT_PID" 2>/dev/null || true
+	AGENT_PID=
+	rm -f "$SOCK"
 }
 
 stop_agent() {
@@ -163,16 +176,23 @@ expect_eq() {
 	log "ok: $what = $want"
 }
 
-# start_nginx PORT...: nginx on 127.0.0.1 and [::1] at each port, in the
-# namespace and cgroup; /big is 4 MiB served at 200 KiB/s, /paced 1 MiB at
-# 200 KiB/s (nginx sends a socket buffer, then pauses ~320 ms), /small 16 KiB,
-# / is "hello from nginx".
+# start_nginx PORT[:KEEPALIVE]...: nginx on $NGINX_ADDRS at each port, in
+# the namespace and cgroup, closing idle keep-alive connections after
+# KEEPALIVE (default 300s); /big is 4 MiB served at 200 KiB/s, /paced 1 MiB
+# at 200 KiB/s (nginx sends a socket buffer, then pauses ~320 ms), /small
+# 16 KiB, / is "hello from nginx".
 start_nginx() {
-	local listen="" p
-	for p in "$@"; do
+	local servers="" spec p keepalive a
+	for spec in "$@"; do
+		p=${spec%%:*}
+		keepalive=${spec#*:}
+		[ "$keepalive" != "$spec" ] || keepalive=300s
+		servers+="server { keepalive_timeout $keepalive; "
 		for a in $NGINX_ADDRS; do
-			listen+="listen $a:$p; "
+			servers+="listen $a:$p; "
 		done
+		servers+="root $TMP/www; location /big { limit_rate 200k; } "
+		servers+="location /paced { limit_rate 200k; } }"$'\n'
 	done
 	mkdir -p "$TMP/www" "$TMP/nginx"
 	chmod 755 "$TMP"
@@ -188,25 +208,31 @@ error_log $TMP/nginx/error.log;
 events { worker_connections 4096; }
 http {
 	access_log off;
-	keepalive_timeout 300s;
 	keepalive_requests 1000000;
 	client_body_temp_path $TMP/nginx/body;
 	proxy_temp_path $TMP/nginx/proxy;
 	fastcgi_temp_path $TMP/nginx/fastcgi;
 	uwsgi_temp_path $TMP/nginx/uwsgi;
 	scgi_temp_path $TMP/nginx/scgi;
-	server {
-		$listen
-		root $TMP/www;
-		location /big { limit_rate 200k; }
-		location /paced { limit_rate 200k; }
-	}
+	$servers
 }
 CONF
 	in_ns nginx -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" &
-	for p in "$@"; do
-		wait_until 10 port_listening "$p" || die "nginx is not listening on $p"
+	for spec in "$@"; do
+		wait_until 10 port_listening "${spec%%:*}" || die "nginx is not listening on $spec"
 	done
+}
+
+# fetch_adding_rule PORT PATH AT_BYTES RULE...: fetch PATH from nginx on
+# 127.0.0.1:PORT on one keep-alive connection, run `connctl -j rule add
+# RULE...` once AT_BYTES of the body have arrived, then wait for the
+# connection to end; prints clients.py's JSON (bytes, sha256, end, cmd).
+fetch_adding_rule() {
+	local port=$1 path=$2 at=$3
+	shift 3
+	in_ns python3 "$CLIENTS_PY" fetch --to "127.0.0.1:$port" --path "$path" \
+		--at-bytes "$at" --deadline 20 \
+		-- "$CONNCTL_BIN" --socket "$SOCK" -j rule add "$@"
 }
 
 # sha256 FILE: the hex digest alone.

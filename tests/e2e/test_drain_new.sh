@@ -26,9 +26,7 @@ expect_eq "$(jget "$show" 'd[0]["stats"]["new_matches"]')" 2 "new matches"
 expect_eq "$(jget "$show" 'd[0]["stats"]["closed"]["fin"]')" 2 "closed with a FIN"
 
 # once: tag the download that exists now, keep no rule, still drain it.
-res=$(in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:8081 --path /paced \
-	--at-bytes 100000 --deadline 20 \
-	-- "$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8081 once)
+res=$(fetch_adding_rule 8081 /paced 100000 action drain lport 8081 once)
 log "$res"
 expect_eq "$(jget "$res" 'json.loads(d["cmd"]["stdout"])["matched"]')" 1 "once: matched"
 expect_eq "$(jget "$res" 'd["sha256"]')" "$(sha256 "$TMP/www/paced")" "once: body checksum"

@@ -9,9 +9,7 @@ start_nginx 8080
 start_agent
 start_capture "tcp port 8080"
 
-res=$(in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:8080 --path /paced \
-	--at-bytes 200000 --deadline 20 \
-	-- "$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8080)
+res=$(fetch_adding_rule 8080 /paced 200000 action drain lport 8080)
 log "$res"
 stop_capture
 

@@ -9,9 +9,7 @@ start_nginx 8080
 start_agent
 start_capture "tcp port 8080"
 
-res=$(in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:8080 --path /paced \
-	--at-bytes 100000 --deadline 20 \
-	-- "$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8080 timeout 1s)
+res=$(fetch_adding_rule 8080 /paced 100000 action drain lport 8080 timeout 1s)
 log "$res"
 stop_capture
 

@@ -11,28 +11,19 @@ start_nginx 8080 8081
 start_agent
 start_capture "tcp port 8080"
 
-in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:8080 --path /paced \
-	--at-bytes 200000 --deadline 20 \
-	-- "$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8080 \
-	>"$TMP/fetch.json" &
+fetch_adding_rule 8080 /paced 200000 action drain lport 8080 >"$TMP/fetch.json" &
 FETCH=$!
 rule_added() { [ "$(connctl -j rule show | jget "$(cat)" 'len(d)')" = 1 ]; }
 wait_until 10 rule_added || die "the drain rule was not added"
 expect_eq "$(connctl -j rule show | jget "$(cat)" 'd[0]["stats"]["pending"]')" 1 \
 	"the download waits to drain"
-kill -KILL "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null || true
-AGENT_PID=
-rm -f "$SOCK"
+kill_agent
 log "agent killed mid-drain"
 
 # While no agent runs: a reset rule's new match is held, its event queued.
 start_agent
 connctl rule add action reset lport 8081 >/dev/null
-kill -KILL "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null || true
-AGENT_PID=
-rm -f "$SOCK"
+kill_agent
 in_ns python3 "$CLIENTS_PY" connect --to 127.0.0.1:8081 --count 1 --deadline 10 \
 	>"$TMP/held.json" &
 HELD=$!

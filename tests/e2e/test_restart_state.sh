@@ -19,10 +19,7 @@ expect_eq "$(tail -n +2 "$STATE_FILE" | python3 -c 'import json, sys
 print([json.loads(l)["rule"]["id"] for l in sys.stdin])')" "[2, 3, 4]" "rules in the state file"
 
 # A killed agent: the pins hold the rules; the new agent adopts them.
-kill -KILL "$AGENT_PID"
-wait "$AGENT_PID" 2>/dev/null || true
-AGENT_PID=
-rm -f "$SOCK"
+kill_agent
 start_agent
 expect_eq "$(ids)" "[2, 3, 4]" "rules after SIGKILL and restart"
 
