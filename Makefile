@@ -12,7 +12,7 @@ ARCH		:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 CFLAGS		?= -O2 -g
 CFLAGS		+= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 		   -Iinclude -Iuser -I$(BUILD) -MMD -MP
-LDLIBS		:= -lbpf -lelf -lz -ljansson
+LDLIBS		:= -lbpf -lelf -lz -ljansson -pthread
 BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 		   -Iinclude -Ibpf -I$(BUILD) -MMD -MP
 

@@ -9,6 +9,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
 #include "connctl.h"
 #include "maps.bpf.h"
 
@@ -103,6 +104,22 @@ static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
 	tag->deadline_ns = rule->action == CONNCTL_ACTION_DRAIN ? now + rule->timeout_ns : 0;
 	tag->quiet_ns = rule->quiet_ns;
 	tag->last_ack_ns = 0;
+}
+
+/* A socket's tuple from its own point of view, ports in host order. */
+static __always_inline void tuple_from_skc(const struct sock_common *skc,
+					   struct connctl_tuple *t)
+{
+	if (skc->skc_family == AF_INET) {
+		addr_set_v4(t->laddr, skc->skc_rcv_saddr);
+		addr_set_v4(t->raddr, skc->skc_daddr);
+	} else {
+		addr_set_v6(t->laddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr32);
+		addr_set_v6(t->raddr, skc->skc_v6_daddr.in6_u.u6_addr32);
+	}
+	t->lport = skc->skc_num;
+	t->rport = bpf_ntohs(skc->skc_dport);
+	t->sk_family = skc->skc_family;
 }
 
 /* The ring buffer is full when this fails; the next sweep reports again. */

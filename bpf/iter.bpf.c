@@ -36,6 +36,13 @@ __u64 iter_next_ns;	/* SWEEP: when the next quiet period runs out; 0: none */
  * the connection's port is a service (the socket is the server side).
  */
 __u64 iter_listen_ports[65536 / 64];
+/*
+ * An APPLY may run as several passes at once, one a CPU, each over the same
+ * sockets: this pass takes those whose hash falls in its shard, so a mass
+ * reset spreads its tcp_abort()s (and the peers' RST processing) over CPUs.
+ */
+__u32 iter_shard;
+__u32 iter_shards;
 
 /*
  * Connections only: a LISTEN socket is a service, not a connection; TIME_WAIT
@@ -55,21 +62,6 @@ static __always_inline bool state_is_connection(int state)
 	default:
 		return false;
 	}
-}
-
-static __always_inline void tuple_from_skc(const struct sock_common *skc,
-					   struct connctl_tuple *t)
-{
-	if (skc->skc_family == AF_INET) {
-		addr_set_v4(t->laddr, skc->skc_rcv_saddr);
-		addr_set_v4(t->raddr, skc->skc_daddr);
-	} else {
-		addr_set_v6(t->laddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr32);
-		addr_set_v6(t->raddr, skc->skc_v6_daddr.in6_u.u6_addr32);
-	}
-	t->lport = skc->skc_num;
-	t->rport = bpf_ntohs(skc->skc_dport);
-	t->sk_family = skc->skc_family;
 }
 
 static __always_inline void note_listener(__u16 port)
@@ -137,6 +129,8 @@ static __always_inline void apply_tag(struct sock_common *skc,
 
 static __always_inline void apply(struct sock_common *skc, const struct connctl_tuple *t)
 {
+	if (iter_shards > 1 && skc->skc_hash % iter_shards != iter_shard)
+		return;
 	if (!rule_matches(&iter_rule, t))
 		return;
 	iter_matched++;

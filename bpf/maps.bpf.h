@@ -40,6 +40,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_index SEC(".maps");
 
+/* Rule ids by remote prefix: see struct connctl_rule_bucket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, CONNCTL_MAX_RULES + 1);
+	__type(key, struct connctl_lpm_key);
+	__type(value, struct connctl_rule_bucket);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_lpm SEC(".maps");
+
 /* Per-socket tag: cannot go stale, it dies with the socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
@@ -80,6 +90,7 @@ struct {
 	__uint(max_entries, CONNCTL_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct connctl_rule_counters);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_stats SEC(".maps");
 
@@ -98,6 +109,7 @@ struct {
 	__uint(max_entries, CONNCTL_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct connctl_rule_tally);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_tally SEC(".maps");
 

@@ -103,14 +103,11 @@ struct best_match {
 	struct connctl_rule		rule;	/* id and action 0: none yet */
 };
 
-static long match_rule(__u32 i, struct best_match *best)
+/* A subprogram: inlined at each of its callers, the matcher would not fit. */
+static __noinline int match_id(struct best_match *best, __u32 id)
 {
 	struct connctl_rule *rule;
-	__u32 id;
 
-	if (i >= CONNCTL_MAX_RULES)
-		return 1;
-	id = best->index->ids[i];
 	/* NULL when the rule was deleted while we walk: it no longer applies. */
 	rule = bpf_map_lookup_elem(&rules, &id);
 	if (rule && rule_matches(rule, &best->tuple) &&
@@ -119,9 +116,62 @@ static long match_rule(__u32 i, struct best_match *best)
 	return 0;
 }
 
-/* Fills best->rule (id 0 when none matches); best->index and tuple set. */
+static long match_rule(__u32 i, struct best_match *best)
+{
+	if (i >= CONNCTL_MAX_RULES)
+		return 1;
+	match_id(best, best->index->ids[i]);
+	return 0;
+}
+
+/* One step of the walk down the prefixes that hold the remote address. */
+struct lpm_walk {
+	struct best_match	*best;
+	struct connctl_lpm_key	key;
+	bool			done;	/* reached the shortest prefix: nothing more can match */
+	bool			walk_all;
+};
+
+static long lpm_step(__u32 i, struct lpm_walk *w)
+{
+	struct connctl_rule_bucket *b;
+
+	b = bpf_map_lookup_elem(&rule_lpm, &w->key);
+	if (!b) {
+		w->done = true;
+		return 1;
+	}
+	if (b->count > CONNCTL_BUCKET_IDS) {
+		w->walk_all = true;
+		return 1;
+	}
+	for (int j = 0; j < CONNCTL_BUCKET_IDS; j++) {
+		if (j >= b->count)
+			break;
+		match_id(w->best, b->ids[j]);
+	}
+	if (!b->prefixlen || b->prefixlen > 128) {
+		w->done = true;
+		return 1;
+	}
+	w->key.prefixlen = b->prefixlen - 1;
+	return 0;
+}
+
+/*
+ * Fills best->rule (id 0 when none matches); best->index and tuple set.
+ * Only the rules whose remote prefix holds the remote address can match:
+ * the LPM walk lists them, from the longest prefix to ::/0. An entry that
+ * lists too many, or too deep a chain, and every rule is tried.
+ */
 static __always_inline void find_best_rule(struct best_match *best, __u32 count)
 {
+	struct lpm_walk w = { .best = best, .key = { .prefixlen = 128 } };
+
+	__builtin_memcpy(w.key.addr, best->tuple.raddr, sizeof(w.key.addr));
+	bpf_loop(CONNCTL_LPM_DEPTH, lpm_step, &w, 0);
+	if (w.done && !w.walk_all)
+		return;
 	bpf_loop(count, match_rule, best, 0);
 }
 

@@ -99,8 +99,10 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 static __always_inline void on_ack(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
+	struct connctl_tuple t = {};
 	struct connctl_sk_tag *tag;
 	struct tcp_sock *tp;
+	__u64 now;
 
 	if (!sk)
 		return;
@@ -108,8 +110,19 @@ static __always_inline void on_ack(struct bpf_sock_ops *skops)
 	if (!tag || tag->action != CONNCTL_ACTION_DRAIN)
 		return;
 	tp = bpf_skc_to_tcp_sock(sk);
-	if (tp && tp->snd_una == tp->write_seq)
-		tag->last_ack_ns = bpf_ktime_get_ns();
+	if (!tp || tp->snd_una != tp->write_seq)
+		return;
+	now = bpf_ktime_get_ns();
+	tag->last_ack_ns = now;
+	/*
+	 * No quiet period: this ACK may end the response, so report it now
+	 * rather than at the next sweep. If it carries the next request, its
+	 * data is not counted yet; the agent sees the count move, and waits.
+	 */
+	if (!tag->quiet_ns && drain_at_boundary(tp, tag, now)) {
+		tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
+		emit_event(CONNCTL_EV_READY, tag, tp, bpf_get_socket_cookie(skops), &t);
+	}
 }
 
 static __always_inline void on_state(struct bpf_sock_ops *skops)

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define CONNCTL_LAYOUT		2
+#define CONNCTL_LAYOUT		3
 
 /* Map names double as pin names under the pin directory (bpftool: <= 15 chars). */
 #define CONNCTL_MAP_LAYOUT	"layout"
@@ -33,7 +33,7 @@
 #define CONNCTL_LINK_SKB_IN	"skb_in_link"
 #define CONNCTL_LINK_SKB_OUT	"skb_out_link"
 
-#define CONNCTL_MAX_RULES	65536
+#define CONNCTL_MAX_RULES	131072
 #define CONNCTL_EVENTS_BYTES	(4u << 20)
 #define CONNCTL_MAX_FLOWS	65536
 #define CONNCTL_MAX_TC_IFACES	64
@@ -177,6 +177,28 @@ struct connctl_rule_index {
 };
 
 /*
+ * Rules by remote prefix, for matching a new connection without walking
+ * every rule: an LPM trie whose entries hold the ids of the rules with that
+ * exact prefix (no remote: ::/0). The matcher looks the remote address up,
+ * then again below the prefix found, and so on up to ::/0, trying only the
+ * rules listed on the way. An entry with more rules than it can list, or a
+ * chain deeper than CONNCTL_LPM_DEPTH, sends it back to walking them all.
+ */
+#define CONNCTL_BUCKET_IDS	6
+#define CONNCTL_LPM_DEPTH	8
+
+struct connctl_lpm_key {
+	__u32	prefixlen;	/* 0..128 */
+	__u8	addr[16];	/* IPv4-mapped for IPv4, host bits zero */
+};
+
+struct connctl_rule_bucket {
+	__u32	prefixlen;	/* this entry's own prefix: the walk goes on below it */
+	__u32	count;		/* rules with this prefix; > CONNCTL_BUCKET_IDS: not all listed */
+	__u32	ids[CONNCTL_BUCKET_IDS];
+};
+
+/*
  * A flow as tc sees it, from this host's side: local is the destination of
  * an ingress packet and the source of an egress one.
  */
@@ -265,6 +287,8 @@ CONNCTL_ASSERT_SIZE(struct connctl_event, 104);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 8 + 4 * CONNCTL_MAX_RULES);
 CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
+CONNCTL_ASSERT_SIZE(struct connctl_lpm_key, 20);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_bucket, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_flow, 80);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 48);
 CONNCTL_ASSERT_SIZE(struct connctl_tc_iface, 32);

@@ -261,6 +261,9 @@ void drain_on_event(struct agent *agent, const struct connctl_event *ev)
 		t = track(agent, ev);
 		if (t && ev->action == CONNCTL_ACTION_CANCEL)
 			try_close(agent, t, ev);
+		/* Its owner, known before its boundary comes: one walk a batch. */
+		if (t && ev->type == CONNCTL_EV_TAGGED && ev->action == CONNCTL_ACTION_DRAIN)
+			owner_index_warm(&agent->drain.owners, OWNER_INDEX_FRESH_NS);
 		break;
 	case CONNCTL_EV_READY:
 		t = track(agent, ev);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -74,9 +75,107 @@ static void index_bump_gen(struct connctl_rule_index *index)
 	__atomic_add_fetch(&index->gen, 1, __ATOMIC_RELEASE);
 }
 
+static void lpm_key_of(const struct connctl_rule *rule, struct connctl_lpm_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (rule->match & CONNCTL_MATCH_REMOTE) {
+		key->prefixlen = rule->remote.len;
+		memcpy(key->addr, rule->remote.addr, sizeof(key->addr));
+	}
+}
+
+/* The trie's lookup finds the longest prefix that holds the key: exact only if as long. */
+static bool lpm_lookup_exact(int fd, const struct connctl_lpm_key *key,
+			     struct connctl_rule_bucket *b)
+{
+	return !bpf_map_lookup_elem(fd, key, b) && b->prefixlen == key->prefixlen;
+}
+
+static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
+	struct connctl_rule_bucket b;
+	struct connctl_lpm_key key;
+
+	lpm_key_of(rule, &key);
+	if (!lpm_lookup_exact(fd, &key, &b)) {
+		memset(&b, 0, sizeof(b));
+		b.prefixlen = key.prefixlen;
+	}
+	if (b.count < CONNCTL_BUCKET_IDS)
+		b.ids[b.count] = rule->id;
+	b.count++;
+	return bpf_map_update_elem(fd, &key, &b, BPF_ANY) ? -errno : 0;
+}
+
+/* After an overflow, the list is incomplete: refill it from the rules. */
+static void lpm_refill(struct datapath *dp, const struct connctl_lpm_key *key,
+		       struct connctl_rule_bucket *b)
+{
+	int rules_fd = bpf_map__fd(dp->sockops->maps.rules);
+	__u32 n = index_count(dp->index);
+	struct connctl_lpm_key k;
+	struct connctl_rule r;
+
+	b->count = 0;
+	for (__u32 i = 0; i < n && b->count < CONNCTL_BUCKET_IDS; i++) {
+		if (bpf_map_lookup_elem(rules_fd, &dp->index->ids[i], &r))
+			continue;
+		lpm_key_of(&r, &k);
+		if (!memcmp(&k, key, sizeof(k)))
+			b->ids[b->count++] = r.id;
+	}
+}
+
+static void lpm_del(struct datapath *dp, const struct connctl_rule *rule)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
+	struct connctl_rule_bucket b;
+	struct connctl_lpm_key key;
+	bool overflowed;
+
+	lpm_key_of(rule, &key);
+	if (!lpm_lookup_exact(fd, &key, &b) || !b.count)
+		return;
+	overflowed = b.count > CONNCTL_BUCKET_IDS;
+	for (__u32 i = 0; i < b.count && i < CONNCTL_BUCKET_IDS; i++) {
+		if (b.ids[i] != rule->id)
+			continue;
+		b.ids[i] = b.ids[(b.count <= CONNCTL_BUCKET_IDS ? b.count : CONNCTL_BUCKET_IDS) - 1];
+		break;
+	}
+	b.count--;
+	if (!b.count) {
+		bpf_map_delete_elem(fd, &key);
+		return;
+	}
+	if (overflowed && b.count <= CONNCTL_BUCKET_IDS)
+		lpm_refill(dp, &key, &b);	/* the rule left the index already */
+	if (bpf_map_update_elem(fd, &key, &b, BPF_ANY))
+		pr_warn("rule %u: cannot update the prefix index: %s", rule->id, strerror(errno));
+}
+
+/* From the rule table, whatever the trie held before (a crash mid-update). */
+static int lpm_rebuild(struct datapath *dp, const struct rule_table *t)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm), err;
+	struct connctl_lpm_key key;
+
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
+	for (size_t i = 0; i < t->n; i++) {
+		err = lpm_add(dp, &t->v[i].spec.rule);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 {
 	__u32 id = rule->id;
+	int err;
 
 	if (bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rules), &id, rule,
 				BPF_NOEXIST))
@@ -85,6 +184,12 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 		bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id);
 		return -E2BIG;
 	}
+	/* Listed by prefix first: a rule in the index must be findable. */
+	err = lpm_add(dp, rule);
+	if (err) {
+		bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id);
+		return err;
+	}
 	index_append(dp->index, id);
 	index_bump_gen(dp->index);
 	return 0;
@@ -92,7 +197,13 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 
 void kernel_rule_del(struct datapath *dp, __u32 id)
 {
+	struct connctl_rule rule;
+	bool known;
+
+	known = !bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.rules), &id, &rule);
 	index_remove(dp->index, id);
+	if (known)
+		lpm_del(dp, &rule);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
 	    errno != ENOENT)
 		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
@@ -189,5 +300,5 @@ int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
 			index_append(dp->index, t->v[i].spec.rule.id);
 		index_bump_gen(dp->index);
 	}
-	return 0;
+	return lpm_rebuild(dp, t);
 }

@@ -112,6 +112,36 @@ static int load_error(const char *what, int err)
 	return err;
 }
 
+static int iter_shard_count(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 1)
+		return 1;
+	return cpus < ITER_SHARDS_MAX ? cpus : ITER_SHARDS_MAX;
+}
+
+/* One iterator object a CPU: each has its own globals, so passes can run at once. */
+static int load_iterators(struct datapath *dp, const struct bpf_object_open_opts *opts)
+{
+	int n = iter_shard_count(), err;
+
+	for (int i = 0; i < n; i++) {
+		dp->iter[i] = iter_bpf__open_opts(opts);
+		if (!dp->iter[i])
+			return load_error("tcp iterator", -errno);
+		err = iter_bpf__load(dp->iter[i]);
+		if (err)
+			return load_error("tcp iterator", err);
+		dp->iter_link[i] = bpf_program__attach_iter(dp->iter[i]->progs.connctl_iter_tcp,
+							    NULL);
+		if (!dp->iter_link[i])
+			return load_error("tcp iterator link", -errno);
+		dp->iter_shards = i + 1;
+	}
+	return 0;
+}
+
 static int load_objects(struct datapath *dp, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -137,15 +167,9 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	if (err)
 		return load_error("cgroup_skb programs", err);
 
-	dp->iter = iter_bpf__open_opts(&opts);
-	if (!dp->iter)
-		return load_error("tcp iterator", -errno);
-	err = iter_bpf__load(dp->iter);
+	err = load_iterators(dp, &opts);
 	if (err)
-		return load_error("tcp iterator", err);
-	dp->iter_link = bpf_program__attach_iter(dp->iter->progs.connctl_iter_tcp, NULL);
-	if (!dp->iter_link)
-		return load_error("tcp iterator link", -errno);
+		return err;
 
 	dp->tc = tc_bpf__open_opts(&opts);
 	if (!dp->tc)
@@ -276,11 +300,13 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 void datapath_close(struct datapath *dp)
 {
 	kernel_rules_close(dp);
-	bpf_link__destroy(dp->iter_link);
+	for (int i = 0; i < dp->iter_shards; i++)
+		bpf_link__destroy(dp->iter_link[i]);
 	/* Drops only our fds: the pins keep the programs attached. */
 	for (int i = 0; i < NR_CGROUP_LINKS; i++)
 		bpf_link__destroy(dp->cgroup_links[i]);
-	iter_bpf__destroy(dp->iter);
+	for (int i = 0; i < ITER_SHARDS_MAX; i++)
+		iter_bpf__destroy(dp->iter[i]);
 	tc_bpf__destroy(dp->tc);
 	cgroup_skb_bpf__destroy(dp->skb);
 	sockops_bpf__destroy(dp->sockops);

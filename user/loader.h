@@ -24,13 +24,17 @@ enum cgroup_link {
 	NR_CGROUP_LINKS,
 };
 
+/* Parallel APPLY passes at most, each its own iterator object and link. */
+#define ITER_SHARDS_MAX		4
+
 struct datapath {
 	struct sockops_bpf	*sockops;
 	struct cgroup_skb_bpf	*skb;
-	struct iter_bpf		*iter;
+	struct iter_bpf		*iter[ITER_SHARDS_MAX];
 	struct tc_bpf		*tc;
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
-	struct bpf_link		*iter_link;
+	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
+	int			iter_shards;	/* objects loaded, one a CPU */
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	int			lock_fd;	/* flock on the pin dir */
 	bool			adopted;	/* found programs already attached */

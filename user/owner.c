@@ -150,6 +150,13 @@ static int take_from_index(const struct owner_index *idx, uint64_t inode)
 	return fd;
 }
 
+int owner_index_warm(struct owner_index *idx, uint64_t fresh_ns)
+{
+	if (idx->built_ns && monotonic_ns() - idx->built_ns < fresh_ns)
+		return 0;
+	return index_build(idx);
+}
+
 int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns)
 {
 	int fd, err;

@@ -27,6 +27,11 @@ struct owner_index {
 
 void owner_index_free(struct owner_index *idx);
 /*
+ * Walk /proc now unless the index is younger than fresh_ns, so that the
+ * connections a rule just tagged are found at once when they are ready.
+ */
+int owner_index_warm(struct owner_index *idx, uint64_t fresh_ns);
+/*
  * A duplicate of an fd that holds the socket with this inode, or -ENOENT if
  * no process holds one, or -errno. The index is rebuilt on a miss unless it
  * is younger than fresh_ns: a batch of closes shares one walk of /proc.

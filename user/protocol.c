@@ -193,8 +193,30 @@ static int drain_duration(json_t *v, const char *name, enum connctl_action actio
 	return get_duration(v, name, ns, err);
 }
 
+/* A quiet of 0 ("0", "0ms", 0...): close at the first boundary, on its ACK. */
+static bool is_zero_duration(json_t *v)
+{
+	static const char *const units[] = { "", "ms", "s", "m", "h" };
+	const char *s;
+	size_t zeros;
+
+	if (json_is_integer(v))
+		return json_integer_value(v) == 0;
+	if (!json_is_string(v))
+		return false;
+	s = json_string_value(v);
+	zeros = strspn(s, "0");
+	if (!zeros)
+		return false;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+		if (!strcmp(s + zeros, units[i]))
+			return true;
+	return false;
+}
+
 static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error *err)
 {
+	bool quiet_given = false;
 	struct connctl_rule *rule = &spec->rule;
 	json_t *v;
 
@@ -206,14 +228,17 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 		rule->timeout_ns = ns;
 	}
 	if ((v = json_object_get(obj, "quiet"))) {
-		if (drain_duration(v, "quiet", rule->action, &ns, err))
+		if (rule->action == CONNCTL_ACTION_DRAIN && is_zero_duration(v))
+			ns = 0;
+		else if (drain_duration(v, "quiet", rule->action, &ns, err))
 			return -EINVAL;
 		rule->quiet_ns = ns;
+		quiet_given = true;
 	}
 	if (rule->action == CONNCTL_ACTION_DRAIN) {
 		if (!rule->timeout_ns)
 			rule->timeout_ns = DEFAULT_DRAIN_TIMEOUT_NS;
-		if (!rule->quiet_ns)
+		if (!quiet_given)
 			rule->quiet_ns = DEFAULT_DRAIN_QUIET_NS;
 		if (rule->quiet_ns >= rule->timeout_ns)
 			return proto_fail(err, PROTO_BAD_RULE,
@@ -391,7 +416,10 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 	if (rule->action == CONNCTL_ACTION_DRAIN) {
 		format_duration(rule->timeout_ns, buf, sizeof(buf));
 		json_object_set_new(obj, "timeout", json_string(buf));
-		format_duration(rule->quiet_ns, buf, sizeof(buf));
+		if (rule->quiet_ns)
+			format_duration(rule->quiet_ns, buf, sizeof(buf));
+		else
+			snprintf(buf, sizeof(buf), "0");
 		json_object_set_new(obj, "quiet", json_string(buf));
 	}
 	if (rule->mark)

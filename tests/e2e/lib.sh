@@ -272,3 +272,30 @@ established_count() {
 }
 
 CLIENTS_PY=$TOP/tests/e2e/clients.py
+
+# Many established loopback connections: a tests/e2e/mass_conns.py holder in
+# the namespace, driven over a coprocess. One holder at a time.
+# hold_start PORT:COUNT ...: the connections, all up when it returns.
+hold_start() {
+	coproc HOLD { in_ns python3 "$TOP/tests/e2e/mass_conns.py" "$@"; }
+	local line
+	read -r -t 300 line <&"${HOLD[0]}" || die "holder did not start"
+	[ "$line" = ready ] || die "holder did not start"
+}
+
+# hold_ask LINE: one request to the holder, its one-line answer on stdout.
+hold_ask() {
+	local answer
+	echo "$*" >&"${HOLD[1]}"
+	read -r -t 120 answer <&"${HOLD[0]}" || die "holder did not answer '$*'"
+	echo "$answer"
+}
+
+hold_stop() {
+	local pid=$HOLD_PID
+	eval "exec ${HOLD[1]}>&-"
+	wait "$pid" 2>/dev/null || true
+}
+
+# median: of the numbers on stdin, one a line.
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }

@@ -54,6 +54,11 @@ static void test_add_defaults(void **state)
 	assert_int_equal(req.spec.rule.family, CONNCTL_FAMILY_IPV6);
 	assert_int_equal(req.spec.rule.timeout_ns, 0);
 	assert_int_equal(req.spec.rule.quiet_ns, 0);
+	/* quiet 0, given: no idle period, not the default. */
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\","
+			       "\"lport\":80,\"quiet\":\"0ms\"}}", &req, &err), 0);
+	assert_int_equal(req.spec.rule.quiet_ns, 0);
+	assert_int_equal(req.spec.rule.timeout_ns, DEFAULT_DRAIN_TIMEOUT_NS);
 }
 
 static void test_observe_mark(void **state)
@@ -128,7 +133,9 @@ static const struct {
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"timeout\":\"5s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"cancel\",\"lport\":80,\"quiet\":\"1s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"fast\"}}", PROTO_BAD_DURATION },
-	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":0}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":-1}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"0x\"}}", PROTO_BAD_DURATION },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"quiet\":0}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"5s\","
 	  "\"timeout\":\"5s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":80,\"quiet\":\"31s\"}}", PROTO_BAD_RULE },
