@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Control plane: rule adds per second over the control socket, from one
+# client and from 16 at once, each waiting for its reply before the next
+# (rules that match nothing here); then the agent's RSS and the BPF map
+# memory with RULES rules standing, against the agent with none (its peer,
+# in the same run). Usage: bench/control_plane.sh [ADDS] [RULES]
+. "$(dirname "$0")/../tests/e2e/lib.sh"
+
+ADDS=$(( ${1:-2000} / 16 * 16 ))	# spread evenly over 16 clients
+RULES=$(( ${2:-10000} / 16 * 16 ))
+ADDS_PY=$TOP/bench/lib/rule_adds.py
+
+setup_env
+start_agent --max-clients 64
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$AGENT_PID/status"; }
+# map_kib [NAME...]: memlock of the pinned maps (all when no NAME), in KiB.
+map_kib() {
+	local f total=0 b
+	for f in "$PIN_DIR"/*; do
+		[ $# -eq 0 ] || [[ " $* " == *" $(basename "$f") "* ]] || continue
+		b=$(bpftool -j map show pinned "$f" 2>/dev/null |
+			python3 -c 'import json, sys; print(json.load(sys.stdin).get("bytes_memlock", 0))' 2>/dev/null) || continue
+		total=$((total + b))
+	done
+	echo $((total / 1024))
+}
+RULE_MAPS="rules rule_lpm rule_index rule_stats rule_tally"
+
+rss0=$(rss_kib)
+maps0=$(map_kib)
+rmaps0=$(map_kib $RULE_MAPS)
+one=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
+many=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 16 "$ADDS")
+rest=$((RULES - 2 * ADDS))
+[ "$rest" -le 0 ] || python3 "$ADDS_PY" "$SOCK" "$rest" 16 "$((2 * ADDS))" >/dev/null ||
+	die "loading $RULES rules failed"
+rss1=$(rss_kib)
+maps1=$(map_kib)
+rmaps1=$(map_kib $RULE_MAPS)
+count=$(connctl -j rule show | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+[ "$count" -eq "$RULES" ] || die "$count rules stand, not $RULES"
+
+rate() { jget "$1" 'round(d["per_second"])'; }
+printf '\ncontrol plane: rule.add over the socket, each client waiting for its reply\n'
+printf '%-34s %12s\n' clients "adds/s"
+printf '%-34s %12s\n' "1" "$(rate "$one")"
+printf '%-34s %12s\n' "16 at once" "$(rate "$many")"
+printf '\nmemory, no rules (peer) and %d rules standing\n' "$RULES"
+printf '%-34s %12s %12s %8s\n' "" "no rules" "$RULES rules" ratio
+printf '%-34s %12d %12d %8.2f\n' "connctld RSS (KiB)" "$rss0" "$rss1" "$(bc -l <<<"$rss1 / $rss0")"
+printf '%-34s %12d %12d %8.2f\n' "BPF maps, rule maps (KiB)" "$rmaps0" "$rmaps1" \
+	"$(bc -l <<<"$rmaps1 / $rmaps0")"
+printf '%-34s %12d %12d %8.2f\n' "BPF maps, all pinned (KiB)" "$maps0" "$maps1" \
+	"$(bc -l <<<"$maps1 / $maps0")"
