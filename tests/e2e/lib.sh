@@ -299,3 +299,10 @@ hold_stop() {
 
 # median: of the numbers on stdin, one a line.
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# slow_server_story LOG: what slow_server.py logged of one exchange, in order.
+slow_server_story() {
+	python3 -c 'import json, sys
+ev = [json.loads(l)["event"] for l in open(sys.argv[1])]
+print(" ".join(e for e in ev if e in ("request", "answered", "recv-eof")))' "$1"
+}

@@ -28,10 +28,8 @@ expect_eq "$(jget "$res" 'd["bytes"]')" 1000 "answer bytes received"
 expect_eq "$(jget "$res" 'd["end"]')" eof "how the connection ended"
 served() { grep -q '"recv-eof"' "$TMP/server.log"; }
 wait_until 5 served || die "the server's recv did not return 0"
-order=$(python3 -c 'import json, sys
-ev = [json.loads(l)["event"] for l in open(sys.argv[1])]
-print(" ".join(e for e in ev if e in ("request", "answered", "recv-eof")))' "$TMP/server.log")
-expect_eq "$order" "request answered recv-eof" "the server's view, in order"
+expect_eq "$(slow_server_story "$TMP/server.log")" "request answered recv-eof" \
+	"the server's view, in order"
 expect_eq "$(capture_count 'tcp[tcpflags] & tcp-rst != 0')" 0 "RSTs on the wire"
 expect_eq "$(capture_count 'src port 9000 and tcp[tcpflags] & tcp-fin != 0')" 1 \
 	"FINs from the server"

@@ -26,9 +26,7 @@ expect_eq "$(jget "$res" 'd["bytes"]')" 1000 "answer bytes received"
 expect_eq "$(jget "$res" 'd["end"]')" eof "how the connection ended"
 served() { grep -q '"recv-eof"' "$TMP/server.log"; }
 wait_until 5 served || die "the server's recv did not return 0"
-order=$(python3 -c 'import json, sys
-ev = [json.loads(l)["event"] for l in open(sys.argv[1])]
-print(" ".join(e for e in ev if e in ("request", "answered", "recv-eof")))' "$TMP/server.log")
-expect_eq "$order" "request answered recv-eof" "the server's view, in order"
+expect_eq "$(slow_server_story "$TMP/server.log")" "request answered recv-eof" \
+	"the server's view, in order"
 expect_eq "$(connctl -j rule show | jget "$(cat)" 'd[0]["stats"]["closed"]["fin"]')" 1 \
 	"closed with a FIN"
