@@ -26,34 +26,30 @@ done
 wait "${clients[@]}"
 stop_capture 2>/dev/null || true
 
-tcpdump -r "$TMP/cap.pcap" -tt -nn 2>/dev/null | python3 -c '
-import re, sys
-quiet = float(sys.argv[1])
-last_ack, delays = {}, {8080: [], 8081: []}
-for line in sys.stdin:
-    m = re.match(r"([\d.]+) IP 127\.0\.0\.1\.(\d+) > 127\.0\.0\.1\.(\d+): Flags \[([^\]]*)\]", line)
-    if not m:
-        continue
-    t, src, dst, flags = float(m[1]), int(m[2]), int(m[3]), m[4]
-    if dst in delays:			# client to server: remember the latest ACK
-        if "F" not in flags and "R" not in flags:
-            last_ack[(src, dst)] = t
-    elif src in delays and "F" in flags:	# the server closes first
-        key = (dst, src)
-        if key in last_ack:
-            delays[src].append((t - last_ack.pop(key)) * 1000)
+# The rule stood before any client came: every close is timed from its final ACK.
+echo 0 >"$TMP/rule-times"
+for port in 8080 8081; do
+	tcpdump -r "$TMP/cap.pcap" -tt -nn 2>/dev/null |
+		python3 "$TOP/bench/lib/drain_delays.py" "$port" "$TMP/rule-times" >"$TMP/delays-$port.json"
+done
+python3 - "$TMP" "$QUIET_MS" <<'PY'
+import json, sys
+tmp, quiet = sys.argv[1], float(sys.argv[2])
 def pct(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(p / 100 * len(v)))]
 print(f"drain delay: last ACK of the response to the server FIN, ms (quiet {quiet:g} ms)")
 print("%-34s%6s%9s%9s%9s%11s" % ("", "n", "p50", "p99", "max", "p50-quiet"))
-rows = [("connctl drain quiet", delays[8080]), ("nginx keepalive_timeout", delays[8081])]
-for name, v in rows:
-    if not v:
-        sys.exit(f"no closes seen for {name}")
+rows = []
+for name, port in (("connctl drain quiet", 8080), ("nginx keepalive_timeout", 8081)):
+    d = json.load(open(f"{tmp}/delays-{port}.json"))
+    v = d["in_flight_ms"]
+    if not v or d["after_request"]:
+        sys.exit(f"{name}: {len(v)} closes timed, {d['after_request']} after a request")
+    rows.append(v)
     print("%-34s%6d%9.1f%9.1f%9.1f%11.1f" % (name, len(v), pct(v, 50), pct(v, 99),
                                              max(v), pct(v, 50) - quiet))
-c, n = rows[0][1], rows[1][1]
+c, n = rows
 print("%-34s%6s%9.2f%9.2f%9.2f" % ("ratio connctl / nginx", "", pct(c, 50) / pct(n, 50),
                                    pct(c, 99) / pct(n, 99), max(c) / max(n)))
-' "$QUIET_MS"
+PY

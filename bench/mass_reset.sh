@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
 # Mass reset: N established loopback connections, all matched, spread over
 # processes (8,000 a process); the time from the request to the last socket
-# closed. connctl resets them in one tcp iterator pass (`rule add ... once`);
-# `ss -K` dumps the matching sockets with sock_diag and destroys them one
-# request at a time. Both are synchronous: when the command returns, every
-# socket is closed, which the benchmark then checks.
+# closed. connctl resets them in one tcp iterator pass a CPU (`rule add ...
+# once`); `ss -K` dumps the matching sockets with sock_diag and destroys them
+# one request at a time. Both are synchronous: when the command returns,
+# every socket is closed, which the benchmark then checks.
 # Usage: bench/mass_reset.sh [ROUNDS] [N ...]   (default: 3 1000 10000 50000)
 . "$(dirname "$0")/../tests/e2e/lib.sh"
-
-ms() { bc -l <<<"$1 / 1000"; }
+. "$(dirname "$0")/lib/reset_tools.bash"
 
 ROUNDS=${1:-3}
 shift || true
@@ -23,14 +22,7 @@ start_agent
 measure() {
 	local tool=$1 n=$2 us alive
 	hold_start "$PORT:$n"
-	case $tool in
-	cli)	us=$(hold_ask run "$CONNCTL_BIN" --socket "$SOCK" rule add action reset \
-			lport "$PORT" once) ;;
-	socket)	us=$(hold_ask send "$SOCK" '{"op":"rule.add","rule":{"action":"reset","lport":'$PORT',"once":true}}')
-		[[ $us == *'"ok":true'* ]] || die "rule.add failed: $us"
-		us=${us%% *} ;;
-	ss)	us=$(hold_ask run ss -K -tn state established "( sport = :$PORT )") ;;
-	esac
+	us=$(reset_with "$tool" "$PORT" "$n")
 	alive=$(hold_ask alive "$PORT")
 	hold_stop
 	[ "$alive" -eq 0 ] || die "$tool left $alive of $n connections open"
@@ -38,24 +30,16 @@ measure() {
 }
 
 printf '\nmass reset: N established loopback connections, all matched; median of %d rounds\n' "$ROUNDS"
-printf '%8s %-26s %10s %13s %8s\n' N tool "time (ms)" "per conn (us)" "vs ss -K"
+printf '%8s %-26s %10s %13s %8s\n' N tool "time (ms)" "us per conn" "vs ss -K"
 for n in "${SIZES[@]}"; do
 	declare -A med=()
-	for tool in cli socket ss; do
+	for tool in "${RESET_TOOLS[@]}"; do
 		runs=()
 		for ((r = 0; r < ROUNDS; r++)); do
 			runs+=("$(measure "$tool" "$n")")
 		done
 		med[$tool]=$(printf '%s\n' "${runs[@]}" | median)
 	done
-	for tool in cli socket ss; do
-		case $tool in
-		cli) name="connctl rule add (CLI)" ;;
-		socket) name="connctl (socket request)" ;;
-		ss) name="ss -K" ;;
-		esac
-		printf '%8d %-26s %10.2f %13.2f %8.2f\n' "$n" "$name" "$(ms "${med[$tool]}")" \
-			"$(bc -l <<<"${med[$tool]} / $n")" "$(bc -l <<<"${med[$tool]} / ${med[ss]}")"
-	done
+	reset_rows "$n"
 	unset med
 done

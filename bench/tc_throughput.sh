@@ -28,27 +28,12 @@ run_both() {
 	echo "$(run_wrk) $(run_wrk -H 'Connection: close')"
 }
 
-# RULES rules that match nothing here: remote prefixes in 198.18.0.0/15.
-load_rules() {
-	python3 - "$SOCK" "$RULES" <<'PY'
-import json, socket, sys
-path, n = sys.argv[1], int(sys.argv[2])
-s = socket.socket(socket.AF_UNIX)
-s.connect(path)
-f = s.makefile("rw")
-for i in range(n):
-    f.write(json.dumps({"op": "rule.add", "rule": {"action": "reset",
-             "remote": "198.%d.%d.%d" % (18 + i // 65536, i // 256 % 256, i % 256),
-             "lport": 8080}}) + "\n")
-f.flush()
-ok = sum(1 for _ in range(n) if json.loads(f.readline()).get("ok"))
-sys.exit(0 if ok == n else 1)
-PY
-}
 
 read -r ka_without1 nc_without1 <<<"$(run_both)"
 start_agent --iface veth-s --max-clients 4
-load_rules || die "loading $RULES rules failed"
+# Rules that match nothing here: remote addresses in 198.18.0.0/15.
+python3 "$TOP/bench/lib/rule_adds.py" --pipeline "$SOCK" "$RULES" 1 >/dev/null ||
+	die "loading $RULES rules failed"
 count=$(connctl -j rule show | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
 [ "$count" -eq "$RULES" ] || die "$count rules stand, not $RULES"
 read -r ka_with nc_with <<<"$(run_both)"

@@ -128,8 +128,7 @@ static long match_rule(__u32 i, struct best_match *best)
 struct lpm_walk {
 	struct best_match	*best;
 	struct connctl_lpm_key	key;
-	bool			done;	/* reached the shortest prefix: nothing more can match */
-	bool			walk_all;
+	bool			complete;	/* tried every rule that can match */
 };
 
 static long lpm_step(__u32 i, struct lpm_walk *w)
@@ -138,20 +137,15 @@ static long lpm_step(__u32 i, struct lpm_walk *w)
 
 	b = bpf_map_lookup_elem(&rule_lpm, &w->key);
 	if (!b) {
-		w->done = true;
+		w->complete = true;
 		return 1;
 	}
-	if (b->count > CONNCTL_BUCKET_IDS) {
-		w->walk_all = true;
-		return 1;
-	}
-	for (int j = 0; j < CONNCTL_BUCKET_IDS; j++) {
-		if (j >= b->count)
-			break;
+	if (b->count > CONNCTL_BUCKET_IDS)
+		return 1;	/* not all listed */
+	for (int j = 0; j < CONNCTL_BUCKET_IDS && j < b->count; j++)
 		match_id(w->best, b->ids[j]);
-	}
 	if (!b->prefixlen || b->prefixlen > 128) {
-		w->done = true;
+		w->complete = true;
 		return 1;
 	}
 	w->key.prefixlen = b->prefixlen - 1;
@@ -170,9 +164,8 @@ static __always_inline void find_best_rule(struct best_match *best, __u32 count)
 
 	__builtin_memcpy(w.key.addr, best->tuple.raddr, sizeof(w.key.addr));
 	bpf_loop(CONNCTL_LPM_DEPTH, lpm_step, &w, 0);
-	if (w.done && !w.walk_all)
-		return;
-	bpf_loop(count, match_rule, best, 0);
+	if (!w.complete)
+		bpf_loop(count, match_rule, best, 0);
 }
 
 #endif /* CONNCTL_MATCH_BPF_H */

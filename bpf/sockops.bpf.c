@@ -16,26 +16,6 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-static __always_inline void tuple_from_sockops(struct bpf_sock_ops *skops,
-					       struct connctl_tuple *t)
-{
-	if (skops->family == AF_INET) {
-		addr_set_v4(t->laddr, skops->local_ip4);
-		addr_set_v4(t->raddr, skops->remote_ip4);
-	} else {
-		__u32 l[4] = { skops->local_ip6[0], skops->local_ip6[1],
-			       skops->local_ip6[2], skops->local_ip6[3] };
-		__u32 r[4] = { skops->remote_ip6[0], skops->remote_ip6[1],
-			       skops->remote_ip6[2], skops->remote_ip6[3] };
-
-		addr_set_v6(t->laddr, l);
-		addr_set_v6(t->raddr, r);
-	}
-	t->lport = skops->local_port;
-	t->rport = bpf_ntohl(skops->remote_port);
-	t->sk_family = skops->family;
-}
-
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct best_match best = {};
@@ -53,15 +33,15 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	count = best.index->count;
 	if (!count)
 		return;
-	tuple_from_sockops(skops, &best.tuple);
-	find_best_rule(&best, count);
 	sk = skops->sk;
+	tp = sk ? bpf_skc_to_tcp_sock(sk) : NULL;
+	if (!tp)
+		return;
+	tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &best.tuple);
+	find_best_rule(&best, count);
 	/* An observe rule closes nothing: tc counts and marks its flows. */
 	if (best.rule.action == CONNCTL_ACTION_NONE ||
-	    best.rule.action == CONNCTL_ACTION_OBSERVE || !sk)
-		return;
-	tp = bpf_skc_to_tcp_sock(sk);
-	if (!tp)
+	    best.rule.action == CONNCTL_ACTION_OBSERVE)
 		return;
 
 	/*

@@ -56,8 +56,14 @@ static int rule_install(struct agent *agent, const struct rule_spec *spec)
 
 static void rule_uninstall(struct agent *agent, uint32_t id)
 {
-	kernel_rule_del(&agent->dp, id);
+	struct rule_entry *e = rule_table_find(&agent->rules, id);
+	struct connctl_rule rule;
+
+	if (!e)
+		return;
+	rule = e->spec.rule;
 	rule_table_remove(&agent->rules, id);
+	kernel_rule_del(&agent->dp, &agent->rules, &rule);
 }
 
 /* Deleted, not expired: what it tagged is left alone, not closed later. */

@@ -108,50 +108,33 @@ static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
 	return bpf_map_update_elem(fd, &key, &b, BPF_ANY) ? -errno : 0;
 }
 
-/* After an overflow, the list is incomplete: refill it from the rules. */
-static void lpm_refill(struct datapath *dp, const struct connctl_lpm_key *key,
-		       struct connctl_rule_bucket *b)
-{
-	int rules_fd = bpf_map__fd(dp->sockops->maps.rules);
-	__u32 n = index_count(dp->index);
-	struct connctl_lpm_key k;
-	struct connctl_rule r;
-
-	b->count = 0;
-	for (__u32 i = 0; i < n && b->count < CONNCTL_BUCKET_IDS; i++) {
-		if (bpf_map_lookup_elem(rules_fd, &dp->index->ids[i], &r))
-			continue;
-		lpm_key_of(&r, &k);
-		if (!memcmp(&k, key, sizeof(k)))
-			b->ids[b->count++] = r.id;
-	}
-}
-
-static void lpm_del(struct datapath *dp, const struct connctl_rule *rule)
+/*
+ * A rule left the table: its prefix's entry, listed again from the table
+ * (the entry may have listed only some of its rules).
+ */
+static void lpm_del(struct datapath *dp, const struct rule_table *t,
+		    const struct connctl_rule *rule)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
-	struct connctl_rule_bucket b;
-	struct connctl_lpm_key key;
-	bool overflowed;
+	struct connctl_rule_bucket b = {};
+	struct connctl_lpm_key key, k;
+	int err;
 
 	lpm_key_of(rule, &key);
-	if (!lpm_lookup_exact(fd, &key, &b) || !b.count)
-		return;
-	overflowed = b.count > CONNCTL_BUCKET_IDS;
-	for (__u32 i = 0; i < b.count && i < CONNCTL_BUCKET_IDS; i++) {
-		if (b.ids[i] != rule->id)
+	b.prefixlen = key.prefixlen;
+	for (size_t i = 0; i < t->n; i++) {
+		lpm_key_of(&t->v[i].spec.rule, &k);
+		if (memcmp(&k, &key, sizeof(k)))
 			continue;
-		b.ids[i] = b.ids[(b.count <= CONNCTL_BUCKET_IDS ? b.count : CONNCTL_BUCKET_IDS) - 1];
-		break;
+		if (b.count < CONNCTL_BUCKET_IDS)
+			b.ids[b.count] = t->v[i].spec.rule.id;
+		b.count++;
 	}
-	b.count--;
-	if (!b.count) {
-		bpf_map_delete_elem(fd, &key);
-		return;
-	}
-	if (overflowed && b.count <= CONNCTL_BUCKET_IDS)
-		lpm_refill(dp, &key, &b);	/* the rule left the index already */
-	if (bpf_map_update_elem(fd, &key, &b, BPF_ANY))
+	if (b.count)
+		err = bpf_map_update_elem(fd, &key, &b, BPF_ANY);
+	else
+		err = bpf_map_delete_elem(fd, &key) && errno != ENOENT;
+	if (err)
 		pr_warn("rule %u: cannot update the prefix index: %s", rule->id, strerror(errno));
 }
 
@@ -195,15 +178,13 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 	return 0;
 }
 
-void kernel_rule_del(struct datapath *dp, __u32 id)
+void kernel_rule_del(struct datapath *dp, const struct rule_table *t,
+		     const struct connctl_rule *rule)
 {
-	struct connctl_rule rule;
-	bool known;
+	__u32 id = rule->id;
 
-	known = !bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.rules), &id, &rule);
 	index_remove(dp->index, id);
-	if (known)
-		lpm_del(dp, &rule);
+	lpm_del(dp, t, rule);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
 	    errno != ENOENT)
 		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
@@ -292,13 +273,17 @@ int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
 		if (!bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &key, &tally))
 			stats_from_tally(&e->stats, &tally);
 	}
-	/* Normally the pinned index is right; after a crash mid-update, rebuild it. */
-	if (!index_lists_exactly(dp->index, t)) {
-		pr_info("rebuilding the rule index from the rules map");
-		__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
-		for (size_t i = 0; i < t->n; i++)
-			index_append(dp->index, t->v[i].spec.rule.id);
-		index_bump_gen(dp->index);
-	}
+	/*
+	 * Normally the pinned index and trie are right. An add writes the rules
+	 * map, the trie, then the index; a delete the reverse: a crash between
+	 * any two leaves the index unlike the rules map, and both are rebuilt.
+	 */
+	if (index_lists_exactly(dp->index, t))
+		return 0;
+	pr_info("rebuilding the rule index from the rules map");
+	__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < t->n; i++)
+		index_append(dp->index, t->v[i].spec.rule.id);
+	index_bump_gen(dp->index);
 	return lpm_rebuild(dp, t);
 }

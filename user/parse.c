@@ -122,26 +122,32 @@ static const struct {
 	{ "h",	3600 * NSEC_PER_SEC },
 };
 
-int parse_duration(const char *s, uint64_t *ns, char *err)
+int parse_duration(const char *s, uint64_t *ns, bool zero_ok, char *err)
 {
 	size_t n = 0;
 	uint64_t v;
 
 	while (isdigit((unsigned char)s[n]))
 		n++;
+	/* Zero needs no unit. */
+	if (zero_ok && !s[n] && !parse_uint(s, n, UINT64_MAX, &v) && v == 0) {
+		*ns = 0;
+		return 0;
+	}
 	for (size_t i = 0; i < sizeof(duration_units) / sizeof(duration_units[0]); i++) {
 		if (strcmp(s + n, duration_units[i].suffix))
 			continue;
 		if (parse_uint(s, n, DURATION_MAX_NS / duration_units[i].ns, &v))
 			break;
 		*ns = v * duration_units[i].ns;
-		if (*ns == 0)
+		if (*ns == 0 && !zero_ok)
 			break;
 		return 0;
 	}
 	snprintf(err, ERRLEN,
-		 "bad duration '%.32s': expected a positive whole number and a unit "
-		 "(ms, s, m, h), e.g. 500ms, 30s, 5m; at most 366 days", s);
+		 "bad duration '%.32s': expected a %swhole number and a unit "
+		 "(ms, s, m, h), e.g. 500ms, 30s, 5m; at most 366 days", s,
+		 zero_ok ? "" : "positive ");
 	return -EINVAL;
 }
 
@@ -181,6 +187,10 @@ void format_port_range(const struct connctl_port_range *r, char *buf, size_t len
 /* The largest unit that divides the duration exactly, so it reads back the same. */
 void format_duration(uint64_t ns, char *buf, size_t len)
 {
+	if (!ns) {
+		snprintf(buf, len, "0");
+		return;
+	}
 	for (int i = sizeof(duration_units) / sizeof(duration_units[0]) - 1; i >= 0; i--) {
 		if (ns % duration_units[i].ns == 0) {
 			snprintf(buf, len, "%" PRIu64 "%s", ns / duration_units[i].ns,

@@ -8,6 +8,7 @@
 #define CONNCTL_PARSE_H
 
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include "connctl.h"
 
@@ -22,7 +23,8 @@
 int parse_prefix(const char *s, struct connctl_prefix *p,
 		 enum connctl_family *family, char *err);
 int parse_port_range(const char *s, struct connctl_port_range *r, char *err);
-int parse_duration(const char *s, uint64_t *ns, char *err);
+/* A whole number and a unit; 0 (unit optional) only where zero_ok. */
+int parse_duration(const char *s, uint64_t *ns, bool zero_ok, char *err);
 
 void format_prefix(const struct connctl_prefix *p, enum connctl_family family,
 		   char *buf, size_t len);

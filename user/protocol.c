@@ -104,8 +104,11 @@ static int get_ports(json_t *v, const char *name, struct connctl_port_range *r,
 	return 0;
 }
 
-/* A duration is a string with a unit ("30s") or an integer of milliseconds. */
-static int get_duration(json_t *v, const char *name, uint64_t *ns,
+/*
+ * A duration is a string with a unit ("30s") or an integer of milliseconds;
+ * positive, unless zero_ok.
+ */
+static int get_duration(json_t *v, const char *name, bool zero_ok, uint64_t *ns,
 			struct proto_error *err)
 {
 	char msg[ERRLEN];
@@ -113,17 +116,18 @@ static int get_duration(json_t *v, const char *name, uint64_t *ns,
 	if (json_is_integer(v)) {
 		json_int_t ms = json_integer_value(v);
 
-		if (ms < 1 || (uint64_t)ms > DURATION_MAX_NS / NSEC_PER_MSEC)
+		if (ms < (zero_ok ? 0 : 1) || (uint64_t)ms > DURATION_MAX_NS / NSEC_PER_MSEC)
 			return proto_fail(err, PROTO_BAD_DURATION,
-					  "bad duration %lld ms in '%s': must be positive, "
-					  "at most 366 days", (long long)ms, name);
+					  "bad duration %lld ms in '%s': must be %s, "
+					  "at most 366 days", (long long)ms, name,
+					  zero_ok ? "0 or more" : "positive");
 		*ns = (uint64_t)ms * NSEC_PER_MSEC;
 		return 0;
 	}
 	if (!json_is_string(v))
 		return proto_fail(err, PROTO_BAD_DURATION,
 				  "'%s' must be a string like \"30s\" or milliseconds", name);
-	if (parse_duration(json_string_value(v), ns, msg))
+	if (parse_duration(json_string_value(v), ns, zero_ok, msg))
 		return proto_fail(err, PROTO_BAD_DURATION, "%s in '%s'", msg, name);
 	return 0;
 }
@@ -186,64 +190,33 @@ static int parse_match(json_t *obj, struct connctl_rule *rule, struct proto_erro
 
 /* A duration that only a drain rule may carry. */
 static int drain_duration(json_t *v, const char *name, enum connctl_action action,
-			  uint64_t *ns, struct proto_error *err)
+			  bool zero_ok, uint64_t *ns, struct proto_error *err)
 {
 	if (action != CONNCTL_ACTION_DRAIN)
 		return proto_fail(err, PROTO_BAD_RULE, "'%s' applies to drain rules only", name);
-	return get_duration(v, name, ns, err);
-}
-
-/* A quiet of 0 ("0", "0ms", 0...): close at the first boundary, on its ACK. */
-static bool is_zero_duration(json_t *v)
-{
-	static const char *const units[] = { "", "ms", "s", "m", "h" };
-	const char *s;
-	size_t zeros;
-
-	if (json_is_integer(v))
-		return json_integer_value(v) == 0;
-	if (!json_is_string(v))
-		return false;
-	s = json_string_value(v);
-	zeros = strspn(s, "0");
-	if (!zeros)
-		return false;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-		if (!strcmp(s + zeros, units[i]))
-			return true;
-	return false;
+	return get_duration(v, name, zero_ok, ns, err);
 }
 
 static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error *err)
 {
-	bool quiet_given = false;
 	struct connctl_rule *rule = &spec->rule;
+	uint64_t timeout = DEFAULT_DRAIN_TIMEOUT_NS, quiet = DEFAULT_DRAIN_QUIET_NS;
 	json_t *v;
 
-	uint64_t ns;
-
-	if ((v = json_object_get(obj, "timeout"))) {
-		if (drain_duration(v, "timeout", rule->action, &ns, err))
-			return -EINVAL;
-		rule->timeout_ns = ns;
-	}
-	if ((v = json_object_get(obj, "quiet"))) {
-		if (rule->action == CONNCTL_ACTION_DRAIN && is_zero_duration(v))
-			ns = 0;
-		else if (drain_duration(v, "quiet", rule->action, &ns, err))
-			return -EINVAL;
-		rule->quiet_ns = ns;
-		quiet_given = true;
-	}
+	if ((v = json_object_get(obj, "timeout")) &&
+	    drain_duration(v, "timeout", rule->action, false, &timeout, err))
+		return -EINVAL;
+	/* quiet 0: the FIN follows the ACK that ends a response. */
+	if ((v = json_object_get(obj, "quiet")) &&
+	    drain_duration(v, "quiet", rule->action, true, &quiet, err))
+		return -EINVAL;
 	if (rule->action == CONNCTL_ACTION_DRAIN) {
-		if (!rule->timeout_ns)
-			rule->timeout_ns = DEFAULT_DRAIN_TIMEOUT_NS;
-		if (!quiet_given)
-			rule->quiet_ns = DEFAULT_DRAIN_QUIET_NS;
-		if (rule->quiet_ns >= rule->timeout_ns)
+		if (quiet >= timeout)
 			return proto_fail(err, PROTO_BAD_RULE,
 					  "'quiet' must be shorter than 'timeout': a drain "
 					  "that can never be quiet in time only resets");
+		rule->timeout_ns = timeout;
+		rule->quiet_ns = quiet;
 	}
 	if ((v = json_object_get(obj, "mark"))) {
 		json_int_t mark = json_is_integer(v) ? json_integer_value(v) : -1;
@@ -254,7 +227,7 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 		rule->mark = (uint32_t)mark;
 	}
 	if ((v = json_object_get(obj, "ttl")) &&
-	    get_duration(v, "ttl", &spec->ttl_ns, err))
+	    get_duration(v, "ttl", false, &spec->ttl_ns, err))
 		return -EINVAL;
 	if ((v = json_object_get(obj, "once"))) {
 		if (!json_is_boolean(v))
@@ -416,10 +389,7 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 	if (rule->action == CONNCTL_ACTION_DRAIN) {
 		format_duration(rule->timeout_ns, buf, sizeof(buf));
 		json_object_set_new(obj, "timeout", json_string(buf));
-		if (rule->quiet_ns)
-			format_duration(rule->quiet_ns, buf, sizeof(buf));
-		else
-			snprintf(buf, sizeof(buf), "0");
+		format_duration(rule->quiet_ns, buf, sizeof(buf));
 		json_object_set_new(obj, "quiet", json_string(buf));
 	}
 	if (rule->mark)

@@ -1,18 +1,22 @@
 #!/usr/bin/env python3
 """Add COUNT rules over the control socket from CLIENTS connections at once,
-each sending its requests one after another (the next after the reply).
-Rules are `reset remote 198.18.x.y/32 lport 8080`, FIRST onwards, matching
-nothing in the benchmark. Prints JSON: adds, seconds, adds per second.
+each sending its requests one after another (the next after the reply), or
+with --pipeline all at once, then reading the replies. Rules are
+`reset remote 198.18.x.y/32 lport 8080`, FIRST onwards, matching nothing in
+the benchmarks. Prints JSON: adds, seconds, adds per second.
 
-    rule_adds.py SOCKET COUNT CLIENTS [FIRST]"""
+    rule_adds.py [--pipeline] SOCKET COUNT CLIENTS [FIRST]"""
 import json
 import socket
 import sys
 import threading
 import time
 
-path, count, clients = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-first = int(sys.argv[4]) if len(sys.argv) > 4 else 0
+args = sys.argv[1:]
+pipeline = args[:1] == ["--pipeline"]
+args = args[1:] if pipeline else args
+path, count, clients = args[0], int(args[1]), int(args[2])
+first = int(args[3]) if len(args) > 3 else 0
 failures = []
 
 
@@ -20,18 +24,32 @@ def addr(i):
     return "198.%d.%d.%d" % (18 + i // 65536, i // 256 % 256, i % 256)
 
 
+def request(i):
+    return json.dumps({"op": "rule.add", "rule": {
+        "action": "reset", "remote": addr(i), "lport": 8080}}).encode() + b"\n"
+
+
+def reply_ok(f):
+    reply = json.loads(f.readline())
+    if not reply.get("ok"):
+        failures.append(reply)
+    return reply.get("ok")
+
+
 def client(lo, hi):
     s = socket.socket(socket.AF_UNIX)
     s.connect(path)
     f = s.makefile("rwb")
-    for i in range(lo, hi):
-        f.write(json.dumps({"op": "rule.add", "rule": {
-            "action": "reset", "remote": addr(i), "lport": 8080}}).encode() + b"\n")
+    if pipeline:
+        f.write(b"".join(request(i) for i in range(lo, hi)))
         f.flush()
-        reply = json.loads(f.readline())
-        if not reply.get("ok"):
-            failures.append(reply)
-            return
+        all(reply_ok(f) for _ in range(lo, hi))
+    else:
+        for i in range(lo, hi):
+            f.write(request(i))
+            f.flush()
+            if not reply_ok(f):
+                break
     s.close()
 
 

@@ -300,6 +300,12 @@ hold_stop() {
 # median: of the numbers on stdin, one a line.
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
+# start_slow_server PORT DELAY LOG: slow_server.py in the namespace, listening.
+start_slow_server() {
+	in_ns python3 "$TOP/tests/e2e/slow_server.py" --port "$1" --delay "$2" >"$3" &
+	wait_until 5 port_listening "$1" || die "slow server is not listening on $1"
+}
+
 # slow_server_story LOG: what slow_server.py logged of one exchange, in order.
 slow_server_story() {
 	python3 -c 'import json, sys

@@ -6,8 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 setup_env
-in_ns python3 "$TOP/tests/e2e/slow_server.py" --port 9000 --delay 0 >"$TMP/server.log" &
-wait_until 5 port_listening 9000 || die "slow server is not listening"
+start_slow_server 9000 0 "$TMP/server.log"
 # A listener that never accepts.
 in_ns python3 -c 'import socket, time
 s = socket.socket(); s.bind(("127.0.0.1", 9001)); s.listen(8); time.sleep(60)' &

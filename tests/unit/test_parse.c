@@ -102,19 +102,41 @@ static void test_durations(void **state)
 	char err[ERRLEN], buf[DURATION_STRLEN];
 	uint64_t ns;
 
-	assert_int_equal(parse_duration("500ms", &ns, err), 0);
+	assert_int_equal(parse_duration("500ms", &ns, false, err), 0);
 	assert_int_equal(ns, 500 * NSEC_PER_MSEC);
-	assert_int_equal(parse_duration("30s", &ns, err), 0);
+	assert_int_equal(parse_duration("30s", &ns, false, err), 0);
 	assert_int_equal(ns, 30 * NSEC_PER_SEC);
-	assert_int_equal(parse_duration("5m", &ns, err), 0);
+	assert_int_equal(parse_duration("5m", &ns, false, err), 0);
 	assert_int_equal(ns, 300 * NSEC_PER_SEC);
-	assert_int_equal(parse_duration("2h", &ns, err), 0);
+	assert_int_equal(parse_duration("2h", &ns, false, err), 0);
 	format_duration(ns, buf, sizeof(buf));
 	assert_string_equal(buf, "2h");
 	format_duration(1500 * NSEC_PER_MSEC, buf, sizeof(buf));
 	assert_string_equal(buf, "1500ms");
 	format_duration(120 * NSEC_PER_SEC, buf, sizeof(buf));
 	assert_string_equal(buf, "2m");
+}
+
+/* Only where zero is allowed (a drain's quiet): 0, with or without a unit. */
+static void test_durations_zero(void **state)
+{
+	static const char *const bad[] = { "", "0x", "00 ", "-0", "1", "ms" };
+	char err[ERRLEN], buf[DURATION_STRLEN];
+	uint64_t ns = 1;
+
+	assert_int_equal(parse_duration("0", &ns, true, err), 0);
+	assert_int_equal(ns, 0);
+	ns = 1;
+	assert_int_equal(parse_duration("0ms", &ns, true, err), 0);
+	assert_int_equal(ns, 0);
+	assert_int_equal(parse_duration("250ms", &ns, true, err), 0);
+	assert_int_equal(ns, 250 * NSEC_PER_MSEC);
+	assert_int_not_equal(parse_duration("0", &ns, false, err), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (parse_duration(bad[i], &ns, true, err) == 0)
+			fail_msg("duration '%s' was accepted", bad[i]);
+	format_duration(0, buf, sizeof(buf));
+	assert_string_equal(buf, "0");
 }
 
 static void test_durations_bad(void **state)
@@ -127,7 +149,7 @@ static void test_durations_bad(void **state)
 	uint64_t ns;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		if (parse_duration(bad[i], &ns, err) == 0)
+		if (parse_duration(bad[i], &ns, false, err) == 0)
 			fail_msg("duration '%s' was accepted", bad[i]);
 }
 
@@ -155,6 +177,7 @@ int main(void)
 		cmocka_unit_test(test_ports_bad),
 		cmocka_unit_test(test_durations),
 		cmocka_unit_test(test_durations_bad),
+		cmocka_unit_test(test_durations_zero),
 		cmocka_unit_test(test_actions),
 	};
 

@@ -1,0 +1,43 @@
+# shellcheck shell=bash
+# Sourced by the reset benchmarks: the three ways they reset the connections
+# a tests/e2e/mass_conns.py holder keeps (see hold_start), and their table.
+RESET_TOOLS=(cli socket ss)
+
+reset_tool_name() {
+	case $1 in
+	cli) echo "connctl rule add (CLI)" ;;
+	socket) echo "connctl (socket request)" ;;
+	ss) echo "ss -K" ;;
+	esac
+}
+
+# reset_with TOOL PORT [MATCHED]: reset the connections on local PORT, timed
+# by the holder; prints microseconds. The agent must report MATCHED, if given.
+reset_with() {
+	local tool=$1 port=$2 matched=${3:-} us
+	case $tool in
+	cli)	us=$(hold_ask run "$CONNCTL_BIN" --socket "$SOCK" rule add action reset \
+			lport "$port" once) ;;
+	socket)	us=$(hold_ask send "$SOCK" \
+			'{"op":"rule.add","rule":{"action":"reset","lport":'"$port"',"once":true}}')
+		[[ $us == *'"ok":true'* ]] || die "rule.add failed: $us"
+		[[ -z $matched || $us == *"\"matched\":$matched,"* ]] ||
+			die "rule.add matched other than $matched: $us"
+		us=${us%% *} ;;
+	ss)	us=$(hold_ask run ss -K -tn state established "( sport = :$port )") ;;
+	esac
+	echo "$us"
+}
+
+ms() { bc -l <<<"$1 / 1000"; }
+
+# reset_rows N: a line a tool from the medians in med[TOOL] (microseconds),
+# with the cost per each of N connections and the ratio to ss -K.
+reset_rows() {
+	local n=$1 tool
+	for tool in "${RESET_TOOLS[@]}"; do
+		printf '%8d %-26s %10.2f %13.2f %8.2f\n' "$n" "$(reset_tool_name "$tool")" \
+			"$(ms "${med[$tool]}")" "$(bc -l <<<"${med[$tool]} / $n")" \
+			"$(bc -l <<<"${med[$tool]} / ${med[ss]}")"
+	done
+}
