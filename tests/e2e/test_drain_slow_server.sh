@@ -13,7 +13,7 @@ start_agent
 # drained_answer PORT QUIET: the client asks, the rule comes while the server
 # computes; prints the rule.add reply.
 drained_answer() {
-	local port=$1 quiet=$2 log=$TMP/server-$1.log out res id
+	local port=$1 quiet=$2 log=$TMP/server-$1.log out res id events
 	start_slow_server "$port" 1 "$log"
 	start_capture "tcp port $port"
 	in_ns python3 "$CLIENTS_PY" fetch --to "127.0.0.1:$port" --path / --deadline 10 \
@@ -41,7 +41,9 @@ drained_answer() {
 	expect_eq "$(connctl -j rule show | jget "$(cat)" \
 		"[r for r in d if r['id'] == $id][0]['stats']['closed']['fin']")" 1 \
 		"quiet $quiet: closed with a FIN"
-	expect_eq "$(connctl -j events | jget "$(cat)" 'd[-1]["outcome"]')" fin \
+	events=$(connctl -j events)
+	log "quiet $quiet: $events"	# last_ack_to_close_ms: the drain delay
+	expect_eq "$(jget "$events" 'd[-1]["outcome"]')" fin \
 		"quiet $quiet: the close event's outcome"
 	echo "$out"
 }
