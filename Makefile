@@ -29,7 +29,7 @@ BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
 COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c
-UNIT_LIB_SRCS	:= user/rules.c user/tracked.c
+UNIT_LIB_SRCS	:= user/rules.c user/tracked.c user/state.c
 AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
 		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \

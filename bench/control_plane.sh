@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Control plane: rule adds per second over the control socket, from one
-# client and from 16 at once, each waiting for its reply before the next
-# (rules that match nothing here); then the agent's RSS and the BPF map
-# memory with RULES rules standing, against the agent with none (its peer,
-# in the same run). Usage: bench/control_plane.sh [ADDS] [RULES]
+# client and from 16 at once, each waiting for its reply before the next,
+# then sending all its requests at once (pipelined) while reading the
+# replies (rules that match nothing here); then the agent's RSS and the BPF
+# map memory with RULES rules standing, against the agent with none (its
+# peer, in the same run).
+# Usage: bench/control_plane.sh [ADDS] [PIPELINED] [RULES]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
 ADDS=$(( ${1:-2000} / 16 * 16 ))	# spread evenly over 16 clients
-RULES=$(( ${2:-10000} / 16 * 16 ))
+PIPELINED=$(( ${2:-16000} / 16 * 16 ))
+RULES=$(( ${3:-100000} / 16 * 16 ))
 ADDS_PY=$TOP/bench/lib/rule_adds.py
 
 setup_env
@@ -32,9 +35,15 @@ maps0=$(map_kib)
 rmaps0=$(map_kib $RULE_MAPS)
 one=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
 many=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 16 "$ADDS")
-rest=$((RULES - 2 * ADDS))
-[ "$rest" -le 0 ] || python3 "$ADDS_PY" "$SOCK" "$rest" 16 "$((2 * ADDS))" >/dev/null ||
+next=$((2 * ADDS))
+one_piped=$(python3 "$ADDS_PY" --pipeline "$SOCK" "$PIPELINED" 1 "$next")
+next=$((next + PIPELINED))
+many_piped=$(python3 "$ADDS_PY" --pipeline "$SOCK" "$PIPELINED" 16 "$next")
+next=$((next + PIPELINED))
+rest=$((RULES - next))
+[ "$rest" -le 0 ] || python3 "$ADDS_PY" --pipeline "$SOCK" "$rest" 16 "$next" >/dev/null ||
 	die "loading $RULES rules failed"
+[ "$rest" -ge 0 ] || RULES=$next
 rss1=$(rss_kib)
 maps1=$(map_kib)
 rmaps1=$(map_kib $RULE_MAPS)
@@ -42,10 +51,10 @@ count=$(connctl -j rule show | python3 -c 'import json, sys; print(len(json.load
 [ "$count" -eq "$RULES" ] || die "$count rules stand, not $RULES"
 
 rate() { jget "$1" 'round(d["per_second"])'; }
-printf '\ncontrol plane: rule.add over the socket, each client waiting for its reply\n'
-printf '%-34s %12s\n' clients "adds/s"
-printf '%-34s %12s\n' "1" "$(rate "$one")"
-printf '%-34s %12s\n' "16 at once" "$(rate "$many")"
+printf '\ncontrol plane: rule.add over the socket\n'
+printf '%-34s %12s %12s\n' clients "waiting" "pipelined"
+printf '%-34s %12s %12s\n' "1" "$(rate "$one")" "$(rate "$one_piped")"
+printf '%-34s %12s %12s\n' "16 at once" "$(rate "$many")" "$(rate "$many_piped")"
 printf '\nmemory, no rules (peer) and %d rules standing\n' "$RULES"
 printf '%-34s %12s %12s %8s\n' "" "no rules" "$RULES rules" ratio
 printf '%-34s %12d %12d %8.2f\n' "connctld RSS (KiB)" "$rss0" "$rss1" "$(bc -l <<<"$rss1 / $rss0")"

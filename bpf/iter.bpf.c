@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * iter/tcp: one pass over the TCP sockets of the agent's network namespace.
- * The agent sets iter_mode (and iter_rule) before a pass:
- *   APPLY  a new rule to the connections that exist now: reset them, or tag
- *          them for drain or cancel and report them;
+ * The agent sets iter_mode (and iter_rule or iter_rules) before a pass:
+ *   APPLY  new rules, a batch of them, to the connections that exist now:
+ *          reset them, or tag them for drain or cancel and report them;
  *   SWEEP  the tagged connections: report those at a boundary, reset those
  *          whose drain timed out;
  *   UNTAG  the connections tagged by a deleted rule: leave them alone.
@@ -24,9 +24,17 @@ extern int bpf_sock_destroy(struct sock_common *sk) __ksym;
 
 /* Written by the agent before a pass, read back after it. */
 __u32 iter_mode;	/* CONNCTL_ITER_* */
-struct connctl_rule iter_rule;
-__u64 iter_matched;	/* APPLY: connections the rule matched */
-__u64 iter_failed;	/* APPLY: ... that could not be reset or tagged */
+struct connctl_rule iter_rule;	/* UNTAG: the deleted rule */
+/*
+ * APPLY: the rules added since the last pass, applied in one walk (a walk
+ * costs the same for one rule as for many: it visits every bucket of the
+ * established hash). A connection gets the strongest of them that matches.
+ */
+struct connctl_rule iter_rules[CONNCTL_APPLY_BATCH];
+struct connctl_apply_result iter_results[CONNCTL_APPLY_BATCH];
+__u32 iter_nrules;
+__u64 iter_matched;	/* UNTAG: connections that had the rule's tag */
+__u64 iter_seen;	/* connections walked (this shard's or not) */
 __u64 iter_lost;	/* events the ring buffer had no room for */
 __u64 iter_pending;	/* SWEEP: tagged connections still open */
 __u64 iter_next_ns;	/* SWEEP: when the next quiet period runs out; 0: none */
@@ -96,7 +104,7 @@ static __always_inline void report(enum connctl_event_type type,
 }
 
 /* Tag a drain or cancel match, unless a stronger rule tagged it already. */
-static __always_inline void apply_tag(struct sock_common *skc,
+static __always_inline bool apply_tag(struct sock_common *skc, const struct connctl_rule *rule,
 				      const struct connctl_tuple *t)
 {
 	struct connctl_sk_tag *tag;
@@ -104,44 +112,74 @@ static __always_inline void apply_tag(struct sock_common *skc,
 	__u64 now = bpf_ktime_get_ns();
 
 	tp = bpf_skc_to_tcp_sock(skc);
-	if (!tp) {
-		iter_failed++;
-		return;
-	}
+	if (!tp)
+		return false;
 	tag = bpf_sk_storage_get(&sk_tags, tp, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!tag) {
-		iter_failed++;
-		return;
-	}
+	if (!tag)
+		return false;
 	if (tag->action == CONNCTL_ACTION_NONE ||
-	    rule_beats(&iter_rule, tag->rule_id, tag->action))
-		tag_from_rule(tag, &iter_rule, role_of(t->lport), now);
+	    rule_beats(rule, tag->rule_id, tag->action))
+		tag_from_rule(tag, rule, role_of(t->lport), now);
 	if (tag->action == CONNCTL_ACTION_CANCEL) {
 		report(CONNCTL_EV_READY, tag, tp, t);
-		return;
+		return true;
 	}
 	set_cb_flags(tp, tp->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
 	if (drain_at_boundary(tp, tag, now))
 		report(CONNCTL_EV_READY, tag, tp, t);
 	else
 		report(CONNCTL_EV_TAGGED, tag, tp, t);
+	return true;
+}
+
+/* Which rules of the batch match one connection, and the strongest of them. */
+struct batch_match {
+	const struct connctl_tuple	*tuple;
+	__u32				best;	/* index in iter_rules; BATCH: none */
+};
+
+static long batch_match_rule(__u32 i, struct batch_match *m)
+{
+	const struct connctl_rule *r;
+	__u32 best = m->best;
+
+	if (i >= CONNCTL_APPLY_BATCH)
+		return 1;
+	r = &iter_rules[i];
+	if (!rule_matches(r, m->tuple))
+		return 0;
+	iter_results[i].matched++;
+	if (best >= CONNCTL_APPLY_BATCH ||
+	    rule_beats(r, iter_rules[best].id, iter_rules[best].action))
+		m->best = i;
+	return 0;
 }
 
 static __always_inline void apply(struct sock_common *skc, const struct connctl_tuple *t)
 {
+	struct batch_match m = { .tuple = t, .best = CONNCTL_APPLY_BATCH };
+	struct connctl_apply_result *res;
+	const struct connctl_rule *rule;
+	__u32 best;
+	bool done;
+
 	if (iter_shards > 1 && skc->skc_hash % iter_shards != iter_shard)
 		return;
-	if (!rule_matches(&iter_rule, t))
+	bpf_loop(iter_nrules, batch_match_rule, &m, 0);
+	best = m.best;
+	if (best >= CONNCTL_APPLY_BATCH)
 		return;
-	iter_matched++;
-	if (iter_rule.action == CONNCTL_ACTION_OBSERVE)
+	rule = &iter_rules[best];
+	res = &iter_results[best];
+	if (rule->action == CONNCTL_ACTION_OBSERVE)
 		return;
-	if (iter_rule.action == CONNCTL_ACTION_RESET) {
-		if (bpf_sock_destroy(skc))
-			iter_failed++;
-		return;
-	}
-	apply_tag(skc, t);
+	res->applied++;
+	if (rule->action == CONNCTL_ACTION_RESET)
+		done = !bpf_sock_destroy(skc);
+	else
+		done = apply_tag(skc, rule, t);
+	if (!done)
+		res->failed++;
 }
 
 static __always_inline void sweep(struct sock_common *skc, const struct connctl_tuple *t)
@@ -215,6 +253,7 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 	}
 	if (!state_is_connection(skc->skc_state))
 		return 0;
+	iter_seen++;
 	tuple_from_skc(skc, &t);
 	switch (iter_mode) {
 	case CONNCTL_ITER_APPLY:

@@ -112,9 +112,19 @@ struct connctl_tuple {
 	__u16	pad;
 };
 
+/* Rules applied to the existing connections by one iterator walk, at most. */
+#define CONNCTL_APPLY_BATCH	256
+
+/* What one rule of an APPLY batch did, in one walk. */
+struct connctl_apply_result {
+	__u64	matched;	/* connections it matched */
+	__u64	applied;	/* ... of which it was the strongest rule (not observe) */
+	__u64	failed;		/* ... of which could not be reset or tagged */
+};
+
 /* What a pass of the tcp iterator does (its iter_mode). */
 enum connctl_iter_mode {
-	CONNCTL_ITER_APPLY	= 0,	/* a new rule, to what exists now */
+	CONNCTL_ITER_APPLY	= 0,	/* new rules, to what exists now */
 	CONNCTL_ITER_SWEEP	= 1,	/* tagged drains: boundaries, timeouts */
 	CONNCTL_ITER_UNTAG	= 2,	/* forget the tags of a deleted rule */
 };

@@ -14,6 +14,8 @@
 #include "log.h"
 #include "protocol.h"
 #include "rules.h"
+#include "closer.h"
+#include "state.h"
 
 #define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
 #define DEFAULT_PIN_DIR		"/sys/fs/bpf/connctl"
@@ -47,6 +49,30 @@ int watch_add(int epoll_fd, struct watch *w, uint32_t events);
 int watch_mod(int epoll_fd, struct watch *w, uint32_t events);
 void watch_del(int epoll_fd, struct watch *w);
 
+/* Who sent a request, from SO_PEERCRED (and SO_PEERGROUPS). */
+struct peer {
+	pid_t	pid;
+	uid_t	uid;
+	gid_t	gid;
+	bool	reader;		/* root, or in --group */
+};
+
+/* A rule.add between its request and the walk that applies it. */
+struct pending_add {
+	struct rule_spec	spec;
+	struct peer		peer;
+	void			*client;	/* where the response goes; NULL: nowhere */
+	json_t			*error;		/* the response, when it failed already */
+	bool			restored;	/* from the state file, not a request */
+};
+
+/* The rule.adds of one turn of the event loop, applied by one walk. */
+struct add_queue {
+	struct pending_add	v[CONNCTL_APPLY_BATCH];
+	uint32_t		n;
+	struct apply_batch	batch;		/* the walk's input and output */
+};
+
 struct agent {
 	struct agent_config	cfg;
 	struct datapath		dp;
@@ -59,32 +85,42 @@ struct agent {
 	struct watch		drain_watch;	/* its sweep timer */
 	uint32_t		max_clients;
 	bool			stopping;
-	bool			state_dirty;	/* the state file lags the rules */
+	struct add_queue	adds;
+	struct state_journal	journal;	/* the state file, and what it lags */
 };
 
-/* Who sent a request, from SO_PEERCRED (and SO_PEERGROUPS). */
-struct peer {
-	pid_t	pid;
-	uid_t	uid;
-	gid_t	gid;
-	bool	reader;		/* root, or in --group */
-};
-
-/* handlers.c: carry out one validated request; returns the response. */
+/*
+ * handlers.c: carry out one validated request; returns the response, or NULL
+ * for a rule.add, whose response agent_apply_adds gives to server_deliver.
+ */
 json_t *agent_handle(struct agent *agent, const struct request *req,
-		     const struct peer *peer);
+		     const struct peer *peer, void *client);
+/* handlers.c: the queued rule.adds, applied by one walk; their responses out. */
+int agent_apply_adds(struct agent *agent);
+/* handlers.c: no room for another rule.add before agent_apply_adds. */
+bool agent_adds_full(const struct agent *agent);
+/* handlers.c: client is gone: its queued responses go nowhere. */
+void agent_forget_client(struct agent *agent, const void *client);
 /*
  * handlers.c: at start, when the pins hold no rules (after a reboot), bring
  * back those of the state file; when they do, rewrite the file from them.
  */
 int agent_restore_rules(struct agent *agent);
-/* handlers.c: write the state file if the rules changed since the last write. */
+/* handlers.c: the turn's changes of the rules to the state file, durably. */
 void agent_save_state(struct agent *agent);
 /* handlers.c: drop rules whose ttl ran out; returns ms to the next expiry or -1. */
 int agent_expire_rules(struct agent *agent);
 
 /* server.c: the control socket. */
 int server_open(struct agent *agent, const char *path);
+/* server.c: a deferred response, to the client agent_handle was given. */
+void server_deliver(void *client, json_t *resp);
+/*
+ * server.c: end of a turn of the event loop: queued rule.adds applied, the
+ * state file written, then the responses sent; true when requests remain
+ * buffered (the loop should not wait for more input).
+ */
+bool server_commit(struct agent *agent);
 /* server.c: close clients silent for --client-idle-timeout; ms to the next check. */
 void server_expire_idle(struct agent *agent);
 void server_close(struct agent *agent);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -8,6 +9,9 @@
 #include "closer.h"
 #include "iter.skel.h"
 #include "log.h"
+
+/* Below this many TCP sockets in the namespace, an APPLY walk runs on one thread. */
+#define SHARD_MIN_SOCKETS	4096
 
 static const char *const mode_names[] = {
 	[CONNCTL_ITER_APPLY] = "apply",
@@ -24,17 +28,23 @@ struct pass {
 };
 
 static void pass_setup(struct pass *p, const struct connctl_rule *rule,
-		       uint32_t shard, uint32_t shards)
+		       const struct apply_batch *batch, uint32_t shard, uint32_t shards)
 {
 	struct iter_bpf__bss *bss = p->iter->bss;
 
 	bss->iter_mode = p->mode;
 	if (rule)
 		bss->iter_rule = *rule;
+	bss->iter_nrules = 0;
+	if (batch) {
+		memcpy(bss->iter_rules, batch->rules, batch->n * sizeof(batch->rules[0]));
+		memset(bss->iter_results, 0, batch->n * sizeof(bss->iter_results[0]));
+		bss->iter_nrules = batch->n;
+	}
 	bss->iter_shard = shard;
 	bss->iter_shards = shards;
 	bss->iter_matched = 0;
-	bss->iter_failed = 0;
+	bss->iter_seen = 0;
 	bss->iter_lost = 0;
 	bss->iter_pending = 0;
 	bss->iter_next_ns = 0;
@@ -66,16 +76,23 @@ static void *pass_run(void *arg)
 	return NULL;
 }
 
-static void pass_add_result(const struct pass *p, struct pass_result *res)
+static void pass_add_result(const struct pass *p, struct pass_result *res,
+			    struct apply_batch *batch)
 {
 	const struct iter_bpf__bss *bss = p->iter->bss;
 
 	res->matched += bss->iter_matched;
-	res->failed += bss->iter_failed;
 	res->lost += bss->iter_lost;
 	res->pending += bss->iter_pending;
 	if (bss->iter_next_ns && (!res->next_ns || bss->iter_next_ns < res->next_ns))
 		res->next_ns = bss->iter_next_ns;
+	if (!batch)
+		return;
+	for (uint32_t i = 0; i < batch->n; i++) {
+		batch->results[i].matched += bss->iter_results[i].matched;
+		batch->results[i].applied += bss->iter_results[i].applied;
+		batch->results[i].failed += bss->iter_results[i].failed;
+	}
 }
 
 /*
@@ -83,7 +100,8 @@ static void pass_add_result(const struct pass *p, struct pass_result *res)
  * their own; a thread that cannot start leaves its shard to this thread.
  */
 static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
-		      const struct connctl_rule *rule, int shards, struct pass_result *res)
+		      const struct connctl_rule *rule, struct apply_batch *batch,
+		      int shards, struct pass_result *res)
 {
 	struct pass passes[ITER_SHARDS_MAX];
 	pthread_t threads[ITER_SHARDS_MAX];
@@ -93,7 +111,7 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 	for (int i = 0; i < shards; i++) {
 		passes[i] = (struct pass){ .iter = dp->iter[i], .link = dp->iter_link[i],
 					   .mode = mode };
-		pass_setup(&passes[i], rule, i, shards);
+		pass_setup(&passes[i], rule, batch, i, shards);
 	}
 	for (int i = 1; i < shards; i++)
 		started[i] = !pthread_create(&threads[i], NULL, pass_run, &passes[i]);
@@ -105,28 +123,59 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 			pass_run(&passes[i]);
 	}
 	memset(res, 0, sizeof(*res));
+	if (batch)
+		memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
 	for (int i = 0; i < shards; i++) {
 		if (passes[i].err && !err)
 			err = passes[i].err;
-		pass_add_result(&passes[i], res);
+		pass_add_result(&passes[i], res, batch);
 	}
+	/* Every shard walks every connection: one count is the namespace's. */
+	res->seen = passes[0].iter->bss->iter_seen;
 	return err;
 }
 
-int closer_apply_existing(struct datapath *dp, const struct connctl_rule *rule,
-			  struct pass_result *res)
+/*
+ * TCP sockets in use in this namespace, from /proc/net/sockstat: a walk
+ * that closes a few connections gains nothing from threads.
+ */
+static long tcp_sockets_in_use(void)
 {
-	return run_passes(dp, CONNCTL_ITER_APPLY, rule, dp->iter_shards, res);
+	char line[256];
+	long inuse = -1;
+	FILE *f = fopen("/proc/self/net/sockstat", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "TCP: inuse %ld", &inuse) == 1)
+			break;
+	fclose(f);
+	return inuse;
+}
+
+static int apply_shards(const struct datapath *dp)
+{
+	long inuse = tcp_sockets_in_use();
+
+	return inuse >= 0 && inuse < SHARD_MIN_SOCKETS ? 1 : dp->iter_shards;
+}
+
+int closer_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pass_result *res)
+{
+	if (batch->n > CONNCTL_APPLY_BATCH)
+		return -E2BIG;
+	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, apply_shards(dp), res);
 }
 
 int closer_sweep(struct datapath *dp, struct pass_result *res)
 {
-	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, 1, res);
+	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res);
 }
 
 int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
 {
 	struct connctl_rule rule = { .id = rule_id };
 
-	return run_passes(dp, CONNCTL_ITER_UNTAG, &rule, 1, res);
+	return run_passes(dp, CONNCTL_ITER_UNTAG, &rule, NULL, 1, res);
 }

@@ -8,19 +8,27 @@
 #include "loader.h"
 
 struct pass_result {
-	uint64_t	matched;	/* connections the rule matched (untag: had its tag) */
-	uint64_t	failed;		/* matched, but the action failed */
+	uint64_t	matched;	/* untag: connections that had the rule's tag */
 	uint64_t	lost;		/* events the ring buffer had no room for */
 	uint64_t	pending;	/* sweep: tagged connections still open */
 	uint64_t	next_ns;	/* sweep: a quiet period runs out; 0: none */
+	uint64_t	seen;		/* connections the walk met */
+};
+
+/* Rules to apply to the existing connections in one walk, and what each did. */
+struct apply_batch {
+	struct connctl_rule		rules[CONNCTL_APPLY_BATCH];
+	struct connctl_apply_result	results[CONNCTL_APPLY_BATCH];
+	uint32_t			n;
 };
 
 /*
- * One tcp iterator pass applying rule to every connection of the namespace:
- * reset now, or tag for drain or cancel (events follow on the ring buffer).
+ * One tcp iterator walk applying the batch's rules to every connection of the
+ * namespace: each gets the strongest rule that matches it, reset now, or a
+ * tag for drain or cancel (events follow on the ring buffer).
  */
-int closer_apply_existing(struct datapath *dp, const struct connctl_rule *rule,
-			  struct pass_result *res);
+int closer_apply_batch(struct datapath *dp, struct apply_batch *batch,
+		       struct pass_result *res);
 /* A pass over tagged connections: boundaries reached, drains timed out. */
 int closer_sweep(struct datapath *dp, struct pass_result *res);
 /* A pass that removes the tags of a deleted rule. */

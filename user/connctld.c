@@ -295,6 +295,7 @@ static int run(struct agent *agent)
 	struct epoll_event evs[EPOLL_BATCH];
 
 	uint64_t next_collect = 0;
+	bool backlog = false;
 
 	while (!agent->stopping) {
 		int timeout = agent_expire_rules(agent);
@@ -307,6 +308,9 @@ static int run(struct agent *agent)
 		}
 		if (timeout < 0 || timeout > (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC))
 			timeout = (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC);
+		/* Requests are buffered still: look at the others, do not wait. */
+		if (backlog)
+			timeout = 0;
 		/* What the last turn changed reaches the disk before we wait again. */
 		agent_save_state(agent);
 		int n = epoll_wait(agent->epoll_fd, evs, EPOLL_BATCH, timeout);
@@ -322,6 +326,7 @@ static int run(struct agent *agent)
 
 			w->handle(w, evs[i].events);
 		}
+		backlog = server_commit(agent);
 	}
 	/* What the last turn changed, before the agent goes. */
 	agent_save_state(agent);
@@ -391,6 +396,7 @@ int main(int argc, char **argv)
 		.diag_fd	= -1,
 		.epoll_fd	= -1,
 		.drain		= { .timer_fd = -1 },
+		.journal	= { .fd = -1 },
 	};
 	struct agent_watch events_w = { .w.fd = -1, .agent = &agent };
 	struct agent_watch signal_w = { .w.fd = -1, .agent = &agent };
@@ -420,6 +426,7 @@ int main(int argc, char **argv)
 	events_close(&agent);
 	datapath_close(&agent.dp);
 	rule_table_free(&agent.rules);
+	state_journal_close(&agent.journal);
 	if (agent.epoll_fd >= 0)
 		close(agent.epoll_fd);
 	return err ? 1 : 0;

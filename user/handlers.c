@@ -80,24 +80,18 @@ static void rule_cancel_pending(struct agent *agent, uint32_t id)
 }
 
 /*
- * After a change of the standing rules: they must survive a reboot. The
- * file is written once per turn of the event loop (agent_save_state), so a
- * burst of requests costs one write and one fsync, not one each.
+ * Once per turn of the event loop, before its responses leave: what changed
+ * reaches the disk (the state file's journal, with one fdatasync for every
+ * change of the turn), so a rule acknowledged comes back after a reboot.
  */
-static void save_state(struct agent *agent)
-{
-	agent->state_dirty = true;
-}
-
 void agent_save_state(struct agent *agent)
 {
 	int err;
 
 	kernel_rules_save_tallies(&agent->dp, &agent->rules);
-	if (!agent->state_dirty || !agent->cfg.state_file[0])
+	if (!agent->cfg.state_file[0])
 		return;
-	agent->state_dirty = false;
-	err = state_save(agent->cfg.state_file, &agent->rules);
+	err = state_commit(&agent->journal, agent->cfg.state_file, &agent->rules);
 	if (err)
 		pr_warn("cannot write the state file %s: %s; the rules are in force but "
 			"would not come back after a reboot", agent->cfg.state_file,
@@ -105,84 +99,169 @@ void agent_save_state(struct agent *agent)
 }
 
 /*
- * A rule into force: standing first (a `once` rule never stands), then one
- * pass over the connections that exist now, so none slips between the two.
- * On failure nothing of it stands.
+ * A rule into force, in two steps: standing at once (a `once` rule never
+ * stands), then applied to the connections that exist now by one walk for
+ * every rule added in this turn of the event loop (agent_apply_adds). New
+ * connections meet the standing rule in sockops, so none slips between.
  */
-static int rule_enforce(struct agent *agent, const struct rule_spec *spec,
-			struct pass_result *res)
+static int rule_stand(struct agent *agent, const struct rule_spec *spec)
 {
-	const struct connctl_rule *rule = &spec->rule;
-	bool once = rule->flags & CONNCTL_RULE_ONCE;
-	struct rule_entry *e;
-	int err;
+	if (spec->rule.flags & CONNCTL_RULE_ONCE) {
+		rule_table_claim_id(&agent->rules, spec->rule.id);
+		return 0;
+	}
+	return rule_install(agent, spec);
+}
 
-	if (once) {
-		rule_table_claim_id(&agent->rules, rule->id);
-	} else {
-		err = rule_install(agent, spec);
-		if (err)
-			return err;
-	}
-	err = closer_apply_existing(&agent->dp, rule, res);
-	if (err) {
-		if (!once)
-			rule_uninstall(agent, rule->id);
-		return err;
-	}
+/* The walk's outcome for one rule of the batch: its counts, its response. */
+static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
+			    const struct connctl_apply_result *res)
+{
+	const struct connctl_rule *rule = &add->spec.rule;
+	bool once = rule->flags & CONNCTL_RULE_ONCE;
+	uint64_t matched = res->matched - res->failed;
+	struct rule_entry *e;
+	json_t *resp;
+
 	if (res->failed)
 		pr_warn("rule %u: %llu matched connections could not be closed",
 			rule->id, (unsigned long long)res->failed);
 	e = once ? NULL : rule_table_find(&agent->rules, rule->id);
 	if (e) {
-		e->stats.matched = res->matched - res->failed;
+		e->stats.matched = matched;
 		if (rule->action == CONNCTL_ACTION_RESET)
-			e->stats.closed[CLOSE_RST] += res->matched - res->failed;
+			e->stats.closed[CLOSE_RST] += res->applied - res->failed;
 		rule_stats_changed(&agent->rules, e);
 	}
-	return 0;
+	if (add->restored)
+		pr_debug("rule %u restored: matched %llu", rule->id,
+			 (unsigned long long)matched);
+	else
+		pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
+			action_name(rule->action), once ? ", once" : "", add->peer.pid,
+			add->peer.uid, (unsigned long long)matched);
+	resp = json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "id", (json_int_t)rule->id,
+			 "matched", (json_int_t)matched,
+			 "rule", rule_spec_to_json(&add->spec));
+	if (res->failed)
+		json_object_set_new(resp, "failed", json_integer((json_int_t)res->failed));
+	return resp;
 }
 
-static json_t *rule_add(struct agent *agent, const struct request *req,
-			const struct peer *peer)
+/* The walk failed: nothing of the batch stands. */
+static json_t *rule_not_applied(struct agent *agent, const struct pending_add *add, int err)
 {
-	struct rule_spec spec = req->spec;
-	struct connctl_rule *rule = &spec.rule;
-	bool once = rule->flags & CONNCTL_RULE_ONCE;
+	const struct connctl_rule *rule = &add->spec.rule;
+
+	if (!(rule->flags & CONNCTL_RULE_ONCE)) {
+		rule_uninstall(agent, rule->id);
+		state_note_del(&agent->journal, rule->id);
+	}
+	return error_response(PROTO_INTERNAL, "cannot put rule %u in force: %s",
+			      rule->id, strerror(-err));
+}
+
+int agent_apply_adds(struct agent *agent)
+{
+	struct add_queue *q = &agent->adds;
+	struct apply_batch *batch = &q->batch;
+	uint32_t slot[CONNCTL_APPLY_BATCH];
 	struct pass_result res;
-	json_t *resp;
+	int err = 0;
+
+	if (!q->n)
+		return 0;
+	batch->n = 0;
+	for (uint32_t i = 0; i < q->n; i++) {
+		if (q->v[i].error)
+			continue;
+		slot[i] = batch->n;
+		batch->rules[batch->n++] = q->v[i].spec.rule;
+	}
+	if (batch->n)
+		err = closer_apply_batch(&agent->dp, batch, &res);
+	for (uint32_t i = 0; i < q->n; i++) {
+		struct pending_add *add = &q->v[i];
+		json_t *resp = add->error;
+
+		if (!resp)
+			resp = err ? rule_not_applied(agent, add, err) :
+				     rule_applied(agent, add, &batch->results[slot[i]]);
+		if (add->client)
+			server_deliver(add->client, resp);
+		else
+			json_decref(resp);
+	}
+	q->n = 0;
+	/* Drains already at a boundary, and cancels, close now. */
+	events_poll(agent);
+	return err;
+}
+
+void agent_forget_client(struct agent *agent, const void *client)
+{
+	for (uint32_t i = 0; i < agent->adds.n; i++)
+		if (agent->adds.v[i].client == client)
+			agent->adds.v[i].client = NULL;
+}
+
+bool agent_adds_full(const struct agent *agent)
+{
+	return agent->adds.n >= CONNCTL_APPLY_BATCH;
+}
+
+static bool id_pending(const struct agent *agent, uint32_t id)
+{
+	for (uint32_t i = 0; i < agent->adds.n; i++)
+		if (agent->adds.v[i].spec.rule.id == id)
+			return true;
+	return false;
+}
+
+/*
+ * A rule.add takes its place in the queue even when it fails here, so the
+ * client's responses keep the order of its requests.
+ */
+static json_t *rule_add_check(struct agent *agent, struct rule_spec *spec)
+{
+	struct connctl_rule *rule = &spec->rule;
 	int err;
 
-	if (rule->id && rule_table_find(&agent->rules, rule->id))
+	if (rule->id && (rule_table_find(&agent->rules, rule->id) || id_pending(agent, rule->id)))
 		return error_response(PROTO_DUPLICATE_ID, "rule %u exists already", rule->id);
-	if (!once && agent->rules.n >= agent->cfg.max_rules)
+	if (!(rule->flags & CONNCTL_RULE_ONCE) && agent->rules.n >= agent->cfg.max_rules)
 		return error_response(PROTO_TOO_MANY_RULES, "%zu rules stand already, the limit "
 			    "(--max-rules)", agent->rules.n);
 	if (!rule->id)
 		rule->id = rule_table_next_id(&agent->rules);
 	if (!rule->id)
 		return error_response(PROTO_TOO_MANY_RULES, "rule ids are exhausted");
-	if (spec.ttl_ns)
-		rule->expires_ns = realtime_ns() + spec.ttl_ns;
-
-	err = rule_enforce(agent, &spec, &res);
+	if (spec->ttl_ns)
+		rule->expires_ns = realtime_ns() + spec->ttl_ns;
+	err = rule_stand(agent, spec);
 	if (err)
 		return error_response(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
 			    "cannot put rule %u in force: %s", rule->id, strerror(-err));
-	/* Drains already at a boundary, and cancels, close now. */
-	events_poll(agent);
-	if (!once)
-		save_state(agent);
+	if (rule->flags & CONNCTL_RULE_ONCE)
+		state_note_last_id(&agent->journal, rule->id);
+	else
+		state_note_add(&agent->journal, spec);
+	return NULL;
+}
 
-	pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
-		action_name(rule->action), once ? ", once" : "", peer->pid, peer->uid,
-		(unsigned long long)(res.matched - res.failed));
-	resp = json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "id", (json_int_t)rule->id,
-			 "matched", (json_int_t)(res.matched - res.failed),
-			 "rule", rule_spec_to_json(&spec));
-	if (res.failed)
-		json_object_set_new(resp, "failed", json_integer((json_int_t)res.failed));
-	return resp;
+/* NULL: the response follows from agent_apply_adds, to client. */
+static json_t *rule_add(struct agent *agent, const struct request *req,
+			const struct peer *peer, void *client)
+{
+	struct pending_add *add;
+
+	if (agent_adds_full(agent))
+		return error_response(PROTO_INTERNAL, "too many rules added at once");
+	add = &agent->adds.v[agent->adds.n];
+	*add = (struct pending_add){ .spec = req->spec, .peer = *peer, .client = client };
+	add->error = rule_add_check(agent, &add->spec);
+	agent->adds.n++;
+	return NULL;
 }
 
 static json_t *rule_del(struct agent *agent, const struct request *req,
@@ -195,10 +274,10 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
 	action = e->spec.rule.action;
 	rule_uninstall(agent, req->id);
+	state_note_del(&agent->journal, req->id);
 	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
 	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
 		rule_cancel_pending(agent, req->id);
-	save_state(agent);
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
 }
@@ -225,7 +304,7 @@ static json_t *rule_show(struct agent *agent, const struct request *req)
 }
 
 json_t *agent_handle(struct agent *agent, const struct request *req,
-		     const struct peer *peer)
+		     const struct peer *peer, void *client)
 {
 	if (!peer->reader) {
 		if (agent->cfg.reader_group)
@@ -258,7 +337,7 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 		if (peer->uid != 0)
 			return error_response(PROTO_PERMISSION_DENIED,
 				    "changing rules needs root (peer uid %u)", peer->uid);
-		return req->op == REQ_RULE_ADD ? rule_add(agent, req, peer) :
+		return req->op == REQ_RULE_ADD ? rule_add(agent, req, peer, client) :
 						 rule_del(agent, req, peer);
 	}
 	return error_response(PROTO_INTERNAL, "unhandled request");
@@ -267,7 +346,6 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 int agent_expire_rules(struct agent *agent)
 {
 	uint64_t now = realtime_ns(), next = 0;
-	bool changed = false;
 
 	for (size_t i = agent->rules.n; i-- > 0;) {
 		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
@@ -276,14 +354,12 @@ int agent_expire_rules(struct agent *agent)
 			continue;
 		if (rule->expires_ns <= now) {
 			pr_info("rule %u expired (ttl)", rule->id);
+			state_note_del(&agent->journal, rule->id);
 			rule_uninstall(agent, rule->id);
-			changed = true;
 		} else if (!next || rule->expires_ns < next) {
 			next = rule->expires_ns;
 		}
 	}
-	if (changed)
-		save_state(agent);
 	if (!next)
 		return -1;
 	/* Round up: waking a little late beats spinning on an early wake. */
@@ -291,39 +367,51 @@ int agent_expire_rules(struct agent *agent)
 	return next > EXPIRY_CHECK_MAX_MS ? EXPIRY_CHECK_MAX_MS : (int)next;
 }
 
-/* One rule of the state file, back in force with its id and expiry. */
+/* One rule of the state file, standing again with its id and expiry. */
 static int restore_rule(struct agent *agent, const struct rule_spec *spec)
 {
-	struct pass_result res;
+	struct pending_add *add;
+	int err;
 
-	if (rule_table_find(&agent->rules, spec->rule.id))
+	if (rule_table_find(&agent->rules, spec->rule.id) || id_pending(agent, spec->rule.id))
 		return -EEXIST;
-	return rule_enforce(agent, spec, &res);
+	if (agent_adds_full(agent)) {
+		err = agent_apply_adds(agent);
+		if (err)
+			return err;
+	}
+	err = rule_stand(agent, spec);
+	if (err)
+		return err;
+	add = &agent->adds.v[agent->adds.n++];
+	*add = (struct pending_add){ .spec = *spec, .restored = true };
+	return 0;
 }
 
 int agent_restore_rules(struct agent *agent)
 {
 	const char *path = agent->cfg.state_file;
 	uint64_t now = realtime_ns();
-	struct rule_spec *specs;
-	size_t n, restored = 0;
-	uint32_t last_id = 0;
+	struct state_loaded st;
+	size_t restored = 0;
 	char msg[512];
 	int err;
 
 	if (!path[0])
 		return 0;
-	err = state_load(path, &specs, &n, &last_id, msg, sizeof(msg));
+	err = state_load(path, &st, msg, sizeof(msg));
+	if (!err && st.torn)
+		pr_warn("state file %s", msg);
 	if (agent->rules.n) {
 		/* The pins are what is in force: the file follows them. */
 		if (!err) {
-			rule_table_claim_id(&agent->rules, last_id);
-			free(specs);
+			rule_table_claim_id(&agent->rules, st.last_id);
+			free(st.specs);
 		} else if (err != -ENOENT) {
 			pr_warn("state file %s: rewritten from the pinned rules",
 				err == -EINVAL ? msg : strerror(-err));
 		}
-		save_state(agent);
+		state_note_rewrite(&agent->journal);
 		return 0;
 	}
 	if (err == -ENOENT)
@@ -337,25 +425,29 @@ int agent_restore_rules(struct agent *agent)
 		pr_warn("cannot read the state file %s: %s", path, strerror(-err));
 		return err;
 	}
-	rule_table_claim_id(&agent->rules, last_id);
-	for (size_t i = 0; i < n && !err; i++) {
-		if (specs[i].rule.expires_ns && specs[i].rule.expires_ns <= now) {
-			pr_info("rule %u expired while the agent was down (ttl)",
-				specs[i].rule.id);
+	rule_table_claim_id(&agent->rules, st.last_id);
+	for (size_t i = 0; i < st.n && !err; i++) {
+		const struct rule_spec *spec = &st.specs[i];
+
+		if (spec->rule.expires_ns && spec->rule.expires_ns <= now) {
+			pr_info("rule %u expired while the agent was down (ttl)", spec->rule.id);
 			continue;
 		}
-		err = restore_rule(agent, &specs[i]);
+		err = restore_rule(agent, spec);
 		if (err)
 			pr_warn("state file %s: cannot restore rule %u: %s", path,
-				specs[i].rule.id, strerror(-err));
+				spec->rule.id, strerror(-err));
 		else
 			restored++;
 	}
-	free(specs);
+	free(st.specs);
+	/* Applied to what exists now, as rules added over the socket are. */
+	if (!err)
+		err = agent_apply_adds(agent);
 	if (err)
 		return err;
 	if (restored)
 		pr_info("restored %zu rules from %s", restored, path);
-	save_state(agent);
+	state_note_rewrite(&agent->journal);
 	return 0;
 }

@@ -32,6 +32,7 @@ struct client {
 	size_t		in_len;
 	bool		discarding;	/* skipping the rest of an overlong line */
 	bool		read_closed;	/* peer sent EOF: only output is left */
+	uint32_t	held;		/* its rule.adds waiting for the walk */
 	char		*out;
 	size_t		out_len;
 	size_t		out_cap;
@@ -59,6 +60,8 @@ static void client_free(struct client *c)
 		}
 	}
 	s->n_clients--;
+	if (c->held)
+		agent_forget_client(s->agent, c);
 	watch_del(s->agent->epoll_fd, &c->w);
 	close(c->w.fd);
 	free(c->in);
@@ -125,19 +128,41 @@ static int client_flush(struct client *c)
 	return 0;
 }
 
-static void client_request(struct client *c, const char *line, size_t len)
+void server_deliver(void *client, json_t *resp)
 {
-	c->active_ns = monotonic_ns();
-	struct proto_error err;
-	struct request req;
-	json_t *resp;
+	struct client *c = client;
 
-	if (request_parse(line, len, &req, &err))
-		resp = error_to_json(&err);
-	else
-		resp = agent_handle(c->server->agent, &req, &c->peer);
+	c->held--;
 	if (client_queue(c, resp))
 		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
+}
+
+/*
+ * Serve one line; false when it must wait for the queued rule.adds to be
+ * applied: responses leave in the order of the requests, so behind a queued
+ * rule.add only another rule.add may go, and only while the queue has room.
+ */
+static bool client_request(struct client *c, const char *line, size_t len)
+{
+	struct agent *agent = c->server->agent;
+	struct proto_error err;
+	struct request req;
+	bool parsed, add;
+	json_t *resp;
+
+	parsed = !request_parse(line, len, &req, &err);
+	add = parsed && req.op == REQ_RULE_ADD;
+	if ((c->held && !add) || (add && agent_adds_full(agent)))
+		return false;
+	c->active_ns = monotonic_ns();
+	resp = parsed ? agent_handle(agent, &req, &c->peer, c) : error_to_json(&err);
+	if (!resp) {
+		c->held++;
+		return true;
+	}
+	if (client_queue(c, resp))
+		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
+	return true;
 }
 
 static void client_line_too_long(struct client *c)
@@ -149,71 +174,104 @@ static void client_line_too_long(struct client *c)
 	c->in_len = 0;
 }
 
-/* Serve every complete line in the input buffer; keep the partial tail. */
-static void client_process(struct client *c)
+static bool has_line(const struct client *c)
 {
-	size_t start = 0;
+	return memchr(c->in, '\n', c->in_len) != NULL;
+}
+
+/* Serve the complete lines in the input buffer; keep the rest. Lines served. */
+static size_t client_process(struct client *c)
+{
+	size_t start = 0, served = 0;
 	char *nl;
 
-	while ((nl = memchr(c->in + start, '\n', c->in_len - start))) {
+	while (c->out_len < CLIENT_OUT_HIGH &&
+	       (nl = memchr(c->in + start, '\n', c->in_len - start))) {
 		size_t end = (size_t)(nl - c->in);
 
 		if (c->discarding)
 			c->discarding = false;
-		else if (end > start)
-			client_request(c, c->in + start, end - start);
-		start = end + 1;
-		if (c->out_len >= CLIENT_OUT_HIGH)
+		else if (end > start && !client_request(c, c->in + start, end - start))
 			break;
+		start = end + 1;
+		served++;
 	}
 	memmove(c->in, c->in + start, c->in_len - start);
 	c->in_len -= start;
-	if (c->in_len == CLIENT_IN_SIZE) {
+	if (c->in_len == CLIENT_IN_SIZE && !has_line(c)) {
 		if (c->discarding)
 			c->in_len = 0;
 		else
 			client_line_too_long(c);
 	}
+	return served;
 }
 
+/* Lines are left to serve: read no more until they are. */
+static bool client_blocked(const struct client *c)
+{
+	return c->out_len >= CLIENT_OUT_HIGH || c->in_len == CLIENT_IN_SIZE || has_line(c);
+}
+
+/*
+ * Reads and serves requests; their responses leave at the end of the turn
+ * (server_commit), once what they changed is on disk.
+ */
 static void client_handle(struct watch *w, uint32_t events)
 {
 	struct client *c = (struct client *)w;
-	bool eof = false;
 
-	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR)) {
-		while (c->out_len < CLIENT_OUT_HIGH) {
-			ssize_t n = recv(w->fd, c->in + c->in_len,
-					 CLIENT_IN_SIZE - c->in_len, 0);
+	/* Lines held back while output was over the mark, or behind rule.adds. */
+	client_process(c);
+	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || c->read_closed)
+		return;
+	while (!client_blocked(c)) {
+		ssize_t n = recv(w->fd, c->in + c->in_len, CLIENT_IN_SIZE - c->in_len, 0);
 
-			if (n == 0) {
-				eof = true;
-				break;
-			}
-			if (n < 0) {
-				eof = errno != EAGAIN && errno != EINTR;
-				break;
-			}
-			c->in_len += (size_t)n;
-			client_process(c);
-		}
-	}
-	c->read_closed |= eof;
-	/*
-	 * Lines held back while output was over the mark are served as it
-	 * drains: the client may have nothing more to send that would wake us.
-	 */
-	for (;;) {
-		if (client_flush(c)) {
-			client_free(c);
-			return;
-		}
-		if (c->out_len >= CLIENT_OUT_HIGH || !memchr(c->in, '\n', c->in_len))
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+			c->read_closed = true;
 			break;
+		}
+		if (n < 0)
+			break;
+		c->in_len += (size_t)n;
 		client_process(c);
 	}
-	if (c->read_closed && !c->out_len)
-		client_free(c);
+}
+
+/* Nothing more will come from it, nor go to it. */
+static bool client_done(const struct client *c)
+{
+	return c->read_closed && !c->out_len && !c->held && !has_line(c);
+}
+
+/* Rounds of served lines per turn, before the loop looks at its other fds. */
+#define COMMIT_ROUNDS_MAX	8
+
+bool server_commit(struct agent *agent)
+{
+	struct server *s = agent->server;
+	struct client *c, *next;
+
+	for (int round = 0; ; round++) {
+		size_t served = 0;
+
+		agent_apply_adds(agent);
+		agent_save_state(agent);
+		if (!s)
+			return false;
+		for (c = s->clients; c; c = next) {
+			next = c->next;
+			if (client_flush(c) || client_done(c))
+				client_free(c);
+		}
+		if (round == COMMIT_ROUNDS_MAX)
+			return true;
+		for (c = s->clients; c; c = c->next)
+			served += client_process(c);
+		if (!served)
+			return false;
+	}
 }
 
 static void reject_client(int fd)
@@ -423,7 +481,7 @@ void server_expire_idle(struct agent *agent)
 	for (c = s->clients; c; c = next) {
 		next = c->next;
 		/* Waiting on us (output pending) is not idle. */
-		if (c->out_len || now - c->active_ns < limit)
+		if (c->out_len || c->held || has_line(c) || now - c->active_ns < limit)
 			continue;
 		client_queue(c, error_response(PROTO_IDLE_TIMEOUT,
 			     "closed after %u s without a request (--client-idle-timeout)",

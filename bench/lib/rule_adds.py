@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Add COUNT rules over the control socket from CLIENTS connections at once,
 each sending its requests one after another (the next after the reply), or
-with --pipeline all at once, then reading the replies. Rules are
+with --pipeline all at once while reading the replies as they come. Rules are
 `reset remote 198.18.x.y/32 lport 8080`, FIRST onwards, matching nothing in
 the benchmarks. Prints JSON: adds, seconds, adds per second.
 
@@ -41,9 +41,16 @@ def client(lo, hi):
     s.connect(path)
     f = s.makefile("rwb")
     if pipeline:
-        f.write(b"".join(request(i) for i in range(lo, hi)))
-        f.flush()
+        # A writer of its own: the agent stops reading a client whose
+        # replies pile up unread, so reading only after writing could stall.
+        def write():
+            w = s.makefile("wb")
+            w.write(b"".join(request(i) for i in range(lo, hi)))
+            w.flush()
+        writer = threading.Thread(target=write)
+        writer.start()
         all(reply_ok(f) for _ in range(lo, hi))
+        writer.join()
     else:
         for i in range(lo, hi):
             f.write(request(i))

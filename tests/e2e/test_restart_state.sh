@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The state file: rules survive a killed agent (adopted from the pins, same
 # ids) and a reboot (pins gone: back from the file, same ids, same expiry).
-# A rule whose ttl ran out while the agent was down does not come back. A
-# truncated state file stops the agent with its path and line.
+# A rule whose ttl ran out while the agent was down does not come back. The
+# file is a journal: a last line cut short (a change being written when the
+# machine stopped) is dropped with a warning; a corrupt line stops the agent
+# with its path and line.
 . "$(dirname "$0")/lib.sh"
 
 setup_env
@@ -14,9 +16,22 @@ connctl rule add action reset lport 10 ttl 2s >/dev/null
 connctl rule del 1 >/dev/null
 ids() { connctl -j rule show | jget "$(cat)" '[r["id"] for r in d]'; }
 expect_eq "$(ids)" "[2, 3, 4]" "rules before any restart"
-expect_eq "$(head -n 1 "$STATE_FILE")" '{"connctl_state":1,"last_id":4}' "the state file's header"
-expect_eq "$(tail -n +2 "$STATE_FILE" | python3 -c 'import json, sys
-print([json.loads(l)["rule"]["id"] for l in sys.stdin])')" "[2, 3, 4]" "rules in the state file"
+# file_rules: the ids standing at the end of the state file's journal.
+file_rules() {
+	python3 -c 'import json, sys
+ids = set()
+for line in list(sys.stdin)[1:]:
+    change = json.loads(line)
+    if "rule" in change:
+        ids.add(change["rule"]["id"])
+    elif "del" in change:
+        ids.discard(change["del"])
+print(sorted(ids))' <"$STATE_FILE"
+}
+expect_eq "$(head -n 1 "$STATE_FILE")" '{"connctl_state":2,"last_id":1}' \
+	"the state file's header (written whole at the first rule)"
+expect_eq "$(tail -n 1 "$STATE_FILE")" '{"del":1}' "the last change, appended"
+expect_eq "$(file_rules)" "[2, 3, 4]" "rules in the state file"
 
 # A killed agent: the pins hold the rules; the new agent adopts them.
 kill_agent
@@ -40,16 +55,26 @@ grep -q "rule 4 expired while the agent was down" "$AGENT_LOG" || die "no word o
 expect_eq "$(connctl -j rule add action reset lport 11 | jget "$(cat)" 'd["id"]')" 5 \
 	"a new rule's id (ids are not reused)"
 
-# A truncated state file: the agent says where, and does not start.
+# A torn last line: dropped with a warning, the rules before it restored.
 stop_agent
 in_ns_only "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1
 lines=$(wc -l <"$STATE_FILE")
-head -c -10 "$STATE_FILE" >"$STATE_FILE.cut" && mv "$STATE_FILE.cut" "$STATE_FILE"
+printf '{"rule":{"id":9,"action":"res' >>"$STATE_FILE"
+start_agent
+expect_eq "$(ids)" "[2, 3, 5]" "rules back from a file with a torn last line"
+grep -qF "$STATE_FILE:$((lines + 1)): the last change was cut short" "$AGENT_LOG" ||
+	die "no warning naming the torn line"
+expect_eq "$(tail -c 1 "$STATE_FILE" | od -An -c | tr -d ' ')" '\n' \
+	"the file, written whole again, ends with a whole line"
+
+# A corrupt line: the agent says where, and does not start.
+stop_agent
+in_ns_only "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1
+sed -i '2s/.*/{"rule":{"id":2,"action":"explode"},"expires_at_ms":0}/' "$STATE_FILE"
 rc=0
 out=$(nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --socket "$SOCK" --pin-dir "$PIN_DIR" \
 	--cgroup "$CGROUP" --state-file "$STATE_FILE" 2>&1) || rc=$?
 log "$out"
-expect_eq "$rc" 1 "the agent's exit status on a truncated state file"
-[ -n "$(grep -F "$STATE_FILE:$lines: truncated" <<<"$out")" ] ||
-	die "the error does not name $STATE_FILE:$lines"
+expect_eq "$rc" 1 "the agent's exit status on a corrupt state file"
+[ -n "$(grep -F "$STATE_FILE:2: " <<<"$out")" ] || die "the error does not name $STATE_FILE:2"
 [ ! -S "$SOCK" ] || die "the agent created its socket anyway"

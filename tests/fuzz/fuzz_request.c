@@ -43,18 +43,16 @@ static void check_round_trip(struct request *req)
 
 static void fuzz_state_file(const uint8_t *data, size_t size)
 {
-	struct rule_spec *specs;
-	uint32_t last_id;
+	struct state_loaded st;
 	char path[64], msg[512];
-	size_t n;
 	int fd = memfd_create("state", 0);
 
 	if (fd < 0)
 		return;
 	if (write(fd, data, size) == (ssize_t)size) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (!state_load(path, &specs, &n, &last_id, msg, sizeof(msg)))
-			free(specs);
+		if (!state_load(path, &st, msg, sizeof(msg)))
+			free(st.specs);
 	}
 	close(fd);
 }
