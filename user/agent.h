@@ -113,6 +113,11 @@ int agent_expire_rules(struct agent *agent);
 
 /* server.c: the control socket. */
 int server_open(struct agent *agent, const char *path);
+/*
+ * server.c: an event (its reference taken) to the clients watching events
+ * of rule_id; a watcher that reads too slowly loses events, and is told.
+ */
+void server_publish(struct agent *agent, uint32_t rule_id, json_t *event);
 /* server.c: a deferred response, to the client agent_handle was given. */
 void server_deliver(void *client, json_t *resp);
 /*

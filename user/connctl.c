@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 
@@ -70,6 +71,12 @@ static const char usage_text[] =
 "  connctl events\n"
 "      The last 256 connections the agent closed: rule, tuple, outcome,\n"
 "      bytes in and out, time from tag (and from the last ACK) to close.\n"
+"  connctl watch [rule ID]\n"
+"      Live events until interrupted: rules added (with what they matched)\n"
+"      and removed (deleted or expired); connections tagged to close, closed\n"
+"      (fin, rst, rst-timeout, rst-no-owner: bytes, time to close) or ended\n"
+"      by their owner or peer first. With -j, one JSON object a line. A\n"
+"      watcher that reads too slowly is told how many events it lost.\n"
 "\n"
 "Options:\n"
 "  --socket PATH   agent's control socket (default " DEFAULT_SOCKET_PATH ")\n"
@@ -83,6 +90,7 @@ static const char usage_text[] =
 "  connctl rule add action reset lport 6379 once        # like ss -K, once\n"
 "  connctl rule add action observe lport 443 mark 0x10  # mark, count, keep\n"
 "  connctl -j rule show\n"
+"  connctl watch rule 3                                 # follow a drain\n"
 "\n"
 "Exit status: 0 done, 1 the agent refused (reason on stderr), 2 usage error,\n"
 "3 the agent could not be reached.\n";
@@ -170,31 +178,50 @@ static int read_line(int fd, char **line)
 	}
 }
 
-/* Send one request; *resp is the parsed response. Returns an exit code. */
-static int call_agent(const char *path, json_t *req, json_t **resp)
+/* A connection to the agent in *fd, or an exit code. */
+static int agent_connect(const char *path, int *fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char *text, *line = NULL;
-	json_error_t jerr;
-	int fd, err;
+	int err;
 
 	if (strlen(path) >= sizeof(sa.sun_path))
 		return fail(EXIT_USAGE, "usage", "socket path %s is too long", path);
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+	*fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (*fd < 0 || connect(*fd, (struct sockaddr *)&sa, sizeof(sa))) {
 		err = errno;
-		if (fd >= 0)
-			close(fd);
+		if (*fd >= 0)
+			close(*fd);
 		return fail(EXIT_UNREACHABLE, "unreachable",
 			    "cannot reach connctld at %s: %s%s", path, strerror(err),
 			    err == ENOENT || err == ECONNREFUSED ?
 			    " (is connctld running? `make run` starts it)" : "");
 	}
-	text = json_dumps(req, JSON_COMPACT);
+	return EXIT_OK;
+}
+
+static int send_request(int fd, json_t *req)
+{
+	char *text = json_dumps(req, JSON_COMPACT);
+	int err;
+
 	err = text && send(fd, text, strlen(text), MSG_NOSIGNAL) >= 0 &&
 	      send(fd, "\n", 1, MSG_NOSIGNAL) == 1 ? 0 : -errno;
 	free(text);
+	return err;
+}
+
+/* Send one request; *resp is the parsed response. Returns an exit code. */
+static int call_agent(const char *path, json_t *req, json_t **resp)
+{
+	char *line = NULL;
+	json_error_t jerr;
+	int fd, err;
+
+	err = agent_connect(path, &fd);
+	if (err)
+		return err;
+	err = send_request(fd, req);
 	if (!err)
 		err = read_line(fd, &line);
 	close(fd);
@@ -462,6 +489,126 @@ static void print_result(const char *verb, json_t *resp)
 	}
 }
 
+static const char *jstr(json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v ? v : "?";
+}
+
+static void print_clock(json_t *ev)
+{
+	long long ms = jint(ev, "time_ms");
+	time_t sec = (time_t)(ms / 1000);
+	struct tm tm;
+	char hms[16] = "??:??:??";
+
+	if (localtime_r(&sec, &tm))
+		strftime(hms, sizeof(hms), "%H:%M:%S", &tm);
+	printf("%s.%03lld ", hms, ms % 1000);
+}
+
+static void print_conn(json_t *ev)
+{
+	printf("%s:%lld -> %s:%lld", jstr(ev, "local"), jint(ev, "lport"),
+	       jstr(ev, "remote"), jint(ev, "rport"));
+}
+
+/* One event of `connctl watch`, as a line for people. */
+static void print_event(json_t *ev)
+{
+	const char *type = jstr(ev, "event");
+
+	if (!strcmp(type, "lost")) {
+		printf("(%lld events lost: this watcher read too slowly)\n", jint(ev, "count"));
+		return;
+	}
+	print_clock(ev);
+	printf("rule %lld ", jint(ev, "rule"));
+	if (!strcmp(type, "rule.added")) {
+		json_t *spec = json_object_get(ev, "spec");
+		char fields[384] = "";
+		static const char *const keys[] = { "local", "remote", "lport", "rport",
+						    "timeout", "quiet", "mark", "ttl" };
+
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			append_field(fields, sizeof(fields), spec, keys[i]);
+		printf("added: %s %s%s, matched %lld\n", jstr(spec, "action"), fields,
+		       json_is_true(json_object_get(spec, "once")) ? " once" : "",
+		       jint(ev, "matched"));
+	} else if (!strcmp(type, "rule.removed")) {
+		printf("removed (%s)\n", jstr(ev, "reason"));
+	} else if (!strcmp(type, "closed")) {
+		printf("%s %-12s ", jstr(ev, "action"), jstr(ev, "outcome"));
+		print_conn(ev);
+		printf("  %lld B in, %lld B out, %.1f ms after the tag", jint(ev, "bytes_in"),
+		       jint(ev, "bytes_out"), json_real_value(json_object_get(ev, "tag_to_close_ms")));
+		if (json_object_get(ev, "last_ack_to_close_ms"))
+			printf(", %.1f ms after the last ACK",
+			       json_real_value(json_object_get(ev, "last_ack_to_close_ms")));
+		printf("\n");
+	} else {
+		/* tagged: waits to close; ended: closed by its owner or peer first */
+		printf("%s %-12s ", jstr(ev, "action"), type);
+		print_conn(ev);
+		printf("\n");
+	}
+}
+
+/* events.watch: the first line answers the request, then events until EOF. */
+static int watch(const char *path, json_t *req)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	json_t *ev;
+	FILE *f;
+	int fd, ret;
+
+	ret = agent_connect(path, &fd);
+	if (ret)
+		return ret;
+	if (send_request(fd, req) || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return fail(EXIT_UNREACHABLE, "unreachable", "cannot send to connctld: %s",
+			    strerror(errno));
+	}
+	if (getline(&line, &cap, f) <= 0) {
+		ret = fail(EXIT_UNREACHABLE, "unreachable", "connctld at %s did not answer",
+			   path);
+		goto out;
+	}
+	ev = json_loads(line, 0, NULL);
+	if (!json_is_true(json_object_get(ev, "ok"))) {
+		ret = json_is_object(ev) ? agent_refused(ev) :
+			fail(EXIT_UNREACHABLE, "unreachable", "connctld sent a malformed response");
+		json_decref(ev);
+		goto out;
+	}
+	json_decref(ev);
+	/* On stderr, so stdout holds events only; scripts wait for it. */
+	if (json_object_get(req, "rule"))
+		fprintf(stderr, "connctl: watching the events of rule %lld (Ctrl-C stops)\n",
+			jint(req, "rule"));
+	else
+		fprintf(stderr, "connctl: watching events (Ctrl-C stops)\n");
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while (getline(&line, &cap, f) > 0) {
+		if (json_output) {
+			fputs(line, stdout);
+			continue;
+		}
+		ev = json_loads(line, 0, NULL);
+		if (ev)
+			print_event(ev);
+		json_decref(ev);
+	}
+	ret = fail(EXIT_UNREACHABLE, "unreachable", "connctld closed the connection");
+out:
+	free(line);
+	fclose(f);
+	return ret;
+}
+
 static json_t *build_request(int argc, char **argv, const char **verb)
 {
 	if (argc < 1)
@@ -472,6 +619,15 @@ static json_t *build_request(int argc, char **argv, const char **verb)
 		*verb = argv[0];
 		return json_pack("{s:s}", "op", !strcmp(argv[0], "events") ? "events.show" :
 							     "stats.show");
+	}
+	if (!strcmp(argv[0], "watch")) {
+		*verb = "watch";
+		if (argc != 1 && (argc != 3 || strcmp(argv[1], "rule")))
+			usage_error("usage: connctl watch [rule ID]");
+		if (argc == 3)
+			return json_pack("{s:s, s:I}", "op", "events.watch", "rule",
+					 (json_int_t)parse_id(argv[2]));
+		return json_pack("{s:s}", "op", "events.watch");
 	}
 	if (!strcmp(argv[0], "flow")) {
 		*verb = "flows";
@@ -484,7 +640,8 @@ static json_t *build_request(int argc, char **argv, const char **verb)
 		return json_pack("{s:s}", "op", "flow.show");
 	}
 	if (strcmp(argv[0], "rule"))
-		usage_error("unknown object '%s': expected rule, flow, stats or events", argv[0]);
+		usage_error("unknown object '%s': expected rule, flow, stats, events or watch",
+			    argv[0]);
 	if (argc < 2)
 		usage_error("rule: missing verb: add, del or show");
 	*verb = argv[1];
@@ -543,6 +700,11 @@ int main(int argc, char **argv)
 		}
 	}
 	req = build_request(argc - optind, argv + optind, &verb);
+	if (!strcmp(verb, "watch")) {
+		ret = watch(socket_path, req);
+		json_decref(req);
+		return ret;
+	}
 	ret = call_agent(socket_path, req, &resp);
 	json_decref(req);
 	if (ret == EXIT_OK) {

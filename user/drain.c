@@ -70,6 +70,39 @@ static void format_tuple(const struct connctl_tuple *t, char *buf, size_t len)
 	snprintf(buf, len, "%s:%u -> %s:%u", l, t->lport, r, t->rport);
 }
 
+/* A connection as events name it: its addresses and ports, its rule. */
+static json_t *conn_to_json(const char *event, uint64_t realtime, uint32_t rule_id,
+			    enum connctl_action action, const struct connctl_tuple *t)
+{
+	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
+	json_t *obj;
+
+	format_addr(t->laddr, l, sizeof(l));
+	format_addr(t->raddr, r, sizeof(r));
+	obj = json_pack("{s:s*, s:I, s:I, s:s, s:s, s:i, s:s, s:i}", "event", event,
+			"time_ms", (json_int_t)(realtime / NSEC_PER_MSEC),
+			"rule", (json_int_t)rule_id, "action", action_name(action),
+			"local", l, "lport", t->lport, "remote", r, "rport", t->rport);
+	return obj;
+}
+
+static json_t *close_record_to_json(const struct close_record *rec, const char *event)
+{
+	json_t *obj = conn_to_json(event, rec->realtime_ns, rec->rule_id, rec->action,
+				   &rec->tuple);
+
+	if (!obj)
+		return NULL;
+	json_object_set_new(obj, "outcome", json_string(close_outcome_name(rec->outcome)));
+	json_object_set_new(obj, "bytes_in", json_integer((json_int_t)rec->bytes_in));
+	json_object_set_new(obj, "bytes_out", json_integer((json_int_t)rec->bytes_out));
+	json_object_set_new(obj, "tag_to_close_ms", json_real(rec->tag_to_close_ns / 1e6));
+	if (rec->ack_to_close_ns)
+		json_object_set_new(obj, "last_ack_to_close_ms",
+				    json_real(rec->ack_to_close_ns / 1e6));
+	return obj;
+}
+
 static void record(struct agent *agent, const struct close_record *rec)
 {
 	struct drainer *d = &agent->drain;
@@ -79,6 +112,7 @@ static void record(struct agent *agent, const struct close_record *rec)
 	d->records_next = (d->records_next + 1) % CLOSE_RECORDS;
 	d->records_total++;
 	count(agent, rec->rule_id, rec->outcome);
+	server_publish(agent, rec->rule_id, close_record_to_json(rec, "closed"));
 	format_tuple(&rec->tuple, tuple, sizeof(tuple));
 	pr_info("rule %u: %s %s: %s after %llu ms, %llu bytes in, %llu out",
 		rec->rule_id, action_name(rec->action), tuple,
@@ -130,6 +164,8 @@ static void ended(struct agent *agent, struct tracked *t)
 		e->stats.ended++;
 		rule_stats_changed(&agent->rules, e);
 	}
+	server_publish(agent, t->rule_id, conn_to_json("ended", realtime_ns(), t->rule_id,
+						       t->action, &t->tuple));
 	untrack(agent, t);
 }
 
@@ -248,6 +284,8 @@ static struct tracked *track(struct agent *agent, const struct connctl_event *ev
 	e = rule_table_find(&agent->rules, ev->rule_id);
 	if (e)
 		e->stats.pending++;
+	server_publish(agent, t->rule_id, conn_to_json("tagged", realtime_ns(), t->rule_id,
+						       t->action, &t->tuple));
 	return t;
 }
 
@@ -388,29 +426,11 @@ json_t *drain_records_to_json(const struct drainer *d)
 {
 	size_t n = d->records_total < CLOSE_RECORDS ? d->records_total : CLOSE_RECORDS;
 	json_t *arr = json_array();
-	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
 
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (d->records_next + CLOSE_RECORDS - n + k) % CLOSE_RECORDS;
-		const struct close_record *rec = &d->records[i];
-		json_t *obj;
 
-		format_addr(rec->tuple.laddr, l, sizeof(l));
-		format_addr(rec->tuple.raddr, r, sizeof(r));
-		obj = json_pack("{s:I, s:I, s:s, s:s, s:s, s:i, s:s, s:i, s:I, s:I, s:f}",
-				"time_ms", (json_int_t)(rec->realtime_ns / NSEC_PER_MSEC),
-				"rule", (json_int_t)rec->rule_id,
-				"action", action_name(rec->action),
-				"outcome", close_outcome_name(rec->outcome),
-				"local", l, "lport", rec->tuple.lport,
-				"remote", r, "rport", rec->tuple.rport,
-				"bytes_in", (json_int_t)rec->bytes_in,
-				"bytes_out", (json_int_t)rec->bytes_out,
-				"tag_to_close_ms", rec->tag_to_close_ns / 1e6);
-		if (rec->ack_to_close_ns)
-			json_object_set_new(obj, "last_ack_to_close_ms",
-					    json_real(rec->ack_to_close_ns / 1e6));
-		json_array_append_new(arr, obj);
+		json_array_append_new(arr, close_record_to_json(&d->records[i], NULL));
 	}
 	return arr;
 }

@@ -54,6 +54,13 @@ static int rule_install(struct agent *agent, const struct rule_spec *spec)
 	return err;
 }
 
+static void publish_removed(struct agent *agent, uint32_t id, const char *reason)
+{
+	server_publish(agent, id, json_pack("{s:s, s:I, s:I, s:s}", "event", "rule.removed",
+			"time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
+			"rule", (json_int_t)id, "reason", reason));
+}
+
 static void rule_uninstall(struct agent *agent, uint32_t id)
 {
 	struct rule_entry *e = rule_table_find(&agent->rules, id);
@@ -140,6 +147,11 @@ static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
 		pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
 			action_name(rule->action), once ? ", once" : "", add->peer.pid,
 			add->peer.uid, (unsigned long long)matched);
+	server_publish(agent, rule->id,
+		       json_pack("{s:s, s:I, s:I, s:I, s:o}", "event", "rule.added",
+				 "time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
+				 "rule", (json_int_t)rule->id, "matched", (json_int_t)matched,
+				 "spec", rule_spec_to_json(&add->spec)));
 	resp = json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "id", (json_int_t)rule->id,
 			 "matched", (json_int_t)matched,
 			 "rule", rule_spec_to_json(&add->spec));
@@ -275,6 +287,7 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 	action = e->spec.rule.action;
 	rule_uninstall(agent, req->id);
 	state_note_del(&agent->journal, req->id);
+	publish_removed(agent, req->id, "deleted");
 	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
 	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
 		rule_cancel_pending(agent, req->id);
@@ -321,6 +334,10 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 	case REQ_EVENTS_SHOW:
 		return json_pack("{s:b, s:o}", "ok", 1,
 				 "events", drain_records_to_json(&agent->drain));
+	case REQ_EVENTS_WATCH:
+		if (req->has_id && !rule_table_find(&agent->rules, req->id))
+			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+		return json_pack("{s:b, s:b}", "ok", 1, "watching", 1);
 	case REQ_FLOW_SHOW:
 		if (req->has_id && !rule_table_find(&agent->rules, req->id))
 			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
@@ -353,9 +370,12 @@ int agent_expire_rules(struct agent *agent)
 		if (!rule->expires_ns)
 			continue;
 		if (rule->expires_ns <= now) {
-			pr_info("rule %u expired (ttl)", rule->id);
-			state_note_del(&agent->journal, rule->id);
-			rule_uninstall(agent, rule->id);
+			uint32_t id = rule->id;
+
+			pr_info("rule %u expired (ttl)", id);
+			state_note_del(&agent->journal, id);
+			rule_uninstall(agent, id);
+			publish_removed(agent, id, "expired");
 		} else if (!next || rule->expires_ns < next) {
 			next = rule->expires_ns;
 		}

@@ -277,6 +277,7 @@ static const struct {
 	{ "rule.del",	REQ_RULE_DEL,	(const char *const[]){ "op", "id", NULL } },
 	{ "rule.show",	REQ_RULE_SHOW,	(const char *const[]){ "op", "id", NULL } },
 	{ "events.show", REQ_EVENTS_SHOW, (const char *const[]){ "op", NULL } },
+	{ "events.watch", REQ_EVENTS_WATCH, (const char *const[]){ "op", "rule", NULL } },
 	{ "flow.show",	REQ_FLOW_SHOW,	(const char *const[]){ "op", "rule", NULL } },
 	{ "stats.show",	REQ_STATS_SHOW,	(const char *const[]){ "op", NULL } },
 };
@@ -299,7 +300,7 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 	if (i == sizeof(request_ops) / sizeof(request_ops[0]))
 		return proto_fail(err, PROTO_UNKNOWN_OP,
 				  "unknown op '%.64s': expected rule.add, rule.del, rule.show, "
-				  "events.show, flow.show or stats.show",
+				  "events.show, events.watch, flow.show or stats.show",
 				  name);
 	req->op = request_ops[i].op;
 	if (check_fields(root, request_ops[i].fields, "request", err))
@@ -322,6 +323,7 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 		req->has_id = true;
 		return get_id(v, "id", &req->id, err);
 	case REQ_FLOW_SHOW:
+	case REQ_EVENTS_WATCH:
 		v = json_object_get(root, "rule");
 		if (!v)
 			return 0;

@@ -58,6 +58,7 @@ enum request_op {
 	REQ_RULE_DEL,
 	REQ_RULE_SHOW,
 	REQ_EVENTS_SHOW,
+	REQ_EVENTS_WATCH,
 	REQ_FLOW_SHOW,
 	REQ_STATS_SHOW,
 };
@@ -70,7 +71,7 @@ struct rule_spec {
 
 struct request {
 	enum request_op		op;
-	bool			has_id;	/* rule.del / rule.show / flow.show */
+	bool			has_id;	/* rule.del, rule.show, flow.show, events.watch */
 	uint32_t		id;
 	struct rule_spec	spec;	/* rule.add */
 };

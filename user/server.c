@@ -33,6 +33,10 @@ struct client {
 	bool		discarding;	/* skipping the rest of an overlong line */
 	bool		read_closed;	/* peer sent EOF: only output is left */
 	uint32_t	held;		/* its rule.adds waiting for the walk */
+	bool		watching;	/* events.watch: it gets events, no more responses */
+	bool		watch_one;	/* ... of watch_rule only */
+	uint32_t	watch_rule;
+	uint64_t	lost;		/* events dropped while its output was full */
 	char		*out;
 	size_t		out_len;
 	size_t		out_cap;
@@ -69,32 +73,36 @@ static void client_free(struct client *c)
 	free(c);
 }
 
-static int client_queue(struct client *c, json_t *resp)
+static int client_queue_text(struct client *c, const char *text, size_t len)
 {
-	char *text = json_dumps(resp, JSON_COMPACT);
-	size_t len, need;
+	size_t need = c->out_len + len + 1;
 
-	json_decref(resp);
-	if (!text)
-		return -ENOMEM;
-	len = strlen(text);
-	need = c->out_len + len + 1;
 	if (need > c->out_cap) {
 		size_t cap = need * 2;
 		char *out = realloc(c->out, cap);
 
-		if (!out) {
-			free(text);
+		if (!out)
 			return -ENOMEM;
-		}
 		c->out = out;
 		c->out_cap = cap;
 	}
 	memcpy(c->out + c->out_len, text, len);
 	c->out[c->out_len + len] = '\n';
 	c->out_len += len + 1;
-	free(text);
 	return 0;
+}
+
+static int client_queue(struct client *c, json_t *resp)
+{
+	char *text = json_dumps(resp, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	int err;
+
+	json_decref(resp);
+	if (!text)
+		return -ENOMEM;
+	err = client_queue_text(c, text, strlen(text));
+	free(text);
+	return err;
 }
 
 static void client_update_events(struct client *c)
@@ -137,6 +145,52 @@ void server_deliver(void *client, json_t *resp)
 		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
 }
 
+/* Past this much unsent output, a watcher's events are dropped (and counted). */
+#define WATCH_OUT_HIGH		(256 * 1024)
+
+static void watcher_send(struct client *c, const char *text, size_t len)
+{
+	char lost[96];
+
+	if (c->out_len + len + sizeof(lost) > WATCH_OUT_HIGH) {
+		c->lost++;
+		return;
+	}
+	if (c->lost) {
+		int n = snprintf(lost, sizeof(lost), "{\"event\":\"lost\",\"count\":%llu}",
+				 (unsigned long long)c->lost);
+
+		if (client_queue_text(c, lost, (size_t)n))
+			return;
+		c->lost = 0;
+	}
+	if (client_queue_text(c, text, len))
+		c->lost++;
+}
+
+void server_publish(struct agent *agent, uint32_t rule_id, json_t *event)
+{
+	struct server *s = agent->server;
+	char *text = NULL;
+	size_t len = 0;
+
+	if (!event)
+		return;
+	for (struct client *c = s ? s->clients : NULL; c; c = c->next) {
+		if (!c->watching || (c->watch_one && c->watch_rule != rule_id))
+			continue;
+		if (!text) {
+			text = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(9));
+			if (!text)
+				break;
+			len = strlen(text);
+		}
+		watcher_send(c, text, len);
+	}
+	free(text);
+	json_decref(event);
+}
+
 /*
  * Serve one line; false when it must wait for the queued rule.adds to be
  * applied: responses leave in the order of the requests, so behind a queued
@@ -155,10 +209,21 @@ static bool client_request(struct client *c, const char *line, size_t len)
 	if ((c->held && !add) || (add && agent_adds_full(agent)))
 		return false;
 	c->active_ns = monotonic_ns();
-	resp = parsed ? agent_handle(agent, &req, &c->peer, c) : error_to_json(&err);
+	if (c->watching)
+		resp = error_response(PROTO_BAD_REQUEST, "this connection watches events; "
+				      "send requests on another");
+	else if (parsed)
+		resp = agent_handle(agent, &req, &c->peer, c);
+	else
+		resp = error_to_json(&err);
 	if (!resp) {
 		c->held++;
 		return true;
+	}
+	if (parsed && req.op == REQ_EVENTS_WATCH && json_is_true(json_object_get(resp, "ok"))) {
+		c->watching = true;
+		c->watch_one = req.has_id;
+		c->watch_rule = req.id;
 	}
 	if (client_queue(c, resp))
 		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
@@ -480,8 +545,9 @@ void server_expire_idle(struct agent *agent)
 	limit = (uint64_t)agent->cfg.client_idle_s * NSEC_PER_SEC;
 	for (c = s->clients; c; c = next) {
 		next = c->next;
-		/* Waiting on us (output pending) is not idle. */
-		if (c->out_len || c->held || has_line(c) || now - c->active_ns < limit)
+		/* Waiting on us (output pending, or events) is not idle. */
+		if (c->out_len || c->held || c->watching || has_line(c) ||
+		    now - c->active_ns < limit)
 			continue;
 		client_queue(c, error_response(PROTO_IDLE_TIMEOUT,
 			     "closed after %u s without a request (--client-idle-timeout)",
