@@ -67,6 +67,7 @@ enum connctl_match {
 
 enum connctl_rule_flags {
 	CONNCTL_RULE_ONCE	= 1u << 0,
+	CONNCTL_RULE_FROM_DIR	= 1u << 1,	/* from connctld --rules-dir */
 };
 
 /*

@@ -22,6 +22,7 @@
 
 struct agent_config {
 	const char	*socket_path;
+	const char	*rules_dir;	/* --rules-dir; NULL: none */
 	const char	*pin_dir;
 	char		cgroup_path[4096];
 	char		state_file[4096];	/* "": none */
@@ -73,6 +74,12 @@ struct add_queue {
 	struct apply_batch	batch;		/* the walk's input and output */
 };
 
+/* --rules-dir: its inotify watch. */
+struct rules_dir {
+	struct watch	w;
+	struct agent	*agent;
+};
+
 struct agent {
 	struct agent_config	cfg;
 	struct datapath		dp;
@@ -86,6 +93,7 @@ struct agent {
 	uint32_t		max_clients;
 	bool			stopping;
 	struct add_queue	adds;
+	struct rules_dir	rules_dir;
 	struct state_journal	journal;	/* the state file, and what it lags */
 };
 
@@ -99,6 +107,10 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 int agent_apply_adds(struct agent *agent);
 /* handlers.c: no room for another rule.add before agent_apply_adds. */
 bool agent_adds_full(const struct agent *agent);
+/* handlers.c: a rule of --rules-dir, queued as a rule.add with no client. */
+void agent_queue_add(struct agent *agent, const struct rule_spec *spec);
+/* handlers.c: a standing rule removed, for reason (the event says it). */
+void agent_remove_rule(struct agent *agent, uint32_t id, const char *reason);
 /* handlers.c: client is gone: its queued responses go nowhere. */
 void agent_forget_client(struct agent *agent, const void *client);
 /*

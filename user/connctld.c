@@ -22,6 +22,7 @@
 #include "flows.h"
 #include "kernel_rules.h"
 #include "mounts.h"
+#include "rules_dir.h"
 #include "state.h"
 
 #define EPOLL_BATCH	64
@@ -47,10 +48,18 @@ static const char usage_text[] =
 "                    it are counted, marked, and stray packets of reset flows\n"
 "                    dropped. Repeatable; interfaces an earlier run had but\n"
 "                    this one does not name are released\n"
-"  --state-file PATH the standing rules, rewritten on every change and read\n"
-"                    at start when no rules are pinned (after a reboot)\n"
+"  --state-file PATH the standing rules (a journal: every change is on disk\n"
+"                    before it is acknowledged), read at start when no rules\n"
+"                    are pinned (after a reboot)\n"
 "                    (default " DEFAULT_STATE_FILE "; \"\" for none)\n"
-"  --max-rules N     standing rules at most (default 65536)\n"
+"  --rules-dir DIR   keep the rules of every *.json file in DIR in force, and\n"
+"                    follow the files as they change (inotify): a file holds a\n"
+"                    rule object, as in rule.add, or an array of them, without\n"
+"                    id, ttl or once. How a fleet is driven (a Kubernetes\n"
+"                    ConfigMap, any configuration tool). While a file does not\n"
+"                    parse, nothing changes. These rules cannot be deleted over\n"
+"                    the socket, and are not in --state-file\n"
+"  --max-rules N     standing rules at most (default 131072)\n"
 "  --max-clients N   control socket clients at once (default 64)\n"
 "  --group NAME      members of this group may read (rule show, flow show,\n"
 "                    stats, events) through the socket, which becomes theirs\n"
@@ -77,6 +86,7 @@ enum {
 	OPT_STATE_FILE,
 	OPT_GROUP,
 	OPT_CLIENT_IDLE,
+	OPT_RULES_DIR,
 };
 
 static const struct option long_options[] = {
@@ -88,6 +98,7 @@ static const struct option long_options[] = {
 	{ "uninstall",	 no_argument,	    NULL, OPT_UNINSTALL },
 	{ "iface",	 required_argument, NULL, OPT_IFACE },
 	{ "state-file",	 required_argument, NULL, OPT_STATE_FILE },
+	{ "rules-dir",	 required_argument, NULL, OPT_RULES_DIR },
 	{ "group",	 required_argument, NULL, OPT_GROUP },
 	{ "client-idle-timeout", required_argument, NULL, OPT_CLIENT_IDLE },
 	{ "verbose",	 no_argument,	    NULL, 'v' },
@@ -185,6 +196,9 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 				return -1;
 			}
 			snprintf(cfg->state_file, sizeof(cfg->state_file), "%s", optarg);
+			break;
+		case OPT_RULES_DIR:
+			cfg->rules_dir = optarg;
 			break;
 		case OPT_IFACE:
 			if (cfg->n_ifaces == MAX_IFACES) {
@@ -369,6 +383,9 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	err = agent_restore_rules(agent);
 	if (err)
 		return err;
+	err = rules_dir_open(agent);
+	if (err)
+		return err;
 	/* What happened while no agent ran is handled before anyone is served. */
 	events_poll(agent);
 	/* Last: a client that finds the socket finds an agent ready to serve. */
@@ -397,6 +414,7 @@ int main(int argc, char **argv)
 		.epoll_fd	= -1,
 		.drain		= { .timer_fd = -1 },
 		.journal	= { .fd = -1 },
+		.rules_dir	= { .w.fd = -1 },
 	};
 	struct agent_watch events_w = { .w.fd = -1, .agent = &agent };
 	struct agent_watch signal_w = { .w.fd = -1, .agent = &agent };
@@ -420,6 +438,7 @@ int main(int argc, char **argv)
 		err = run(&agent);
 
 	server_close(&agent);
+	rules_dir_close(&agent);
 	if (signal_w.w.fd >= 0)
 		close(signal_w.w.fd);
 	drain_close(&agent);

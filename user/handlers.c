@@ -38,6 +38,8 @@ static json_t *rule_entry_to_json(const struct rule_entry *e, uint64_t now)
 		json_object_set_new(obj, "expires_in_ms",
 				    json_integer(expires > now ?
 						 (json_int_t)((expires - now) / NSEC_PER_MSEC) : 0));
+	if (e->spec.rule.flags & CONNCTL_RULE_FROM_DIR)
+		json_object_set_new(obj, "from_rules_dir", json_true());
 	json_object_set_new(obj, "stats", stats_to_json(&e->stats));
 	return obj;
 }
@@ -143,6 +145,9 @@ static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
 	if (add->restored)
 		pr_debug("rule %u restored: matched %llu", rule->id,
 			 (unsigned long long)matched);
+	else if (rule->flags & CONNCTL_RULE_FROM_DIR)
+		pr_info("rule %u added (%s) from --rules-dir: matched %llu", rule->id,
+			action_name(rule->action), (unsigned long long)matched);
 	else
 		pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
 			action_name(rule->action), once ? ", once" : "", add->peer.pid,
@@ -254,11 +259,27 @@ static json_t *rule_add_check(struct agent *agent, struct rule_spec *spec)
 	if (err)
 		return error_response(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
 			    "cannot put rule %u in force: %s", rule->id, strerror(-err));
-	if (rule->flags & CONNCTL_RULE_ONCE)
+	/* The directory, not the state file, brings its rules back. */
+	if (rule->flags & (CONNCTL_RULE_ONCE | CONNCTL_RULE_FROM_DIR))
 		state_note_last_id(&agent->journal, rule->id);
 	else
 		state_note_add(&agent->journal, spec);
 	return NULL;
+}
+
+void agent_queue_add(struct agent *agent, const struct rule_spec *spec)
+{
+	struct pending_add *add = &agent->adds.v[agent->adds.n];
+
+	*add = (struct pending_add){ .spec = *spec };
+	add->error = rule_add_check(agent, &add->spec);
+	if (add->error) {
+		const char *msg = json_string_value(json_object_get(
+			json_object_get(add->error, "error"), "message"));
+
+		pr_warn("--rules-dir: a rule not added: %s", msg ? msg : "?");
+	}
+	agent->adds.n++;
 }
 
 /* NULL: the response follows from agent_apply_adds, to client. */
@@ -276,21 +297,37 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 	return NULL;
 }
 
+void agent_remove_rule(struct agent *agent, uint32_t id, const char *reason)
+{
+	const struct rule_entry *e = rule_table_find(&agent->rules, id);
+	enum connctl_action action;
+	bool from_dir;
+
+	if (!e)
+		return;
+	action = e->spec.rule.action;
+	from_dir = e->spec.rule.flags & CONNCTL_RULE_FROM_DIR;
+	rule_uninstall(agent, id);
+	if (!from_dir)
+		state_note_del(&agent->journal, id);
+	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
+	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
+		rule_cancel_pending(agent, id);
+	publish_removed(agent, id, reason);
+}
+
 static json_t *rule_del(struct agent *agent, const struct request *req,
 			const struct peer *peer)
 {
 	const struct rule_entry *e = rule_table_find(&agent->rules, req->id);
-	enum connctl_action action;
 
 	if (!e)
 		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
-	action = e->spec.rule.action;
-	rule_uninstall(agent, req->id);
-	state_note_del(&agent->journal, req->id);
-	publish_removed(agent, req->id, "deleted");
-	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
-	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
-		rule_cancel_pending(agent, req->id);
+	if (e->spec.rule.flags & CONNCTL_RULE_FROM_DIR)
+		return error_response(PROTO_BAD_REQUEST, "rule %u comes from --rules-dir %s: "
+				      "remove it from the files there", req->id,
+				      agent->cfg.rules_dir ? agent->cfg.rules_dir : "");
+	agent_remove_rule(agent, req->id, "deleted");
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
 }

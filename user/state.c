@@ -53,8 +53,14 @@ static int write_rules(FILE *f, const struct rule_table *t)
 		    t->last_id) < 0)
 		return -EIO;
 	for (size_t i = 0; i < t->n; i++) {
-		json_t *line = rule_line(&t->v[i].spec);
-		int err = json_dumpf(line, f, JSON_COMPACT);
+		json_t *line;
+		int err;
+
+		/* Its directory, not this file, brings such a rule back. */
+		if (t->v[i].spec.rule.flags & CONNCTL_RULE_FROM_DIR)
+			continue;
+		line = rule_line(&t->v[i].spec);
+		err = json_dumpf(line, f, JSON_COMPACT);
 
 		json_decref(line);
 		if (err || fputc('\n', f) == EOF)
