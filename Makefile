@@ -46,7 +46,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test bench fuzz asan clean
+.PHONY: all deps run test bench fuzz asan clean install
 
 all: $(BUILD)/connctld $(BUILD)/connctl
 
@@ -133,6 +133,17 @@ $(ASAN_OBJ)/%.o: %.c | $(SKELS)
 $(BUILD)/asan/connctld: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(AGENT_SRCS) $(COMMON_SRCS))
 	$(call msg,LD-ASAN,$@)
 	$(Q)$(CC) -fsanitize=address $^ $(LDLIBS) -o $@
+
+# Binaries, man pages and the systemd unit (started from $(PREFIX)/sbin).
+PREFIX		?= /usr/local
+UNITDIR		?= /etc/systemd/system
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(UNITDIR)
+	install -m 0755 $(BUILD)/connctld $(BUILD)/connctl $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 man/connctl.8 man/connctld.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' scripts/connctld.service \
+		>$(DESTDIR)$(UNITDIR)/connctld.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/connctld.service
 
 clean:
 	$(call msg,CLEAN,$(BUILD))

@@ -8,6 +8,7 @@ pkgs=(
 	libbpf-dev bpftool libelf-dev zlib1g-dev
 	libjansson-dev libcmocka-dev
 	iproute2 nftables nginx-light curl tcpdump python3 wrk procps util-linux
+	python3-yaml systemd groff-base man-db
 )
 
 missing=()
