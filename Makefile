@@ -46,7 +46,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test bench fuzz asan clean install
+.PHONY: all deps run test bench fuzz asan clean install demo
 
 all: $(BUILD)/connctld $(BUILD)/connctl
 
@@ -56,6 +56,11 @@ deps:
 run: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(BUILD)/connctld $(ARGS)
+
+# The product at work, in a namespace of its own, removed afterwards.
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)scripts/demo.sh
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/asan/connctld
