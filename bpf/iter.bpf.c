@@ -6,7 +6,8 @@
  *          reset them, or tag them for drain or cancel and report them;
  *   SWEEP  the tagged connections: report those at a boundary, reset those
  *          whose drain timed out;
- *   UNTAG  the connections tagged by a deleted rule: leave them alone.
+ *   UNTAG  the connections tagged by a deleted rule: leave them alone;
+ *   LIST   the connections iter_rule would match, printed, nothing changed.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -33,7 +34,7 @@ struct connctl_rule iter_rule;	/* UNTAG: the deleted rule */
 struct connctl_rule iter_rules[CONNCTL_APPLY_BATCH];
 struct connctl_apply_result iter_results[CONNCTL_APPLY_BATCH];
 __u32 iter_nrules;
-__u64 iter_matched;	/* UNTAG: connections that had the rule's tag */
+__u64 iter_matched;	/* UNTAG: connections that had the rule's tag; LIST: listed */
 __u64 iter_seen;	/* connections walked (this shard's or not) */
 __u64 iter_lost;	/* events the ring buffer had no room for */
 __u64 iter_pending;	/* SWEEP: tagged connections still open */
@@ -237,6 +238,20 @@ static __always_inline void untag(struct sock_common *skc)
 	bpf_sk_storage_delete(&sk_tags, tp);
 }
 
+/* A dry run: print the connection for the agent to read; change nothing. */
+static __always_inline void list(struct bpf_iter__tcp *ctx, struct sock_common *skc,
+				 const struct connctl_tuple *t)
+{
+	struct connctl_listed rec = { .tuple = *t };
+
+	if (!rule_matches(&iter_rule, t))
+		return;
+	iter_matched++;
+	rec.cookie = bpf_get_socket_cookie(skc);
+	rec.state = skc->skc_state;
+	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+}
+
 SEC("iter/tcp")
 int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 {
@@ -264,6 +279,9 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 		break;
 	case CONNCTL_ITER_UNTAG:
 		untag(skc);
+		break;
+	case CONNCTL_ITER_LIST:
+		list(ctx, skc, &t);
 		break;
 	}
 	return 0;

@@ -123,11 +123,20 @@ struct connctl_apply_result {
 	__u64	failed;		/* ... of which could not be reset or tagged */
 };
 
+/* One connection a dry run lists: the iterator's output, record after record. */
+struct connctl_listed {
+	struct connctl_tuple	tuple;
+	__u64			cookie;
+	__u32			state;	/* TCP_ESTABLISHED, ... */
+	__u32			pad;
+};
+
 /* What a pass of the tcp iterator does (its iter_mode). */
 enum connctl_iter_mode {
 	CONNCTL_ITER_APPLY	= 0,	/* new rules, to what exists now */
 	CONNCTL_ITER_SWEEP	= 1,	/* tagged drains: boundaries, timeouts */
 	CONNCTL_ITER_UNTAG	= 2,	/* forget the tags of a deleted rule */
+	CONNCTL_ITER_LIST	= 3,	/* print what a rule would match (dry run) */
 };
 
 /* Which side of the connection a socket is: who speaks last at a boundary. */

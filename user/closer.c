@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -25,6 +26,9 @@ struct pass {
 	struct bpf_link		*link;
 	enum connctl_iter_mode	mode;
 	int			err;
+	char			*out;		/* LIST: what the program printed */
+	size_t			out_len;
+	size_t			out_cap;
 };
 
 static void pass_setup(struct pass *p, const struct connctl_rule *rule,
@@ -54,7 +58,7 @@ static void pass_setup(struct pass *p, const struct connctl_rule *rule,
 static void *pass_run(void *arg)
 {
 	struct pass *p = arg;
-	char buf[256];
+	char buf[4096];
 	ssize_t n;
 	int fd;
 
@@ -65,9 +69,25 @@ static void *pass_run(void *arg)
 			strerror(errno));
 		return NULL;
 	}
-	/* The program prints nothing: reading to EOF runs the pass. */
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		;
+	/* Reading to EOF runs the pass; only a LIST prints anything. */
+	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (p->mode != CONNCTL_ITER_LIST)
+			continue;
+		if (p->out_len + (size_t)n > p->out_cap) {
+			size_t cap = 2 * (p->out_len + (size_t)n);
+			char *grown = realloc(p->out, cap);
+
+			if (!grown) {
+				n = -1;
+				errno = ENOMEM;
+				break;
+			}
+			p->out = grown;
+			p->out_cap = cap;
+		}
+		memcpy(p->out + p->out_len, buf, (size_t)n);
+		p->out_len += (size_t)n;
+	}
 	p->err = n < 0 ? -errno : 0;
 	close(fd);
 	if (p->err)
@@ -178,4 +198,21 @@ int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
 	struct connctl_rule rule = { .id = rule_id };
 
 	return run_passes(dp, CONNCTL_ITER_UNTAG, &rule, NULL, 1, res);
+}
+
+int closer_list(struct datapath *dp, const struct connctl_rule *rule,
+		struct connctl_listed **listed, size_t *n)
+{
+	struct pass p = { .iter = dp->iter[0], .link = dp->iter_link[0],
+			  .mode = CONNCTL_ITER_LIST };
+
+	pass_setup(&p, rule, NULL, 0, 1);
+	pass_run(&p);
+	if (p.err) {
+		free(p.out);
+		return p.err;
+	}
+	*listed = (struct connctl_listed *)p.out;
+	*n = p.out_len / sizeof(**listed);
+	return 0;
 }

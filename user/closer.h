@@ -34,4 +34,11 @@ int closer_sweep(struct datapath *dp, struct pass_result *res);
 /* A pass that removes the tags of a deleted rule. */
 int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res);
 
+/*
+ * A dry run: the connections rule would match now (malloc'd, *n of them),
+ * from one walk that changes nothing.
+ */
+int closer_list(struct datapath *dp, const struct connctl_rule *rule,
+		struct connctl_listed **listed, size_t *n);
+
 #endif /* CONNCTL_CLOSER_H */

@@ -31,7 +31,7 @@ static const char usage_text[] =
 "\n"
 "Closes TCP connections by rule, through the connctld agent.\n"
 "\n"
-"  connctl rule add action ACTION [MATCH...] [OPTION...]\n"
+"  connctl rule add action ACTION [MATCH...] [OPTION...] [dry-run]\n"
 "      ACTION   reset    RST now, for matches that exist and that come later\n"
 "               drain    FIN once the response in flight is acknowledged and\n"
 "                        the connection is quiet (RST after timeout)\n"
@@ -55,6 +55,8 @@ static const char usage_text[] =
 "               ttl DUR         remove the rule after DUR\n"
 "               once            apply to existing connections, keep no rule\n"
 "               id N            choose the rule's id (default: the next free)\n"
+"      dry-run  (last) list the connections the rule would match now, with\n"
+"               their owners' pid and command; changes nothing\n"
 "      DUR is a whole number with a unit: 500ms, 30s, 5m, 1h.\n"
 "      Prints the rule's id and how many existing connections it matched.\n"
 "  connctl rule del ID\n"
@@ -88,6 +90,7 @@ static const char usage_text[] =
 "  connctl rule add action reset remote 192.0.2.7       # cut a client off now\n"
 "  connctl rule add action drain lport 8080 timeout 1m  # drain a backend\n"
 "  connctl rule add action reset lport 6379 once        # like ss -K, once\n"
+"  connctl rule add action reset remote 10.1.0.0/16 dry-run  # what would it cut?\n"
 "  connctl rule add action observe lport 443 mark 0x10  # mark, count, keep\n"
 "  connctl -j rule show\n"
 "  connctl watch rule 3                                 # follow a drain\n"
@@ -446,6 +449,41 @@ static void print_stats_table(json_t *stats)
 	       jint(stats, "interfaces"));
 }
 
+static const char *jstr(json_t *obj, const char *key)
+{
+	const char *v = json_string_value(json_object_get(obj, key));
+
+	return v ? v : "?";
+}
+
+static void print_dry_run(json_t *resp)
+{
+	json_t *conns = json_object_get(resp, "connections"), *c, *owners, *o;
+	size_t i, k;
+
+	printf("would match %lld existing connections (a dry run: nothing changed)\n",
+	       jint(resp, "matched"));
+	if (!json_array_size(conns))
+		return;
+	printf("%-46s %-12s %s\n", "CONNECTION", "STATE", "OWNERS (PID COMMAND)");
+	json_array_foreach(conns, i, c) {
+		char conn[160], who[256] = "";
+
+		snprintf(conn, sizeof(conn), "%s:%lld -> %s:%lld", jstr(c, "local"),
+			 jint(c, "lport"), jstr(c, "remote"), jint(c, "rport"));
+		owners = json_object_get(c, "owners");
+		json_array_foreach(owners, k, o) {
+			size_t used = strlen(who);
+
+			snprintf(who + used, sizeof(who) - used, "%s%lld %s", used ? ", " : "",
+				 jint(o, "pid"), jstr(o, "command"));
+		}
+		printf("%-46s %-12s %s\n", conn, jstr(c, "state"), who[0] ? who : "-");
+	}
+	if (json_object_get(resp, "listed"))
+		printf("(the first %lld listed)\n", jint(resp, "listed"));
+}
+
 static void print_result(const char *verb, json_t *resp)
 {
 	json_object_del(resp, "ok");
@@ -472,6 +510,10 @@ static void print_result(const char *verb, json_t *resp)
 		print_stats_table(resp);
 		return;
 	}
+	if (!strcmp(verb, "add") && json_is_true(json_object_get(resp, "dry_run"))) {
+		print_dry_run(resp);
+		return;
+	}
 	if (!strcmp(verb, "add")) {
 		json_t *rule = json_object_get(resp, "rule");
 		bool once = json_is_true(json_object_get(rule, "once"));
@@ -487,13 +529,6 @@ static void print_result(const char *verb, json_t *resp)
 	} else {
 		print_rules_table(json_object_get(resp, "rules"));
 	}
-}
-
-static const char *jstr(json_t *obj, const char *key)
-{
-	const char *v = json_string_value(json_object_get(obj, key));
-
-	return v ? v : "?";
 }
 
 static void print_clock(json_t *ev)
@@ -645,9 +680,15 @@ static json_t *build_request(int argc, char **argv, const char **verb)
 	if (argc < 2)
 		usage_error("rule: missing verb: add, del or show");
 	*verb = argv[1];
-	if (!strcmp(argv[1], "add"))
+	if (!strcmp(argv[1], "add")) {
+		bool dry_run = argc > 2 && !strcmp(argv[argc - 1], "dry-run");
+
+		if (dry_run)
+			return json_pack("{s:s, s:o, s:b}", "op", "rule.add", "rule",
+					 build_rule(argc - 3, argv + 2), "dry_run", 1);
 		return json_pack("{s:s, s:o}", "op", "rule.add", "rule",
 				 build_rule(argc - 2, argv + 2));
+	}
 	if (!strcmp(argv[1], "del")) {
 		if (argc != 3)
 			usage_error("usage: connctl rule del ID");

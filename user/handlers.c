@@ -1,14 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Where requests are carried out: rules added, removed and shown. */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include "clock.h"
 #include "agent.h"
 #include "closer.h"
 #include "flows.h"
 #include "kernel_rules.h"
+#include "owner.h"
+#include "parse.h"
+#include "sock_diag.h"
 #include "state.h"
 
 /* Long ttls are checked at least this often (epoll takes an int of ms). */
@@ -332,6 +338,92 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
 }
 
+/* A dry run lists this many connections at most; it counts them all. */
+#define DRY_RUN_LIST_MAX	1000
+#define DRY_RUN_OWNERS_MAX	8
+
+static const char *tcp_state_name(uint32_t state)
+{
+	static const char *const names[] = {
+		[1] = "established", [2] = "syn-sent", [3] = "syn-recv",
+		[4] = "fin-wait-1", [5] = "fin-wait-2", [6] = "time-wait", [7] = "close",
+		[8] = "close-wait", [9] = "last-ack", [10] = "listen", [11] = "closing",
+	};
+
+	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "?";
+}
+
+static json_t *owner_to_json(pid_t pid)
+{
+	char path[64], comm[64] = "";
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, sizeof(comm) - 1);
+		comm[n > 0 ? n : 0] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+		close(fd);
+	}
+	return json_pack("{s:i, s:s}", "pid", (int)pid, "command", comm);
+}
+
+/* Who holds the socket: as a drain or cancel would find its owner. */
+static json_t *owners_to_json(struct agent *agent, const struct connctl_listed *l)
+{
+	pid_t pids[DRY_RUN_OWNERS_MAX];
+	struct sock_diag_info info;
+	json_t *owners = json_array();
+	size_t n;
+
+	if (sock_diag_lookup(agent->diag_fd, &l->tuple, l->cookie, &info) || !info.inode)
+		return owners;
+	n = owner_pids(&agent->drain.owners, info.inode, pids, DRY_RUN_OWNERS_MAX);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(owners, owner_to_json(pids[i]));
+	return owners;
+}
+
+static json_t *listed_to_json(struct agent *agent, const struct connctl_listed *l)
+{
+	char local[PREFIX_STRLEN], remote[PREFIX_STRLEN];
+
+	format_addr(l->tuple.laddr, local, sizeof(local));
+	format_addr(l->tuple.raddr, remote, sizeof(remote));
+	return json_pack("{s:s, s:i, s:s, s:i, s:s, s:o}", "local", local,
+			 "lport", l->tuple.lport, "remote", remote, "rport", l->tuple.rport,
+			 "state", tcp_state_name(l->state), "owners", owners_to_json(agent, l));
+}
+
+/* rule.add with dry_run: what the rule would match now; nothing changes. */
+static json_t *rule_dry_run(struct agent *agent, const struct request *req)
+{
+	struct connctl_listed *listed;
+	json_t *conns, *resp;
+	size_t n;
+	int err;
+
+	err = closer_list(&agent->dp, &req->spec.rule, &listed, &n);
+	if (err)
+		return error_response(PROTO_INTERNAL, "cannot walk the connections: %s",
+				      strerror(-err));
+	/* Owners as they are now, not as a drain saw them a while ago. */
+	if (n)
+		owner_index_warm(&agent->drain.owners, 0);
+	conns = json_array();
+	for (size_t i = 0; i < n && i < DRY_RUN_LIST_MAX; i++)
+		json_array_append_new(conns, listed_to_json(agent, &listed[i]));
+	free(listed);
+	resp = json_pack("{s:b, s:b, s:I, s:o, s:o}", "ok", 1, "dry_run", 1,
+			 "matched", (json_int_t)n, "connections", conns,
+			 "rule", rule_spec_to_json(&req->spec));
+	if (n > DRY_RUN_LIST_MAX)
+		json_object_set_new(resp, "listed", json_integer(DRY_RUN_LIST_MAX));
+	return resp;
+}
+
 static json_t *rule_show(struct agent *agent, const struct request *req)
 {
 	uint64_t now = realtime_ns();
@@ -388,6 +480,9 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 	}
 	case REQ_RULE_ADD:
 	case REQ_RULE_DEL:
+		/* A dry run changes nothing: whoever may read may ask. */
+		if (req->op == REQ_RULE_ADD && req->dry_run)
+			return rule_dry_run(agent, req);
 		if (peer->uid != 0)
 			return error_response(PROTO_PERMISSION_DENIED,
 				    "changing rules needs root (peer uid %u)", peer->uid);

@@ -169,3 +169,25 @@ int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns)
 		return err;
 	return take_from_index(idx, inode);
 }
+
+size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, size_t max)
+{
+	struct owner_fd key = { .inode = inode };
+	const struct owner_fd *o;
+	size_t n = 0;
+
+	o = bsearch(&key, idx->v, idx->n, sizeof(*idx->v), cmp_inode);
+	if (!o)
+		return 0;
+	while (o > idx->v && (o - 1)->inode == inode)
+		o--;
+	for (; o < idx->v + idx->n && o->inode == inode; o++) {
+		/* One process may hold it by several fds: name it once. */
+		if (n && pids[n - 1] == o->pid)
+			continue;
+		if (n == max)
+			break;
+		pids[n++] = o->pid;
+	}
+	return n;
+}

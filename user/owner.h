@@ -38,4 +38,7 @@ int owner_index_warm(struct owner_index *idx, uint64_t fresh_ns);
  */
 int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns);
 
+/* The processes holding the socket with this inode, as the index knows them. */
+size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, size_t max);
+
 #endif /* CONNCTL_OWNER_H */

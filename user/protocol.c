@@ -273,7 +273,7 @@ static const struct {
 	enum request_op		op;
 	const char *const	*fields;
 } request_ops[] = {
-	{ "rule.add",	REQ_RULE_ADD,	(const char *const[]){ "op", "rule", NULL } },
+	{ "rule.add",	REQ_RULE_ADD,	(const char *const[]){ "op", "rule", "dry_run", NULL } },
 	{ "rule.del",	REQ_RULE_DEL,	(const char *const[]){ "op", "id", NULL } },
 	{ "rule.show",	REQ_RULE_SHOW,	(const char *const[]){ "op", "id", NULL } },
 	{ "events.show", REQ_EVENTS_SHOW, (const char *const[]){ "op", NULL } },
@@ -308,6 +308,10 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 
 	switch (req->op) {
 	case REQ_RULE_ADD:
+		v = json_object_get(root, "dry_run");
+		if (v && !json_is_boolean(v))
+			return proto_fail(err, PROTO_BAD_REQUEST, "'dry_run' must be true or false");
+		req->dry_run = json_is_true(v);
 		v = json_object_get(root, "rule");
 		if (!v)
 			return proto_fail(err, PROTO_BAD_REQUEST, "rule.add needs a 'rule' object");

@@ -74,6 +74,7 @@ struct request {
 	bool			has_id;	/* rule.del, rule.show, flow.show, events.watch */
 	uint32_t		id;
 	struct rule_spec	spec;	/* rule.add */
+	bool			dry_run;	/* rule.add: report matches, change nothing */
 };
 
 int request_parse(const char *line, size_t len, struct request *req,

@@ -205,7 +205,7 @@ static bool client_request(struct client *c, const char *line, size_t len)
 	json_t *resp;
 
 	parsed = !request_parse(line, len, &req, &err);
-	add = parsed && req.op == REQ_RULE_ADD;
+	add = parsed && req.op == REQ_RULE_ADD && !req.dry_run;
 	if ((c->held && !add) || (add && agent_adds_full(agent)))
 		return false;
 	c->active_ns = monotonic_ns();
