@@ -406,7 +406,8 @@ static int journal_play(struct journal *jr, struct state_loaded *out)
 	struct rule_spec *v = NULL;
 	size_t n = 0;
 
-	qsort(jr->ops, jr->n_ops, sizeof(*jr->ops), op_cmp);
+	if (jr->n_ops)
+		qsort(jr->ops, jr->n_ops, sizeof(*jr->ops), op_cmp);
 	if (jr->n_specs) {
 		v = malloc(jr->n_specs * sizeof(*v));
 		if (!v)
