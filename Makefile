@@ -13,6 +13,7 @@ CFLAGS		?= -O2 -g
 CFLAGS		+= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 		   -Iinclude -Iuser -I$(BUILD) -MMD -MP
 LDLIBS		:= -lbpf -lelf -lz -ljansson -pthread
+AGENT_LDLIBS	:= -lmicrohttpd
 BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 		   -Iinclude -Ibpf -I$(BUILD) -MMD -MP
 
@@ -34,7 +35,7 @@ AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
 		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \
 		   user/tracked.c user/tc.c \
-		   user/flows.c user/state.c user/rules_dir.c
+		   user/flows.c user/state.c user/rules_dir.c user/metrics.c
 CLI_SRCS	:= user/connctl.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
 
@@ -94,7 +95,7 @@ $(OBJ)/%.o: %.c
 
 $(BUILD)/connctld: $(AGENT_OBJS) $(COMMON_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(AGENT_LDLIBS) -o $@
 
 $(BUILD)/connctl: $(CLI_OBJS) $(COMMON_OBJS)
 	$(call msg,LD,$@)
@@ -137,7 +138,7 @@ $(ASAN_OBJ)/%.o: %.c | $(SKELS)
 
 $(BUILD)/asan/connctld: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(AGENT_SRCS) $(COMMON_SRCS))
 	$(call msg,LD-ASAN,$@)
-	$(Q)$(CC) -fsanitize=address $^ $(LDLIBS) -o $@
+	$(Q)$(CC) -fsanitize=address $^ $(LDLIBS) $(AGENT_LDLIBS) -o $@
 
 # Binaries, man pages and the systemd unit (started from $(PREFIX)/sbin).
 PREFIX		?= /usr/local

@@ -6,9 +6,10 @@ set -euo pipefail
 pkgs=(
 	make gcc clang llvm libclang-rt-14-dev pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	libjansson-dev libcmocka-dev
+	libjansson-dev libcmocka-dev libmicrohttpd-dev
 	iproute2 nftables nginx-light curl tcpdump python3 wrk procps util-linux
 	python3-yaml systemd groff-base man-db
+	prometheus	# promtool, to check the agent's /metrics
 )
 
 missing=()
@@ -23,8 +24,8 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# Installing nginx must not start a server on port 80 of this host: the tests
-# start their own nginx, in their own namespace, with their own config.
+# Installing nginx (or prometheus) must not start a server on this host: the
+# tests start their own, in their own namespace, with their own config.
 policy=/usr/sbin/policy-rc.d
 made_policy=0
 if [ ! -e "$policy" ]; then

@@ -16,6 +16,7 @@
 #include "rules.h"
 #include "closer.h"
 #include "state.h"
+#include "metrics.h"
 
 #define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
 #define DEFAULT_PIN_DIR		"/sys/fs/bpf/connctl"
@@ -23,6 +24,7 @@
 struct agent_config {
 	const char	*socket_path;
 	const char	*rules_dir;	/* --rules-dir; NULL: none */
+	const char	*metrics_listen;	/* --metrics; NULL: off */
 	const char	*pin_dir;
 	char		cgroup_path[4096];
 	char		state_file[4096];	/* "": none */
@@ -36,6 +38,7 @@ struct agent_config {
 };
 
 struct server;
+struct MHD_Daemon;
 
 #define container_of(ptr, type, member) \
 	((type *)((char *)(ptr) - offsetof(type, member)))
@@ -94,6 +97,9 @@ struct agent {
 	bool			stopping;
 	struct add_queue	adds;
 	struct rules_dir	rules_dir;
+	struct metrics		metrics;
+	struct MHD_Daemon	*metrics_daemon;	/* --metrics */
+	struct watch		metrics_watch;
 	struct state_journal	journal;	/* the state file, and what it lags */
 };
 

@@ -59,6 +59,10 @@ static const char usage_text[] =
 "                    ConfigMap, any configuration tool). While a file does not\n"
 "                    parse, nothing changes. These rules cannot be deleted over\n"
 "                    the socket, and are not in --state-file\n"
+"  --metrics [ADDR:]PORT\n"
+"                    serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                    (ADDR: 127.0.0.1 when left out; [::1] style for IPv6).\n"
+"                    Off by default\n"
 "  --max-rules N     standing rules at most (default 131072)\n"
 "  --max-clients N   control socket clients at once (default 64)\n"
 "  --group NAME      members of this group may read (rule show, flow show,\n"
@@ -87,6 +91,7 @@ enum {
 	OPT_GROUP,
 	OPT_CLIENT_IDLE,
 	OPT_RULES_DIR,
+	OPT_METRICS,
 };
 
 static const struct option long_options[] = {
@@ -99,6 +104,7 @@ static const struct option long_options[] = {
 	{ "iface",	 required_argument, NULL, OPT_IFACE },
 	{ "state-file",	 required_argument, NULL, OPT_STATE_FILE },
 	{ "rules-dir",	 required_argument, NULL, OPT_RULES_DIR },
+	{ "metrics",	 required_argument, NULL, OPT_METRICS },
 	{ "group",	 required_argument, NULL, OPT_GROUP },
 	{ "client-idle-timeout", required_argument, NULL, OPT_CLIENT_IDLE },
 	{ "verbose",	 no_argument,	    NULL, 'v' },
@@ -199,6 +205,9 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 			break;
 		case OPT_RULES_DIR:
 			cfg->rules_dir = optarg;
+			break;
+		case OPT_METRICS:
+			cfg->metrics_listen = optarg;
 			break;
 		case OPT_IFACE:
 			if (cfg->n_ifaces == MAX_IFACES) {
@@ -318,6 +327,7 @@ static int run(struct agent *agent)
 		if (now >= next_collect) {
 			flows_collect(agent);
 			server_expire_idle(agent);
+			metrics_tick(agent);
 			next_collect = now + FLOWS_COLLECT_NS;
 		}
 		if (timeout < 0 || timeout > (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC))
@@ -388,6 +398,9 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 		return err;
 	/* What happened while no agent ran is handled before anyone is served. */
 	events_poll(agent);
+	err = metrics_open(agent, agent->cfg.metrics_listen);
+	if (err)
+		return err;
 	/* Last: a client that finds the socket finds an agent ready to serve. */
 	err = server_open(agent, agent->cfg.socket_path);
 	if (err)
@@ -415,6 +428,7 @@ int main(int argc, char **argv)
 		.drain		= { .timer_fd = -1 },
 		.journal	= { .fd = -1 },
 		.rules_dir	= { .w.fd = -1 },
+		.metrics_watch	= { .fd = -1 },
 	};
 	struct agent_watch events_w = { .w.fd = -1, .agent = &agent };
 	struct agent_watch signal_w = { .w.fd = -1, .agent = &agent };
@@ -438,6 +452,7 @@ int main(int argc, char **argv)
 		err = run(&agent);
 
 	server_close(&agent);
+	metrics_close(&agent);
 	rules_dir_close(&agent);
 	if (signal_w.w.fd >= 0)
 		close(signal_w.w.fd);

@@ -112,6 +112,11 @@ static void record(struct agent *agent, const struct close_record *rec)
 	d->records_next = (d->records_next + 1) % CLOSE_RECORDS;
 	d->records_total++;
 	count(agent, rec->rule_id, rec->outcome);
+	if (rec->action < NR_ACTIONS)
+		agent->metrics.closed[rec->action][rec->outcome]++;
+	if (rec->outcome == CLOSE_FIN && rec->action == CONNCTL_ACTION_DRAIN &&
+	    rec->ack_to_close_ns)
+		metrics_drain_delay(&agent->metrics, rec->ack_to_close_ns);
 	server_publish(agent, rec->rule_id, close_record_to_json(rec, "closed"));
 	format_tuple(&rec->tuple, tuple, sizeof(tuple));
 	pr_info("rule %u: %s %s: %s after %llu ms, %llu bytes in, %llu out",
@@ -164,6 +169,8 @@ static void ended(struct agent *agent, struct tracked *t)
 		e->stats.ended++;
 		rule_stats_changed(&agent->rules, e);
 	}
+	if (t->action < NR_ACTIONS)
+		agent->metrics.ended[t->action]++;
 	server_publish(agent, t->rule_id, conn_to_json("ended", realtime_ns(), t->rule_id,
 						       t->action, &t->tuple));
 	untrack(agent, t);

@@ -43,6 +43,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 			e->stats.new_matches++;
 			rule_stats_changed(&agent->rules, e);
 		}
+		if (ev->action < NR_ACTIONS)
+			agent->metrics.matched_new[ev->action]++;
 		if (ev->action == CONNCTL_ACTION_RESET) {
 			reset_new_match(agent, ev);
 			return 0;

@@ -64,6 +64,12 @@ static int rule_install(struct agent *agent, const struct rule_spec *spec)
 
 static void publish_removed(struct agent *agent, uint32_t id, const char *reason)
 {
+	if (!strcmp(reason, "deleted"))
+		agent->metrics.rules_removed[REMOVED_DELETED]++;
+	else if (!strcmp(reason, "expired"))
+		agent->metrics.rules_removed[REMOVED_EXPIRED]++;
+	else
+		agent->metrics.rules_removed[REMOVED_RULES_DIR]++;
 	server_publish(agent, id, json_pack("{s:s, s:I, s:I, s:s}", "event", "rule.removed",
 			"time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
 			"rule", (json_int_t)id, "reason", reason));
@@ -141,6 +147,13 @@ static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
 	if (res->failed)
 		pr_warn("rule %u: %llu matched connections could not be closed",
 			rule->id, (unsigned long long)res->failed);
+	if (rule->action < NR_ACTIONS) {
+		agent->metrics.matched_existing[rule->action] += matched;
+		if (rule->action == CONNCTL_ACTION_RESET)
+			agent->metrics.closed[rule->action][CLOSE_RST] += res->applied - res->failed;
+	}
+	if (!add->restored)
+		agent->metrics.rules_added++;
 	e = once ? NULL : rule_table_find(&agent->rules, rule->id);
 	if (e) {
 		e->stats.matched = matched;
@@ -210,6 +223,8 @@ int agent_apply_adds(struct agent *agent)
 		if (!resp)
 			resp = err ? rule_not_applied(agent, add, err) :
 				     rule_applied(agent, add, &batch->results[slot[i]]);
+		if (proto_code_of(resp) != PROTO_OK)
+			agent->metrics.errors[proto_code_of(resp)]++;
 		if (add->client)
 			server_deliver(add->client, resp);
 		else

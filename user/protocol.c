@@ -415,3 +415,22 @@ json_t *error_to_json(const struct proto_error *err)
 			 "error", "code", proto_code_name(err->code),
 			 "message", err->message);
 }
+
+enum proto_code proto_code_of(json_t *resp)
+{
+	const char *code = json_string_value(json_object_get(json_object_get(resp, "error"),
+							     "code"));
+
+	for (int c = 1; code && c < NR_PROTO_CODES; c++)
+		if (!strcmp(code, proto_code_name(c)))
+			return c;
+	return PROTO_OK;
+}
+
+const char *request_op_name(enum request_op op)
+{
+	for (size_t i = 0; i < sizeof(request_ops) / sizeof(request_ops[0]); i++)
+		if (request_ops[i].op == op)
+			return request_ops[i].name;
+	return "?";
+}

@@ -45,6 +45,7 @@
 enum proto_code {
 	PROTO_OK = 0,
 	PROTO_CODES(PROTO_ENUM)
+	NR_PROTO_CODES
 };
 #undef PROTO_ENUM
 
@@ -62,6 +63,7 @@ enum request_op {
 	REQ_FLOW_SHOW,
 	REQ_STATS_SHOW,
 };
+#define NR_REQUEST_OPS	(REQ_STATS_SHOW + 1)
 
 /* A rule as a client asked for it. */
 struct rule_spec {
@@ -82,6 +84,9 @@ int request_parse(const char *line, size_t len, struct request *req,
 int proto_fail(struct proto_error *err, enum proto_code code,
 	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *proto_code_name(enum proto_code code);
+/* The code of an error response's "error":{"code":...}, PROTO_OK for none. */
+enum proto_code proto_code_of(json_t *resp);
+const char *request_op_name(enum request_op op);
 
 /* The rule's fields as a client gives them, so `rule show` reads like `rule add`. */
 json_t *rule_spec_to_json(const struct rule_spec *spec);

@@ -216,6 +216,7 @@ static bool client_request(struct client *c, const char *line, size_t len)
 		resp = agent_handle(agent, &req, &c->peer, c);
 	else
 		resp = error_to_json(&err);
+	metrics_request(&agent->metrics, &req, parsed, resp);
 	if (!resp) {
 		c->held++;
 		return true;
@@ -232,6 +233,10 @@ static bool client_request(struct client *c, const char *line, size_t len)
 
 static void client_line_too_long(struct client *c)
 {
+	struct metrics *m = &c->server->agent->metrics;
+
+	m->requests[NR_REQUEST_OPS]++;
+	m->errors[PROTO_LINE_TOO_LONG]++;
 	client_queue(c, error_response(PROTO_LINE_TOO_LONG,
 				       "request line over %d bytes: ignored",
 				       PROTO_MAX_LINE));

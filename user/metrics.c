@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <microhttpd.h>
+#include "agent.h"
+#include "flows.h"
+#include "metrics.h"
+#include "parse.h"
+
+static const double drain_delay_le[DRAIN_DELAY_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+static const char *const removal_names[NR_REMOVALS] = {
+	[REMOVED_DELETED]	= "deleted",
+	[REMOVED_EXPIRED]	= "expired",
+	[REMOVED_RULES_DIR]	= "rules-dir",
+};
+
+/* Scrapers at once, and how long one may sit idle. */
+#define METRICS_CONNECTIONS	16
+#define METRICS_TIMEOUT_S	10
+
+void metrics_drain_delay(struct metrics *m, uint64_t ns)
+{
+	double s = ns / 1e9;
+	int b = 0;
+
+	while (b < DRAIN_DELAY_BUCKETS && s > drain_delay_le[b])
+		b++;
+	m->drain_delay[b]++;
+	m->drain_delay_count++;
+	m->drain_delay_sum += s;
+}
+
+void metrics_request(struct metrics *m, const struct request *req, bool parsed, json_t *resp)
+{
+	enum proto_code code = resp ? proto_code_of(resp) : PROTO_OK;
+
+	m->requests[parsed ? req->op : NR_REQUEST_OPS]++;
+	if (code != PROTO_OK)
+		m->errors[code]++;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void write_rules(FILE *f, struct agent *agent)
+{
+	const struct metrics *m = &agent->metrics;
+	uint64_t standing[NR_ACTIONS] = { 0 };
+
+	for (size_t i = 0; i < agent->rules.n; i++) {
+		enum connctl_action a = agent->rules.v[i].spec.rule.action;
+
+		if (a < NR_ACTIONS)
+			standing[a]++;
+	}
+	family(f, "connctl_rules", "gauge", "Rules standing, by action.");
+	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++)
+		fprintf(f, "connctl_rules{action=\"%s\"} %llu\n", action_name(a),
+			(unsigned long long)standing[a]);
+	family(f, "connctl_rules_added_total", "counter", "Rules added (once rules too).");
+	fprintf(f, "connctl_rules_added_total %llu\n", (unsigned long long)m->rules_added);
+	family(f, "connctl_rules_removed_total", "counter", "Rules removed, by reason.");
+	for (int r = 0; r < NR_REMOVALS; r++)
+		fprintf(f, "connctl_rules_removed_total{reason=\"%s\"} %llu\n", removal_names[r],
+			(unsigned long long)m->rules_removed[r]);
+}
+
+static void write_connections(FILE *f, const struct metrics *m)
+{
+	family(f, "connctl_connections_matched_total", "counter",
+	       "Connections a rule matched: existing when it was added, or new while it stood.");
+	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++) {
+		fprintf(f, "connctl_connections_matched_total{action=\"%s\",when=\"existing\"} %llu\n",
+			action_name(a), (unsigned long long)m->matched_existing[a]);
+		fprintf(f, "connctl_connections_matched_total{action=\"%s\",when=\"new\"} %llu\n",
+			action_name(a), (unsigned long long)m->matched_new[a]);
+	}
+	family(f, "connctl_connections_closed_total", "counter",
+	       "Connections the agent closed, by the rule's action and how they ended.");
+	for (int a = CONNCTL_ACTION_DRAIN; a < NR_ACTIONS; a++)
+		for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+			fprintf(f, "connctl_connections_closed_total{action=\"%s\",outcome=\"%s\"} %llu\n",
+				action_name(a), close_outcome_name(o),
+				(unsigned long long)m->closed[a][o]);
+	family(f, "connctl_connections_ended_total", "counter",
+	       "Connections waiting to close that their owner or peer closed first.");
+	for (int a = CONNCTL_ACTION_DRAIN; a < CONNCTL_ACTION_RESET; a++)
+		fprintf(f, "connctl_connections_ended_total{action=\"%s\"} %llu\n", action_name(a),
+			(unsigned long long)m->ended[a]);
+	family(f, "connctl_drain_delay_seconds", "histogram",
+	       "From the last ACK of a drained connection's response to its FIN.");
+	uint64_t cumulative = 0;
+
+	for (int b = 0; b < DRAIN_DELAY_BUCKETS; b++) {
+		cumulative += m->drain_delay[b];
+		fprintf(f, "connctl_drain_delay_seconds_bucket{le=\"%g\"} %llu\n", drain_delay_le[b],
+			(unsigned long long)cumulative);
+	}
+	fprintf(f, "connctl_drain_delay_seconds_bucket{le=\"+Inf\"} %llu\n",
+		(unsigned long long)m->drain_delay_count);
+	fprintf(f, "connctl_drain_delay_seconds_sum %.9f\n", m->drain_delay_sum);
+	fprintf(f, "connctl_drain_delay_seconds_count %llu\n",
+		(unsigned long long)m->drain_delay_count);
+}
+
+/* tc's counters of the standing rules, summed by action: gauges, since a
+ * rule removed takes its counts with it. */
+static void write_tc(FILE *f, struct agent *agent)
+{
+	static const char *const fields[] = { "packets_in", "packets_out", "bytes_in",
+					      "bytes_out", "dropped", "flows" };
+	json_t *stats = tc_stats_to_json(agent), *r;
+	double sums[NR_ACTIONS][6] = { { 0 } };
+	size_t i;
+
+	json_array_foreach(json_object_get(stats, "rules"), i, r) {
+		const char *action = json_string_value(json_object_get(r, "action"));
+
+		for (int a = CONNCTL_ACTION_OBSERVE; action && a < NR_ACTIONS; a++) {
+			if (strcmp(action, action_name(a)))
+				continue;
+			for (size_t k = 0; k < 6; k++)
+				sums[a][k] += (double)json_integer_value(json_object_get(r, fields[k]));
+		}
+	}
+	family(f, "connctl_tc_interfaces", "gauge", "Interfaces the tc programs are on (--iface).");
+	fprintf(f, "connctl_tc_interfaces %lld\n",
+		(long long)json_integer_value(json_object_get(stats, "interfaces")));
+	family(f, "connctl_tc_flows", "gauge", "Flows in the tc flow table.");
+	fprintf(f, "connctl_tc_flows %lld\n",
+		(long long)json_integer_value(json_object_get(stats, "flows")));
+	family(f, "connctl_tc_packets", "gauge",
+	       "Packets tc counted for the standing rules' flows, by action and direction.");
+	family(f, "connctl_tc_bytes", "gauge",
+	       "Bytes tc counted for the standing rules' flows, by action and direction.");
+	family(f, "connctl_tc_dropped_packets", "gauge",
+	       "Packets of the standing rules' reset flows that tc dropped, by action.");
+	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++) {
+		const char *name = action_name(a);
+
+		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"in\"} %.0f\n", name, sums[a][0]);
+		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"out\"} %.0f\n", name, sums[a][1]);
+		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"in\"} %.0f\n", name, sums[a][2]);
+		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"out\"} %.0f\n", name, sums[a][3]);
+		fprintf(f, "connctl_tc_dropped_packets{action=\"%s\"} %.0f\n", name, sums[a][4]);
+	}
+	json_decref(stats);
+}
+
+static void write_requests(FILE *f, const struct metrics *m)
+{
+	family(f, "connctl_control_requests_total", "counter",
+	       "Requests on the control socket, by op (\"invalid\": not parsed).");
+	for (int op = 0; op <= NR_REQUEST_OPS; op++)
+		fprintf(f, "connctl_control_requests_total{op=\"%s\"} %llu\n",
+			op < NR_REQUEST_OPS ? request_op_name(op) : "invalid",
+			(unsigned long long)m->requests[op]);
+	family(f, "connctl_control_errors_total", "counter",
+	       "Error responses on the control socket, by code.");
+	for (int c = 1; c < NR_PROTO_CODES; c++)
+		fprintf(f, "connctl_control_errors_total{code=\"%s\"} %llu\n", proto_code_name(c),
+			(unsigned long long)m->errors[c]);
+}
+
+char *metrics_text(struct agent *agent, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+
+	if (!f)
+		return NULL;
+	agent->metrics.scrapes++;
+	write_rules(f, agent);
+	write_connections(f, &agent->metrics);
+	write_tc(f, agent);
+	write_requests(f, &agent->metrics);
+	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
+	fprintf(f, "connctl_metrics_scrapes_total %llu\n",
+		(unsigned long long)agent->metrics.scrapes);
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, char *body,
+			     size_t len, const char *type)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	struct agent *agent = cls;
+	size_t len = 0;
+	char *body;
+
+	(void)version;
+	(void)upload_data;
+	(void)req_cls;
+	if (*upload_size)
+		return MHD_NO;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET /metrics\n"), 13,
+			     "text/plain");
+	if (strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, strdup("not found: try /metrics\n"), 24,
+			     "text/plain");
+	body = metrics_text(agent, &len);
+	if (!body)
+		return MHD_NO;
+	return reply(c, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static void on_ready(struct watch *w, uint32_t events)
+{
+	struct agent *agent = container_of(w, struct agent, metrics_watch);
+
+	(void)events;
+	MHD_run(agent->metrics_daemon);
+}
+
+/* "PORT", "ADDR:PORT" or "[ADDR6]:PORT"; the default address is loopback. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	const char *colon = strrchr(s, ':');
+	char addr[64] = "127.0.0.1", *end;
+	unsigned long port;
+
+	if (colon) {
+		size_t n = (size_t)(colon - s);
+
+		if (n >= sizeof(addr))
+			return -EINVAL;
+		memcpy(addr, s, n);
+		addr[n] = '\0';
+	}
+	port = strtoul(colon ? colon + 1 : s, &end, 10);
+	if (*end || end == (colon ? colon + 1 : s) || port == 0 || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+		addr[strlen(addr) - 1] = '\0';
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, addr + 1, &in6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+int metrics_open(struct agent *agent, const char *listen)
+{
+	struct sockaddr_storage ss;
+	const union MHD_DaemonInfo *info;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+
+	agent->metrics_watch.fd = -1;
+	if (!listen)
+		return 0;
+	if (parse_listen(listen, &ss)) {
+		pr_warn("--metrics %s: expected PORT, ADDR:PORT or [ADDR6]:PORT", listen);
+		return -EINVAL;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	agent->metrics_daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, agent,
+						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+						 MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS,
+						 MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
+						 MHD_OPTION_END);
+	if (!agent->metrics_daemon) {
+		pr_warn("--metrics %s: cannot listen (in use? a bad address?)", listen);
+		return -EADDRNOTAVAIL;
+	}
+	info = MHD_get_daemon_info(agent->metrics_daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		metrics_close(agent);
+		return -EINVAL;
+	}
+	agent->metrics_watch.fd = info->epoll_fd;
+	agent->metrics_watch.handle = on_ready;
+	if (watch_add(agent->epoll_fd, &agent->metrics_watch, EPOLLIN)) {
+		metrics_close(agent);
+		return -errno;
+	}
+	pr_info("serving metrics on http://%s%s/metrics", strchr(listen, ':') ? "" : "127.0.0.1:",
+		listen);
+	return 0;
+}
+
+void metrics_close(struct agent *agent)
+{
+	if (agent->metrics_daemon)
+		MHD_stop_daemon(agent->metrics_daemon);
+	agent->metrics_daemon = NULL;
+	agent->metrics_watch.fd = -1;
+}
+
+void metrics_tick(struct agent *agent)
+{
+	/* Idle scrapers time out only when MHD runs. */
+	if (agent->metrics_daemon)
+		MHD_run(agent->metrics_daemon);
+}
