@@ -89,6 +89,8 @@ static const char usage_text[] =
 "Examples:\n"
 "  connctl rule add action reset remote 192.0.2.7       # cut a client off now\n"
 "  connctl rule add action drain lport 8080 timeout 1m  # drain a backend\n"
+"  connctl rule add action cancel remote 198.51.100.4 rport 51234 once\n"
+"                                                       # wake a server stuck on a client\n"
 "  connctl rule add action reset lport 6379 once        # like ss -K, once\n"
 "  connctl rule add action reset remote 10.1.0.0/16 dry-run  # what would it cut?\n"
 "  connctl rule add action observe lport 443 mark 0x10  # mark, count, keep\n"

@@ -77,7 +77,17 @@ static const char usage_text[] =
 "  -h, --help        this text\n"
 "\n"
 "Stopping connctld (SIGTERM, SIGINT) keeps the programs and rules pinned and\n"
-"in force; a restarted connctld adopts them.\n";
+"in force; a restarted connctld adopts them.\n"
+"\n"
+"Examples:\n"
+"  connctld --rules-dir /etc/connctl/rules.d --metrics 9540\n"
+"      the host's agent: rules from files (and the socket), metrics on\n"
+"      http://127.0.0.1:9540/metrics\n"
+"  nsenter --net=/var/run/netns/demo connctld --cgroup /sys/fs/cgroup/demo \\\n"
+"      --pin-dir /sys/fs/bpf/demo --socket /tmp/demo.sock --state-file \"\"\n"
+"      a trial in a namespace of its own, leaving the host alone\n"
+"  connctld --uninstall\n"
+"      end enforcement: detach everything and remove the pins\n";
 
 enum {
 	OPT_SOCKET = 256,
