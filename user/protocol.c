@@ -434,3 +434,10 @@ const char *request_op_name(enum request_op op)
 			return request_ops[i].name;
 	return "?";
 }
+
+int rule_spec_parse(json_t *rule, struct rule_spec *spec, struct proto_error *err)
+{
+	memset(spec, 0, sizeof(*spec));
+	memset(err, 0, sizeof(*err));
+	return parse_rule(rule, spec, err);
+}

@@ -81,6 +81,8 @@ struct request {
 
 int request_parse(const char *line, size_t len, struct request *req,
 		  struct proto_error *err);
+/* A rule object (the "rule" of a rule.add), checked as rule.add checks it. */
+int rule_spec_parse(json_t *rule, struct rule_spec *spec, struct proto_error *err);
 int proto_fail(struct proto_error *err, enum proto_code code,
 	       const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 const char *proto_code_name(enum proto_code code);

@@ -71,10 +71,6 @@ static bool is_rules_file(const char *name)
 static int file_rule(json_t *rule, struct rule_spec *spec, char *what, size_t what_len)
 {
 	struct proto_error perr;
-	struct request req;
-	json_t *add;
-	char *text;
-	int err;
 
 	if (json_is_object(rule) && (json_object_get(rule, "id") ||
 				     json_object_get(rule, "ttl") ||
@@ -83,18 +79,10 @@ static int file_rule(json_t *rule, struct rule_spec *spec, char *what, size_t wh
 			 "the file decides when a rule stands");
 		return -EINVAL;
 	}
-	add = json_pack("{s:s, s:O}", "op", "rule.add", "rule", rule);
-	text = add ? json_dumps(add, JSON_COMPACT) : NULL;
-	json_decref(add);
-	if (!text)
-		return -ENOMEM;
-	err = request_parse(text, strlen(text), &req, &perr);
-	free(text);
-	if (err) {
+	if (rule_spec_parse(rule, spec, &perr)) {
 		snprintf(what, what_len, "%s", perr.message);
 		return -EINVAL;
 	}
-	*spec = req.spec;
 	spec->rule.flags |= CONNCTL_RULE_FROM_DIR;
 	return 0;
 }

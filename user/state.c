@@ -258,9 +258,7 @@ static int parse_line(json_t *obj, struct rule_spec *spec, char *what, size_t wh
 {
 	json_t *rule = json_object_get(obj, "rule"), *exp = json_object_get(obj, "expires_at_ms");
 	struct proto_error perr;
-	struct request req;
-	json_t *copy, *add;
-	char *text;
+	json_t *copy;
 	int err;
 
 	if (!json_is_object(rule) || !json_is_integer(exp) || json_integer_value(exp) < 0 ||
@@ -270,21 +268,17 @@ static int parse_line(json_t *obj, struct rule_spec *spec, char *what, size_t wh
 	}
 	/* The expiry is absolute; a ttl would start again from now. */
 	copy = json_deep_copy(rule);
-	json_object_del(copy, "ttl");
-	add = json_pack("{s:s, s:o}", "op", "rule.add", "rule", copy);
-	text = add ? json_dumps(add, JSON_COMPACT) : NULL;
-	json_decref(add);
-	if (!text) {
+	if (!copy) {
 		snprintf(what, what_len, "out of memory");
 		return -ENOMEM;
 	}
-	err = request_parse(text, strlen(text), &req, &perr);
-	free(text);
+	json_object_del(copy, "ttl");
+	err = rule_spec_parse(copy, spec, &perr);
+	json_decref(copy);
 	if (err) {
 		snprintf(what, what_len, "%s", perr.message);
 		return -EINVAL;
 	}
-	*spec = req.spec;
 	spec->rule.expires_ns = (uint64_t)json_integer_value(exp) * NSEC_PER_MSEC;
 	return 0;
 }
