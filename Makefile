@@ -35,7 +35,8 @@ AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
 		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \
 		   user/tracked.c user/tc.c \
-		   user/flows.c user/state.c user/rules_dir.c user/metrics.c
+		   user/flows.c user/state.c user/rules_dir.c user/metrics.c \
+		   user/netns.c
 CLI_SRCS	:= user/connctl.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
 

@@ -9,6 +9,7 @@
 
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include "connctl.h"
 #include "maps.bpf.h"
@@ -120,6 +121,7 @@ static __always_inline void tuple_from_skc(const struct sock_common *skc,
 	t->lport = skc->skc_num;
 	t->rport = bpf_ntohs(skc->skc_dport);
 	t->sk_family = skc->skc_family;
+	t->netns_ino = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 }
 
 /* The ring buffer is full when this fails; the next sweep reports again. */

@@ -84,6 +84,8 @@ static __always_inline bool rule_matches(const struct connctl_rule *r,
 		return false;
 	if ((r->match & CONNCTL_MATCH_REMOTE) && !prefix_match(&r->remote, t->raddr))
 		return false;
+	if ((r->match & CONNCTL_MATCH_NETNS) && r->netns_ino != t->netns_ino)
+		return false;
 	return true;
 }
 

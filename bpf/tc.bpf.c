@@ -16,6 +16,9 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+/* The agent's network namespace, whose interfaces these programs are on. */
+const volatile __u32 own_netns_ino;
+
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 #define ETH_HLEN	14
@@ -111,6 +114,7 @@ static __always_inline __u32 best_rule(struct connctl_rule_index *index,
 	best.tuple.lport = p->key.lport;
 	best.tuple.rport = p->key.rport;
 	best.tuple.sk_family = p->family;
+	best.tuple.netns_ino = own_netns_ino;
 	find_best_rule(&best, index->count);
 	*out = best.rule;
 	return best.rule.id;

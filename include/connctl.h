@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define CONNCTL_LAYOUT		3
+#define CONNCTL_LAYOUT		4
 
 /* Map names double as pin names under the pin directory (bpftool: <= 15 chars). */
 #define CONNCTL_MAP_LAYOUT	"layout"
@@ -111,6 +111,7 @@ struct connctl_tuple {
 	__u16	rport;
 	__u16	sk_family;	/* AF_INET or AF_INET6: what the socket is */
 	__u16	pad;
+	__u32	netns_ino;	/* the socket's network namespace (its inode) */
 };
 
 /* Rules applied to the existing connections by one iterator walk, at most. */
@@ -300,10 +301,10 @@ CONNCTL_ASSERT_SIZE(enum connctl_family, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_prefix, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_rule, 112);
-CONNCTL_ASSERT_SIZE(struct connctl_tuple, 40);
+CONNCTL_ASSERT_SIZE(struct connctl_tuple, 44);
 CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 48);
-CONNCTL_ASSERT_SIZE(struct connctl_event, 104);
+CONNCTL_ASSERT_SIZE(struct connctl_event, 112);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 8 + 4 * CONNCTL_MAX_RULES);
 CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);

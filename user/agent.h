@@ -17,6 +17,7 @@
 #include "closer.h"
 #include "state.h"
 #include "metrics.h"
+#include "netns.h"
 
 #define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
 #define DEFAULT_PIN_DIR		"/sys/fs/bpf/connctl"
@@ -75,6 +76,7 @@ struct add_queue {
 	struct pending_add	v[CONNCTL_APPLY_BATCH];
 	uint32_t		n;
 	struct apply_batch	batch;		/* the walk's input and output */
+	uint32_t		slot[CONNCTL_APPLY_BATCH];	/* v[i]'s rule in batch */
 };
 
 /* --rules-dir: its inotify watch. */
@@ -97,6 +99,7 @@ struct agent {
 	bool			stopping;
 	struct add_queue	adds;
 	struct rules_dir	rules_dir;
+	struct netns_set	netns;		/* --netns */
 	struct metrics		metrics;
 	struct MHD_Daemon	*metrics_daemon;	/* --metrics */
 	struct watch		metrics_watch;
@@ -128,6 +131,15 @@ int agent_restore_rules(struct agent *agent);
 void agent_save_state(struct agent *agent);
 /* handlers.c: drop rules whose ttl ran out; returns ms to the next expiry or -1. */
 int agent_expire_rules(struct agent *agent);
+
+/*
+ * A sock_diag socket for a connection's namespace (its tuple's netns_ino);
+ * -ENOENT when that namespace is gone.
+ */
+static inline int agent_diag_fd(struct agent *agent, uint32_t netns_ino)
+{
+	return netns_diag_fd(&agent->netns, netns_ino, agent->diag_fd);
+}
 
 /* server.c: the control socket. */
 int server_open(struct agent *agent, const char *path);

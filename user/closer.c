@@ -10,6 +10,10 @@
 #include "closer.h"
 #include "iter.skel.h"
 #include "log.h"
+#include "netns.h"
+
+/* Sweeps run often: they look for new namespaces at most this often. */
+#define NETNS_SWEEP_FRESH_NS	(1000 * 1000 * 1000ULL)
 
 /* Below this many TCP sockets in the namespace, an APPLY walk runs on one thread. */
 #define SHARD_MIN_SOCKETS	4096
@@ -25,6 +29,7 @@ struct pass {
 	struct iter_bpf		*iter;
 	struct bpf_link		*link;
 	enum connctl_iter_mode	mode;
+	int			fd;		/* the iterator, created in its namespace */
 	int			err;
 	char			*out;		/* LIST: what the program printed */
 	size_t			out_len;
@@ -60,15 +65,9 @@ static void *pass_run(void *arg)
 	struct pass *p = arg;
 	char buf[4096];
 	ssize_t n;
-	int fd;
+	int fd = p->fd;
 
-	fd = bpf_iter_create(bpf_link__fd(p->link));
-	if (fd < 0) {
-		p->err = -errno;
-		pr_warn("cannot start a tcp iterator (%s): %s", mode_names[p->mode],
-			strerror(errno));
-		return NULL;
-	}
+	p->fd = -1;
 	/* Reading to EOF runs the pass; only a LIST prints anything. */
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
 		if (p->mode != CONNCTL_ITER_LIST)
@@ -116,23 +115,67 @@ static void pass_add_result(const struct pass *p, struct pass_result *res,
 }
 
 /*
- * shards passes at once, shard 0 on this thread and the others on threads of
- * their own; a thread that cannot start leaves its shard to this thread.
+ * The iterators of one pass, created in ns: an iterator walks the namespace
+ * of the task that creates it. NULL: the agent's own.
  */
-static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
-		      const struct connctl_rule *rule, struct apply_batch *batch,
-		      int shards, struct pass_result *res)
+static int create_iterators(struct datapath *dp, struct pass *passes, int shards,
+			    const struct netns *ns)
+{
+	bool away = ns && ns->ino != dp->netns->own_ino;
+	int err = 0, i;
+
+	if (away) {
+		err = netns_enter(dp->netns, ns);
+		if (err)
+			return err;
+	}
+	for (i = 0; i < shards; i++) {
+		passes[i].fd = bpf_iter_create(bpf_link__fd(passes[i].link));
+		if (passes[i].fd < 0) {
+			err = -errno;
+			break;
+		}
+	}
+	if (away)
+		netns_leave(dp->netns);
+	if (err) {
+		pr_warn("cannot start a tcp iterator (%s): %s", mode_names[passes[0].mode],
+			strerror(-err));
+		while (i-- > 0)
+			close(passes[i].fd);
+	}
+	return err;
+}
+
+/*
+ * shards passes at once in one namespace, shard 0 on this thread and the
+ * others on threads of their own; a thread that cannot start leaves its
+ * shard to this thread. Adds to res and the batch's results.
+ */
+static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
+		  const struct connctl_rule *rule, struct apply_batch *batch,
+		  int shards, struct pass_result *res, const struct netns *ns,
+		  struct pass *listing)
 {
 	struct pass passes[ITER_SHARDS_MAX];
 	pthread_t threads[ITER_SHARDS_MAX];
 	bool started[ITER_SHARDS_MAX] = { false };
-	int err = 0;
+	int err;
 
 	for (int i = 0; i < shards; i++) {
 		passes[i] = (struct pass){ .iter = dp->iter[i], .link = dp->iter_link[i],
-					   .mode = mode };
+					   .mode = mode, .fd = -1 };
 		pass_setup(&passes[i], rule, batch, i, shards);
 	}
+	/* A LIST goes on writing where the last namespace's left off. */
+	if (listing) {
+		passes[0].out = listing->out;
+		passes[0].out_len = listing->out_len;
+		passes[0].out_cap = listing->out_cap;
+	}
+	err = create_iterators(dp, passes, shards, ns);
+	if (err)
+		return err;
 	for (int i = 1; i < shards; i++)
 		started[i] = !pthread_create(&threads[i], NULL, pass_run, &passes[i]);
 	pass_run(&passes[0]);
@@ -142,16 +185,79 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		else
 			pass_run(&passes[i]);
 	}
-	memset(res, 0, sizeof(*res));
-	if (batch)
-		memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
 	for (int i = 0; i < shards; i++) {
 		if (passes[i].err && !err)
 			err = passes[i].err;
 		pass_add_result(&passes[i], res, batch);
 	}
+	if (listing) {
+		listing->out = passes[0].out;
+		listing->out_len = passes[0].out_len;
+		listing->out_cap = passes[0].out_cap;
+	}
 	/* Every shard walks every connection: one count is the namespace's. */
-	res->seen = passes[0].iter->bss->iter_seen;
+	res->seen += passes[0].iter->bss->iter_seen;
+	return err;
+}
+
+/* What each rule of the batch matched in this namespace, where it did. */
+static void count_by_netns(struct apply_batch *batch, const uint64_t *before, uint32_t ino)
+{
+	for (uint32_t i = 0; i < batch->n; i++) {
+		uint64_t matched = batch->results[i].matched - before[i];
+		struct apply_netns_count *c;
+
+		if (!matched)
+			continue;
+		if (batch->n_by_netns == batch->cap_by_netns) {
+			size_t cap = batch->cap_by_netns ? 2 * batch->cap_by_netns : 16;
+
+			c = realloc(batch->by_netns, cap * sizeof(*c));
+			if (!c)
+				return;
+			batch->by_netns = c;
+			batch->cap_by_netns = cap;
+		}
+		batch->by_netns[batch->n_by_netns++] =
+			(struct apply_netns_count){ .rule = i, .netns_ino = ino, .matched = matched };
+	}
+}
+
+/*
+ * A pass in every namespace the agent acts in (--netns), or in its own.
+ * A namespace gone since it was found is skipped.
+ */
+static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
+		      const struct connctl_rule *rule, struct apply_batch *batch,
+		      int shards, struct pass_result *res, struct pass *listing)
+{
+	struct netns_set *set = dp->netns;
+	uint64_t before[CONNCTL_APPLY_BATCH];
+	int err = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (batch) {
+		memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
+		batch->n_by_netns = 0;
+	}
+	if (!set || !netns_many(set))
+		return run_in(dp, mode, rule, batch, shards, res, NULL, listing);
+	/* A rule meets the namespaces of now; sweeps may use a recent look. */
+	netns_scan(set, mode == CONNCTL_ITER_APPLY || mode == CONNCTL_ITER_LIST ?
+		   0 : NETNS_SWEEP_FRESH_NS);
+	for (size_t k = 0; k < set->n; k++) {
+		int e;
+
+		for (uint32_t i = 0; batch && i < batch->n; i++)
+			before[i] = batch->results[i].matched;
+		e = run_in(dp, mode, rule, batch, shards, res, &set->v[k], listing);
+		if (e == -ENOENT)
+			continue;
+		if (e && !err)
+			err = e;
+		if (batch)
+			count_by_netns(batch, before, set->v[k].ino);
+	}
 	return err;
 }
 
@@ -185,34 +291,34 @@ int closer_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pa
 {
 	if (batch->n > CONNCTL_APPLY_BATCH)
 		return -E2BIG;
-	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, apply_shards(dp), res);
+	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, apply_shards(dp), res, NULL);
 }
 
 int closer_sweep(struct datapath *dp, struct pass_result *res)
 {
-	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res);
+	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res, NULL);
 }
 
 int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
 {
 	struct connctl_rule rule = { .id = rule_id };
 
-	return run_passes(dp, CONNCTL_ITER_UNTAG, &rule, NULL, 1, res);
+	return run_passes(dp, CONNCTL_ITER_UNTAG, &rule, NULL, 1, res, NULL);
 }
 
 int closer_list(struct datapath *dp, const struct connctl_rule *rule,
 		struct connctl_listed **listed, size_t *n)
 {
-	struct pass p = { .iter = dp->iter[0], .link = dp->iter_link[0],
-			  .mode = CONNCTL_ITER_LIST };
+	struct pass out = { .mode = CONNCTL_ITER_LIST };
+	struct pass_result res;
+	int err;
 
-	pass_setup(&p, rule, NULL, 0, 1);
-	pass_run(&p);
-	if (p.err) {
-		free(p.out);
-		return p.err;
+	err = run_passes(dp, CONNCTL_ITER_LIST, rule, NULL, 1, &res, &out);
+	if (err) {
+		free(out.out);
+		return err;
 	}
-	*listed = (struct connctl_listed *)p.out;
-	*n = p.out_len / sizeof(**listed);
+	*listed = (struct connctl_listed *)out.out;
+	*n = out.out_len / sizeof(**listed);
 	return 0;
 }

@@ -15,11 +15,21 @@ struct pass_result {
 	uint64_t	seen;		/* connections the walk met */
 };
 
+/* How many connections rule (an index in the batch) matched in a namespace. */
+struct apply_netns_count {
+	uint32_t	rule;
+	uint32_t	netns_ino;
+	uint64_t	matched;
+};
+
 /* Rules to apply to the existing connections in one walk, and what each did. */
 struct apply_batch {
 	struct connctl_rule		rules[CONNCTL_APPLY_BATCH];
 	struct connctl_apply_result	results[CONNCTL_APPLY_BATCH];
 	uint32_t			n;
+	/* With --netns: each rule's matches, namespace by namespace. */
+	struct apply_netns_count	*by_netns;
+	size_t				n_by_netns, cap_by_netns;
 };
 
 /*

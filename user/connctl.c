@@ -44,6 +44,9 @@ static const char usage_text[] =
 "               remote PREFIX   remote address, e.g. 2001:db8::/32, 192.0.2.7\n"
 "               lport P[-Q]     local port or range\n"
 "               rport P[-Q]     remote port or range\n"
+"               netns PATH      only in this network namespace (connctld\n"
+"                               --netns): /var/run/netns/NAME, /proc/PID/ns/net,\n"
+"                               or net:[INODE]\n"
 "      OPTION   timeout DUR     drain only: reset what has not drained by then\n"
 "                               (default 30s)\n"
 "               quiet DUR       drain only: how long a connection must be idle\n"
@@ -290,8 +293,8 @@ static uint32_t parse_mark(const char *s)
 }
 
 static const char *const rule_keywords[] = {
-	"action", "local", "remote", "lport", "rport", "timeout", "quiet", "mark", "ttl", "id",
-	NULL
+	"action", "local", "remote", "lport", "rport", "netns", "timeout", "quiet", "mark",
+	"ttl", "id", NULL
 };
 
 static json_t *build_rule(int argc, char **argv)

@@ -63,6 +63,12 @@ static const char usage_text[] =
 "                    serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                    (ADDR: 127.0.0.1 when left out; [::1] style for IPv6).\n"
 "                    Off by default\n"
+"  --netns all       act in every network namespace of the host, not only its\n"
+"                    own: those under /var/run/netns and those of running\n"
+"                    processes, found again as rules come (new ones too)\n"
+"  --netns PATH      act in this namespace too (/var/run/netns/NAME,\n"
+"                    /proc/PID/ns/net); repeatable. New connections are seen\n"
+"                    in any namespace for processes of --cgroup\n"
 "  --max-rules N     standing rules at most (default 131072)\n"
 "  --max-clients N   control socket clients at once (default 64)\n"
 "  --group NAME      members of this group may read (rule show, flow show,\n"
@@ -102,6 +108,7 @@ enum {
 	OPT_CLIENT_IDLE,
 	OPT_RULES_DIR,
 	OPT_METRICS,
+	OPT_NETNS,
 };
 
 static const struct option long_options[] = {
@@ -115,6 +122,7 @@ static const struct option long_options[] = {
 	{ "state-file",	 required_argument, NULL, OPT_STATE_FILE },
 	{ "rules-dir",	 required_argument, NULL, OPT_RULES_DIR },
 	{ "metrics",	 required_argument, NULL, OPT_METRICS },
+	{ "netns",	 required_argument, NULL, OPT_NETNS },
 	{ "group",	 required_argument, NULL, OPT_GROUP },
 	{ "client-idle-timeout", required_argument, NULL, OPT_CLIENT_IDLE },
 	{ "verbose",	 no_argument,	    NULL, 'v' },
@@ -218,6 +226,17 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 			break;
 		case OPT_METRICS:
 			cfg->metrics_listen = optarg;
+			break;
+		case OPT_NETNS:
+			if (!strcmp(optarg, "all")) {
+				agent->netns.all = true;
+			} else if (agent->netns.n_paths == NETNS_PATHS_MAX) {
+				fprintf(stderr, "connctld: --netns: %d paths at most\n",
+					NETNS_PATHS_MAX);
+				return -1;
+			} else {
+				agent->netns.paths[agent->netns.n_paths++] = optarg;
+			}
 			break;
 		case OPT_IFACE:
 			if (cfg->n_ifaces == MAX_IFACES) {
@@ -378,9 +397,15 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	agent->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (agent->epoll_fd < 0)
 		return -errno;
+	err = netns_init(&agent->netns);
+	if (err) {
+		pr_warn("cannot read the network namespaces: %s", strerror(-err));
+		return err;
+	}
 	err = datapath_open(&agent->dp, agent->cfg.pin_dir, agent->cfg.cgroup_path);
 	if (err)
 		return err;
+	agent->dp.netns = &agent->netns;
 	err = adopt_rules(agent);
 	if (err)
 		return err;
@@ -439,6 +464,7 @@ int main(int argc, char **argv)
 		.journal	= { .fd = -1 },
 		.rules_dir	= { .w.fd = -1 },
 		.metrics_watch	= { .fd = -1 },
+		.netns		= { .own_fd = -1 },
 	};
 	struct agent_watch events_w = { .w.fd = -1, .agent = &agent };
 	struct agent_watch signal_w = { .w.fd = -1, .agent = &agent };
@@ -471,6 +497,7 @@ int main(int argc, char **argv)
 	datapath_close(&agent.dp);
 	rule_table_free(&agent.rules);
 	state_journal_close(&agent.journal);
+	netns_free(&agent.netns);
 	if (agent.epoll_fd >= 0)
 		close(agent.epoll_fd);
 	return err ? 1 : 0;

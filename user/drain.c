@@ -71,8 +71,9 @@ static void format_tuple(const struct connctl_tuple *t, char *buf, size_t len)
 }
 
 /* A connection as events name it: its addresses and ports, its rule. */
-static json_t *conn_to_json(const char *event, uint64_t realtime, uint32_t rule_id,
-			    enum connctl_action action, const struct connctl_tuple *t)
+static json_t *conn_to_json(const struct agent *agent, const char *event, uint64_t realtime,
+			    uint32_t rule_id, enum connctl_action action,
+			    const struct connctl_tuple *t)
 {
 	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
 	json_t *obj;
@@ -83,12 +84,14 @@ static json_t *conn_to_json(const char *event, uint64_t realtime, uint32_t rule_
 			"time_ms", (json_int_t)(realtime / NSEC_PER_MSEC),
 			"rule", (json_int_t)rule_id, "action", action_name(action),
 			"local", l, "lport", t->lport, "remote", r, "rport", t->rport);
+	netns_to_json(obj, &agent->netns, t->netns_ino);
 	return obj;
 }
 
-static json_t *close_record_to_json(const struct close_record *rec, const char *event)
+static json_t *close_record_to_json(const struct agent *agent, const struct close_record *rec,
+				    const char *event)
 {
-	json_t *obj = conn_to_json(event, rec->realtime_ns, rec->rule_id, rec->action,
+	json_t *obj = conn_to_json(agent, event, rec->realtime_ns, rec->rule_id, rec->action,
 				   &rec->tuple);
 
 	if (!obj)
@@ -117,7 +120,7 @@ static void record(struct agent *agent, const struct close_record *rec)
 	if (rec->outcome == CLOSE_FIN && rec->action == CONNCTL_ACTION_DRAIN &&
 	    rec->ack_to_close_ns)
 		metrics_drain_delay(&agent->metrics, rec->ack_to_close_ns);
-	server_publish(agent, rec->rule_id, close_record_to_json(rec, "closed"));
+	server_publish(agent, rec->rule_id, close_record_to_json(agent, rec, "closed"));
 	format_tuple(&rec->tuple, tuple, sizeof(tuple));
 	pr_info("rule %u: %s %s: %s after %llu ms, %llu bytes in, %llu out",
 		rec->rule_id, action_name(rec->action), tuple,
@@ -171,7 +174,7 @@ static void ended(struct agent *agent, struct tracked *t)
 	}
 	if (t->action < NR_ACTIONS)
 		agent->metrics.ended[t->action]++;
-	server_publish(agent, t->rule_id, conn_to_json("ended", realtime_ns(), t->rule_id,
+	server_publish(agent, t->rule_id, conn_to_json(agent, "ended", realtime_ns(), t->rule_id,
 						       t->action, &t->tuple));
 	untrack(agent, t);
 }
@@ -179,7 +182,7 @@ static void ended(struct agent *agent, struct tracked *t)
 static void reset(struct agent *agent, struct tracked *t, const struct connctl_event *ev,
 		  enum close_outcome outcome)
 {
-	int err = sock_diag_destroy(agent->diag_fd, &t->tuple, t->cookie);
+	int err = sock_diag_destroy(agent_diag_fd(agent, t->tuple.netns_ino), &t->tuple, t->cookie);
 
 	if (err == -ENOENT) {
 		ended(agent, t);
@@ -240,7 +243,7 @@ static void try_close(struct agent *agent, struct tracked *t, const struct connc
 	socklen_t len = sizeof(ti);
 	int fd, err;
 
-	err = sock_diag_lookup(agent->diag_fd, &t->tuple, t->cookie, &info);
+	err = sock_diag_lookup(agent_diag_fd(agent, t->tuple.netns_ino), &t->tuple, t->cookie, &info);
 	if (err == -ENOENT) {
 		ended(agent, t);
 		return;
@@ -291,7 +294,7 @@ static struct tracked *track(struct agent *agent, const struct connctl_event *ev
 	e = rule_table_find(&agent->rules, ev->rule_id);
 	if (e)
 		e->stats.pending++;
-	server_publish(agent, t->rule_id, conn_to_json("tagged", realtime_ns(), t->rule_id,
+	server_publish(agent, t->rule_id, conn_to_json(agent, "tagged", realtime_ns(), t->rule_id,
 						       t->action, &t->tuple));
 	return t;
 }
@@ -342,7 +345,7 @@ static void collect_gone(struct agent *agent)
 		struct tracked *t = &tt->slots[i];
 
 		if (t->cookie &&
-		    sock_diag_lookup(agent->diag_fd, &t->tuple, t->cookie, &info) == -ENOENT) {
+		    sock_diag_lookup(agent_diag_fd(agent, t->tuple.netns_ino), &t->tuple, t->cookie, &info) == -ENOENT) {
 			ended(agent, t);
 			continue;	/* the removal may have shifted another here */
 		}
@@ -429,15 +432,16 @@ void drain_forget_rule(struct agent *agent, uint32_t rule_id)
 	drain_schedule(agent);
 }
 
-json_t *drain_records_to_json(const struct drainer *d)
+json_t *drain_records_to_json(const struct agent *agent)
 {
+	const struct drainer *d = &agent->drain;
 	size_t n = d->records_total < CLOSE_RECORDS ? d->records_total : CLOSE_RECORDS;
 	json_t *arr = json_array();
 
 	for (size_t k = 0; k < n; k++) {
 		size_t i = (d->records_next + CLOSE_RECORDS - n + k) % CLOSE_RECORDS;
 
-		json_array_append_new(arr, close_record_to_json(&d->records[i], NULL));
+		json_array_append_new(arr, close_record_to_json(agent, &d->records[i], NULL));
 	}
 	return arr;
 }

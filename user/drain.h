@@ -66,6 +66,6 @@ void drain_forget_rule(struct agent *agent, uint32_t rule_id);
 /* A connection the agent closed by other means (a reset rule). */
 void drain_record(struct agent *agent, const struct connctl_event *ev,
 		  enum close_outcome outcome);
-json_t *drain_records_to_json(const struct drainer *d);
+json_t *drain_records_to_json(const struct agent *agent);
 
 #endif /* CONNCTL_DRAIN_H */

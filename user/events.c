@@ -16,7 +16,7 @@ static void reset_new_match(struct agent *agent, const struct connctl_event *ev)
 {
 	int err;
 
-	err = sock_diag_destroy(agent->diag_fd, &ev->tuple, ev->cookie);
+	err = sock_diag_destroy(agent_diag_fd(agent, ev->tuple.netns_ino), &ev->tuple, ev->cookie);
 	if (err == -ENOENT) {
 		/* Closed already, or reset by the pass that came with the rule. */
 		pr_debug("rule %u: a new match is gone already", ev->rule_id);

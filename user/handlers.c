@@ -134,6 +134,25 @@ static int rule_stand(struct agent *agent, const struct rule_spec *spec)
 	return rule_install(agent, spec);
 }
 
+/* With --netns: where a rule of the batch matched, namespace by namespace. */
+static json_t *matches_by_netns(struct agent *agent, const struct pending_add *add)
+{
+	const struct apply_batch *b = &agent->adds.batch;
+	json_t *arr = json_array();
+	uint32_t slot = (uint32_t)(add - agent->adds.v);
+
+	for (size_t i = 0; i < b->n_by_netns; i++) {
+		json_t *obj;
+
+		if (b->by_netns[i].rule != agent->adds.slot[slot])
+			continue;
+		obj = json_pack("{s:I}", "matched", (json_int_t)b->by_netns[i].matched);
+		netns_to_json(obj, &agent->netns, b->by_netns[i].netns_ino);
+		json_array_append_new(arr, obj);
+	}
+	return arr;
+}
+
 /* The walk's outcome for one rule of the batch: its counts, its response. */
 static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
 			    const struct connctl_apply_result *res)
@@ -179,6 +198,8 @@ static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
 	resp = json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "id", (json_int_t)rule->id,
 			 "matched", (json_int_t)matched,
 			 "rule", rule_spec_to_json(&add->spec));
+	if (netns_many(&agent->netns))
+		json_object_set_new(resp, "namespaces", matches_by_netns(agent, add));
 	if (res->failed)
 		json_object_set_new(resp, "failed", json_integer((json_int_t)res->failed));
 	return resp;
@@ -201,7 +222,7 @@ int agent_apply_adds(struct agent *agent)
 {
 	struct add_queue *q = &agent->adds;
 	struct apply_batch *batch = &q->batch;
-	uint32_t slot[CONNCTL_APPLY_BATCH];
+	uint32_t *slot = q->slot;
 	struct pass_result res;
 	int err = 0;
 
@@ -393,7 +414,7 @@ static json_t *owners_to_json(struct agent *agent, const struct connctl_listed *
 	json_t *owners = json_array();
 	size_t n;
 
-	if (sock_diag_lookup(agent->diag_fd, &l->tuple, l->cookie, &info) || !info.inode)
+	if (sock_diag_lookup(agent_diag_fd(agent, l->tuple.netns_ino), &l->tuple, l->cookie, &info) || !info.inode)
 		return owners;
 	n = owner_pids(&agent->drain.owners, info.inode, pids, DRY_RUN_OWNERS_MAX);
 	for (size_t i = 0; i < n; i++)
@@ -407,9 +428,13 @@ static json_t *listed_to_json(struct agent *agent, const struct connctl_listed *
 
 	format_addr(l->tuple.laddr, local, sizeof(local));
 	format_addr(l->tuple.raddr, remote, sizeof(remote));
-	return json_pack("{s:s, s:i, s:s, s:i, s:s, s:o}", "local", local,
-			 "lport", l->tuple.lport, "remote", remote, "rport", l->tuple.rport,
-			 "state", tcp_state_name(l->state), "owners", owners_to_json(agent, l));
+	json_t *obj = json_pack("{s:s, s:i, s:s, s:i, s:s, s:o}", "local", local,
+				"lport", l->tuple.lport, "remote", remote, "rport", l->tuple.rport,
+				"state", tcp_state_name(l->state),
+				"owners", owners_to_json(agent, l));
+
+	netns_to_json(obj, &agent->netns, l->tuple.netns_ino);
+	return obj;
 }
 
 /* rule.add with dry_run: what the rule would match now; nothing changes. */
@@ -477,7 +502,7 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 		return rule_show(agent, req);
 	case REQ_EVENTS_SHOW:
 		return json_pack("{s:b, s:o}", "ok", 1,
-				 "events", drain_records_to_json(&agent->drain));
+				 "events", drain_records_to_json(agent));
 	case REQ_EVENTS_WATCH:
 		if (req->has_id && !rule_table_find(&agent->rules, req->id))
 			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);

@@ -101,6 +101,14 @@ static int write_layout(const struct datapath *dp)
 				    &layout, sizeof(layout), BPF_ANY);
 }
 
+/* The inode of this process's network namespace: how rules name one. */
+static uint32_t own_netns_ino(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
+}
+
 static int load_error(const char *what, int err)
 {
 	if (err == -EPERM || err == -EACCES)
@@ -174,6 +182,7 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	dp->tc = tc_bpf__open_opts(&opts);
 	if (!dp->tc)
 		return load_error("tc programs", -errno);
+	dp->tc->rodata->own_netns_ino = own_netns_ino();
 	err = tc_bpf__load(dp->tc);
 	if (err)
 		return load_error("tc programs", err);

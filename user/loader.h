@@ -12,6 +12,7 @@
 struct sockops_bpf;
 struct cgroup_skb_bpf;
 struct iter_bpf;
+struct netns_set;
 struct tc_bpf;
 struct bpf_link;
 struct connctl_rule_index;
@@ -35,6 +36,7 @@ struct datapath {
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
 	int			iter_shards;	/* objects loaded, one a CPU */
+	struct netns_set	*netns;		/* where the iterators walk */
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	int			lock_fd;	/* flock on the pin dir */
 	bool			adopted;	/* found programs already attached */

@@ -7,6 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <linux/nsfs.h>
 #include "parse.h"
 
 #define V4_MAPPED_BITS	96
@@ -226,4 +232,39 @@ int action_parse(const char *s, enum connctl_action *action)
 		}
 	}
 	return -EINVAL;
+}
+
+int parse_netns(const char *s, uint32_t *ino, char *err)
+{
+	size_t len = strlen(s);
+	struct stat st;
+	uint64_t n;
+	int fd;
+
+	if (!strncmp(s, "net:[", 5) && len > 6 && s[len - 1] == ']') {
+		if (parse_uint(s + 5, len - 6, UINT32_MAX, &n) || !n) {
+			snprintf(err, ERRLEN, "netns '%.64s': not a namespace inode", s);
+			return -EINVAL;
+		}
+		*ino = (uint32_t)n;
+		return 0;
+	}
+	if (s[0] != '/') {
+		snprintf(err, ERRLEN, "netns '%.64s': expected a path to a network namespace "
+			 "(/var/run/netns/NAME, /proc/PID/ns/net) or net:[INODE]", s);
+		return -EINVAL;
+	}
+	fd = open(s, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		snprintf(err, ERRLEN, "netns '%.64s': %s", s, strerror(errno));
+		return -EINVAL;
+	}
+	if (ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET || fstat(fd, &st)) {
+		close(fd);
+		snprintf(err, ERRLEN, "netns '%.64s': not a network namespace", s);
+		return -EINVAL;
+	}
+	close(fd);
+	*ino = (uint32_t)st.st_ino;
+	return 0;
 }

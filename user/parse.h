@@ -34,6 +34,11 @@ void format_duration(uint64_t ns, char *buf, size_t len);
 void format_addr(const uint8_t addr[16], char *buf, size_t len);
 
 const char *action_name(enum connctl_action action);
+/*
+ * A network namespace as a rule names it: a path to one (/var/run/netns/NAME,
+ * /proc/PID/ns/net), opened to check it is one, or net:[INODE].
+ */
+int parse_netns(const char *s, uint32_t *ino, char *err);
 int action_parse(const char *s, enum connctl_action *action);
 
 #endif /* CONNCTL_PARSE_H */

@@ -182,9 +182,21 @@ static int parse_match(json_t *obj, struct connctl_rule *rule, struct proto_erro
 			return -EINVAL;
 		rule->match |= CONNCTL_MATCH_RPORT;
 	}
+	if ((v = json_object_get(obj, "netns"))) {
+		uint32_t ino;
+
+		if (!json_is_string(v))
+			return proto_fail(err, PROTO_BAD_RULE, "'netns' must be a string");
+		if (parse_netns(json_string_value(v), &ino, err->message)) {
+			err->code = PROTO_BAD_RULE;
+			return -EINVAL;
+		}
+		rule->netns_ino = ino;
+		rule->match |= CONNCTL_MATCH_NETNS;
+	}
 	if (!rule->match)
 		return proto_fail(err, PROTO_BAD_RULE,
-				  "a rule needs at least one of local, remote, lport, rport");
+				  "a rule needs at least one of local, remote, lport, rport, netns");
 	return 0;
 }
 
@@ -244,7 +256,7 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *err)
 {
 	static const char *const fields[] = {
-		"id", "action", "local", "remote", "lport", "rport",
+		"id", "action", "local", "remote", "lport", "rport", "netns",
 		"timeout", "quiet", "mark", "ttl", "once", NULL
 	};
 	struct connctl_rule *rule = &spec->rule;
@@ -392,6 +404,10 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 		json_object_set_new(obj, "lport", ports_to_json(&rule->lport));
 	if (rule->match & CONNCTL_MATCH_RPORT)
 		json_object_set_new(obj, "rport", ports_to_json(&rule->rport));
+	if (rule->match & CONNCTL_MATCH_NETNS) {
+		snprintf(buf, sizeof(buf), "net:[%llu]", (unsigned long long)rule->netns_ino);
+		json_object_set_new(obj, "netns", json_string(buf));
+	}
 	if (rule->action == CONNCTL_ACTION_DRAIN) {
 		format_duration(rule->timeout_ns, buf, sizeof(buf));
 		json_object_set_new(obj, "timeout", json_string(buf));

@@ -94,11 +94,16 @@ static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *
 
 int sock_diag_destroy(int fd, const struct connctl_tuple *t, uint64_t cookie)
 {
+	/* No socket for its namespace: the namespace, and the connection, are gone. */
+	if (fd < 0)
+		return fd;
 	return sock_diag_request(fd, SOCK_DESTROY, t, cookie, NULL);
 }
 
 int sock_diag_lookup(int fd, const struct connctl_tuple *t, uint64_t cookie,
 		     struct sock_diag_info *info)
 {
+	if (fd < 0)
+		return fd;
 	return sock_diag_request(fd, SOCK_DIAG_BY_FAMILY, t, cookie, info);
 }

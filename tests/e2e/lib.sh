@@ -23,6 +23,7 @@ SOCK=$TMP/connctl.sock
 AGENT_LOG=$TMP/agent.log
 STATE_FILE=$TMP/state/rules.json
 AGENT_PID=
+EXTRA_NETNS=()
 CLIENT_NS=
 CLIENT_CG=
 NGINX_ADDRS="127.0.0.1 [::1]"
@@ -37,7 +38,7 @@ log() {
 }
 
 cleanup() {
-	local rc=$?
+	local rc=$? ns
 
 	set +e
 	if [ -d "$CGROUP" ]; then
@@ -60,6 +61,9 @@ cleanup() {
 		rmdir "$CLIENT_CG"
 	fi
 	[ -n "$CLIENT_NS" ] && ip netns del "$CLIENT_NS" 2>/dev/null
+	for ns in "${EXTRA_NETNS[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
 	ip netns del "$NETNS" 2>/dev/null
 	if [ $rc -ne 0 ] && [ -s "$AGENT_LOG" ]; then
 		echo "--- agent log (last 20 lines):" >&2
@@ -132,6 +136,21 @@ in_ns() {
 in_cgroup_netns() {
 	sh -c 'echo $$ >"$1/cgroup.procs" && ns=$2 && shift 2 && exec nsenter --net="$ns" -- "$@"' \
 		sh "$@"
+}
+
+# add_netns NAME: one more namespace of the test's own, $TAG-NAME, with lo
+# up; removed at exit like the others.
+add_netns() {
+	ip netns add "$TAG-$1" || die "cannot add namespace $TAG-$1"
+	EXTRA_NETNS+=("$TAG-$1")
+	ip -n "$TAG-$1" link set lo up
+}
+
+# in_netns NAME CMD...: CMD in the test cgroup and in namespace $TAG-NAME.
+in_netns() {
+	local name=$1
+	shift
+	in_cgroup_netns "$CGROUP" "/var/run/netns/$TAG-$name" "$@"
 }
 
 # in_ns_only CMD...: inside the namespace, outside the test cgroup.

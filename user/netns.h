@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * --netns: the network namespaces the agent acts in. A tcp iterator walks
+ * the namespace of the task that creates it, and a sock_diag socket speaks
+ * for the namespace it was opened in, so the agent enters each namespace
+ * (setns) to create them, and comes back to its own.
+ */
+#ifndef CONNCTL_NETNS_H
+#define CONNCTL_NETNS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#define NETNS_NAME_LEN		64
+#define NETNS_PATHS_MAX		64
+
+struct netns {
+	uint32_t	ino;
+	char		name[NETNS_NAME_LEN];	/* NAME of /var/run/netns, "pid N", a path */
+	char		path[288];		/* what to open to enter it */
+};
+
+/* A sock_diag socket opened in a namespace not the agent's own. */
+struct netns_diag {
+	uint32_t	ino;
+	int		fd;
+};
+
+struct netns_set {
+	bool			all;		/* --netns all */
+	const char		*paths[NETNS_PATHS_MAX];	/* --netns PATH */
+	size_t			n_paths;
+	uint32_t		own_ino;
+	int			own_fd;		/* to come back to */
+	struct netns		*v;		/* own first */
+	size_t			n, cap;
+	uint64_t		scanned_ns;	/* CLOCK_MONOTONIC of the last scan */
+	struct netns_diag	*diag;
+	size_t			n_diag, cap_diag;
+};
+
+int netns_init(struct netns_set *s);
+void netns_free(struct netns_set *s);
+/* Only the agent's own namespace, unless --netns was given. */
+static inline bool netns_many(const struct netns_set *s)
+{
+	return s->all || s->n_paths;
+}
+/* Find the namespaces again if the last look is older than fresh_ns. */
+int netns_scan(struct netns_set *s, uint64_t fresh_ns);
+/* Into ns (-ENOENT if it is gone), and back. */
+int netns_enter(struct netns_set *s, const struct netns *ns);
+void netns_leave(struct netns_set *s);
+/* A name for the namespace with this inode, or NULL if it is not known. */
+const char *netns_name(const struct netns_set *s, uint32_t ino);
+/*
+ * A sock_diag socket for the namespace with this inode: own_fd for the
+ * agent's own, else one opened there (kept until the namespace is gone).
+ */
+int netns_diag_fd(struct netns_set *s, uint32_t ino, int own_fd);
+
+/* "netns": its inode, and "netns_name" where known, into obj. */
+void netns_to_json(json_t *obj, const struct netns_set *s, uint32_t ino);
+
+#endif /* CONNCTL_NETNS_H */
