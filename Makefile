@@ -29,9 +29,9 @@ BPF_PROGS	:= sockops cgroup_skb iter tc
 BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
-COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c
+COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c user/mounts.c
 UNIT_LIB_SRCS	:= user/rules.c user/tracked.c user/state.c
-AGENT_SRCS	:= user/connctld.c user/loader.c user/mounts.c user/rules.c \
+AGENT_SRCS	:= user/connctld.c user/loader.c user/rules.c \
 		   user/closer.c user/sock_diag.c user/server.c user/events.c \
 		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \
 		   user/tracked.c user/tc.c \
@@ -110,7 +110,7 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(COMMON_OBJS) $(call obj,$(UNIT_LIB_SRC
 # libFuzzer over the request parser and the state file reader, FUZZ_SECONDS
 # long, from the seeds in tests/fuzz/corpus (new inputs go to build/fuzz).
 FUZZ_SECONDS	?= 60
-FUZZ_SRCS	:= tests/fuzz/fuzz_request.c user/protocol.c user/parse.c user/log.c \
+FUZZ_SRCS	:= tests/fuzz/fuzz_request.c user/protocol.c user/parse.c user/log.c user/mounts.c \
 		   user/state.c user/rules.c user/tracked.c
 SAN_CFLAGS	:= -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
 		   -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD)

@@ -124,6 +124,42 @@ static __always_inline void tuple_from_skc(const struct sock_common *skc,
 	t->netns_ino = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 }
 
+/* The cgroup a full socket belongs to (its creator's), as a scalar. */
+static __always_inline struct cgroup *sock_cgroup(const struct sock_common *skc)
+{
+	return BPF_CORE_READ((struct sock *)skc, sk_cgrp_data.cgroup);
+}
+
+static __always_inline __u64 sock_cgroup_id(const struct sock_common *skc)
+{
+	struct cgroup *cg = sock_cgroup(skc);
+
+	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
+}
+
+/*
+ * The ids of the socket's cgroup and of its ancestors, by level, for rules
+ * that match by cgroup subtree: a walk up the parents.
+ */
+static __always_inline void tuple_set_cgroups(const struct sock_common *skc,
+					      struct connctl_tuple *t)
+{
+	struct cgroup *cg = sock_cgroup(skc);
+	struct cgroup_subsys_state *parent;
+
+	for (int i = 0; i < 32 && cg; i++) {
+		int level = BPF_CORE_READ(cg, level);
+
+		if (level >= 0 && level < CONNCTL_CGROUP_LEVELS)
+			t->cgroup_ids[level] = BPF_CORE_READ(cg, kn, id);
+		if (level <= 0)
+			break;
+		parent = BPF_CORE_READ(cg, self.parent);
+		cg = parent ? (struct cgroup *)((void *)parent -
+					       bpf_core_field_offset(struct cgroup, self)) : NULL;
+	}
+}
+
 /* The ring buffer is full when this fails; the next sweep reports again. */
 static __always_inline bool emit_event(enum connctl_event_type type,
 				       const struct connctl_sk_tag *tag,
@@ -145,6 +181,7 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	ev->last_ack_ns = tag->last_ack_ns;
 	ev->bytes_received = tp ? tp->bytes_received : 0;
 	ev->bytes_acked = tp ? tp->bytes_acked : 0;
+	ev->cgroup_id = tp ? sock_cgroup_id(&tp->inet_conn.icsk_inet.sk.__sk_common) : 0;
 	ev->tuple = *tuple;
 	bpf_ringbuf_submit(ev, 0);
 	return true;

@@ -34,6 +34,7 @@ struct connctl_rule iter_rule;	/* UNTAG: the deleted rule */
 struct connctl_rule iter_rules[CONNCTL_APPLY_BATCH];
 struct connctl_apply_result iter_results[CONNCTL_APPLY_BATCH];
 __u32 iter_nrules;
+__u32 iter_want_cgroups;	/* some rule of the pass matches by cgroup */
 __u64 iter_matched;	/* UNTAG: connections that had the rule's tag; LIST: listed */
 __u64 iter_seen;	/* connections walked (this shard's or not) */
 __u64 iter_lost;	/* events the ring buffer had no room for */
@@ -270,6 +271,8 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 		return 0;
 	iter_seen++;
 	tuple_from_skc(skc, &t);
+	if (iter_want_cgroups)
+		tuple_set_cgroups(skc, &t);
 	switch (iter_mode) {
 	case CONNCTL_ITER_APPLY:
 		apply(skc, &t);

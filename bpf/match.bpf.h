@@ -86,6 +86,12 @@ static __always_inline bool rule_matches(const struct connctl_rule *r,
 		return false;
 	if ((r->match & CONNCTL_MATCH_NETNS) && r->netns_ino != t->netns_ino)
 		return false;
+	if (r->match & CONNCTL_MATCH_CGROUP) {
+		__u32 level = r->cgroup_level;
+
+		if (level >= CONNCTL_CGROUP_LEVELS || t->cgroup_ids[level] != r->cgroup_id)
+			return false;
+	}
 	return true;
 }
 

@@ -38,6 +38,8 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	if (!tp)
 		return;
 	tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &best.tuple);
+	if (best.index->cgroup_rules)
+		tuple_set_cgroups(&tp->inet_conn.icsk_inet.sk.__sk_common, &best.tuple);
 	find_best_rule(&best, count);
 	/* An observe rule closes nothing: tc counts and marks its flows. */
 	if (best.rule.action == CONNCTL_ACTION_NONE ||
@@ -71,6 +73,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	ev->last_ack_ns = 0;
 	ev->bytes_received = tp->bytes_received;
 	ev->bytes_acked = tp->bytes_acked;
+	ev->cgroup_id = sock_cgroup_id(&tp->inet_conn.icsk_inet.sk.__sk_common);
 	ev->tuple = best.tuple;
 	bpf_ringbuf_submit(ev, 0);
 }

@@ -96,12 +96,17 @@ struct connctl_rule {
 	struct connctl_port_range	rport;
 	__u32				mark;
 	__u32				flags;		/* enum connctl_rule_flags */
-	__u64				cgroup_id;
+	__u32				cgroup_level;	/* of cgroup_id: 1 under the root */
+	__u32				pad;
+	__u64				cgroup_id;	/* a cgroup v2 subtree (its inode) */
 	__u64				netns_ino;
 	__u64				timeout_ns;	/* drain: then reset */
 	__u64				quiet_ns;	/* drain: idle this long at a boundary */
 	__u64				expires_ns;	/* CLOCK_REALTIME; 0: never */
 };
+
+/* A rule may name a cgroup this deep at most (the root is level 0). */
+#define CONNCTL_CGROUP_LEVELS	8
 
 /* One connection as the rules see it: from the socket's own point of view. */
 struct connctl_tuple {
@@ -112,6 +117,11 @@ struct connctl_tuple {
 	__u16	sk_family;	/* AF_INET or AF_INET6: what the socket is */
 	__u16	pad;
 	__u32	netns_ino;	/* the socket's network namespace (its inode) */
+	/*
+	 * The ids of the socket's cgroup and its ancestors, by level (0: the
+	 * root), read only while some rule matches by cgroup; 0: not read.
+	 */
+	__u64	cgroup_ids[CONNCTL_CGROUP_LEVELS];
 };
 
 /* Rules applied to the existing connections by one iterator walk, at most. */
@@ -182,6 +192,7 @@ struct connctl_event {
 	__u64			last_ack_ns;
 	__u64			bytes_received;	/* as tcp_info's counters */
 	__u64			bytes_acked;
+	__u64			cgroup_id;	/* the socket's cgroup; 0: not known */
 	struct connctl_tuple	tuple;
 };
 
@@ -194,6 +205,7 @@ struct connctl_event {
 struct connctl_rule_index {
 	__u32	count;
 	__u32	gen;	/* bumped on every change: flow caches revalidate */
+	__u32	cgroup_rules;	/* rules matching by cgroup: sockops reads cgroups */
 	__u32	ids[CONNCTL_MAX_RULES];
 };
 
@@ -300,13 +312,13 @@ CONNCTL_ASSERT_SIZE(enum connctl_action, 4);
 CONNCTL_ASSERT_SIZE(enum connctl_family, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_prefix, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
-CONNCTL_ASSERT_SIZE(struct connctl_rule, 112);
-CONNCTL_ASSERT_SIZE(struct connctl_tuple, 44);
+CONNCTL_ASSERT_SIZE(struct connctl_rule, 120);
+CONNCTL_ASSERT_SIZE(struct connctl_tuple, 112);
 CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 48);
-CONNCTL_ASSERT_SIZE(struct connctl_event, 112);
+CONNCTL_ASSERT_SIZE(struct connctl_event, 184);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
-CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 8 + 4 * CONNCTL_MAX_RULES);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 12 + 4 * CONNCTL_MAX_RULES);
 CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
 CONNCTL_ASSERT_SIZE(struct connctl_lpm_key, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_bucket, 32);

@@ -45,6 +45,10 @@ static void pass_setup(struct pass *p, const struct connctl_rule *rule,
 	if (rule)
 		bss->iter_rule = *rule;
 	bss->iter_nrules = 0;
+	bss->iter_want_cgroups = rule && (rule->match & CONNCTL_MATCH_CGROUP);
+	for (uint32_t i = 0; batch && i < batch->n; i++)
+		if (batch->rules[i].match & CONNCTL_MATCH_CGROUP)
+			bss->iter_want_cgroups = 1;
 	if (batch) {
 		memcpy(bss->iter_rules, batch->rules, batch->n * sizeof(batch->rules[0]));
 		memset(bss->iter_results, 0, batch->n * sizeof(bss->iter_results[0]));

@@ -47,6 +47,10 @@ static const char usage_text[] =
 "               netns PATH      only in this network namespace (connctld\n"
 "                               --netns): /var/run/netns/NAME, /proc/PID/ns/net,\n"
 "                               or net:[INODE]\n"
+"               cgroup PATH     sockets of processes in this cgroup v2 subtree\n"
+"                               (a pod's, a service's): /system.slice/x.service,\n"
+"                               or with the mount point, or cgroup:[ID]; 7\n"
+"                               levels deep at most\n"
 "      OPTION   timeout DUR     drain only: reset what has not drained by then\n"
 "                               (default 30s)\n"
 "               quiet DUR       drain only: how long a connection must be idle\n"
@@ -293,8 +297,8 @@ static uint32_t parse_mark(const char *s)
 }
 
 static const char *const rule_keywords[] = {
-	"action", "local", "remote", "lport", "rport", "netns", "timeout", "quiet", "mark",
-	"ttl", "id", NULL
+	"action", "local", "remote", "lport", "rport", "netns", "cgroup", "timeout", "quiet",
+	"mark", "ttl", "id", NULL
 };
 
 static json_t *build_rule(int argc, char **argv)
@@ -361,6 +365,8 @@ static void print_rules_table(json_t *rules)
 		append_field(match, sizeof(match), r, "remote");
 		append_field(match, sizeof(match), r, "lport");
 		append_field(match, sizeof(match), r, "rport");
+		append_field(match, sizeof(match), r, "netns");
+		append_field(match, sizeof(match), r, "cgroup");
 		append_field(opts, sizeof(opts), r, "timeout");
 		append_field(opts, sizeof(opts), r, "quiet");
 		append_field(opts, sizeof(opts), r, "ttl");
@@ -568,8 +574,8 @@ static void print_event(json_t *ev)
 	if (!strcmp(type, "rule.added")) {
 		json_t *spec = json_object_get(ev, "spec");
 		char fields[384] = "";
-		static const char *const keys[] = { "local", "remote", "lport", "rport",
-						    "timeout", "quiet", "mark", "ttl" };
+		static const char *const keys[] = { "local", "remote", "lport", "rport", "netns",
+						    "cgroup", "timeout", "quiet", "mark", "ttl" };
 
 		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			append_field(fields, sizeof(fields), spec, keys[i]);

@@ -17,6 +17,7 @@
 #include "closer.h"
 #include "drain.h"
 #include "sock_diag.h"
+#include "mounts.h"
 
 /* TCP states as tcp_info and sock_diag number them. */
 enum {
@@ -73,7 +74,7 @@ static void format_tuple(const struct connctl_tuple *t, char *buf, size_t len)
 /* A connection as events name it: its addresses and ports, its rule. */
 static json_t *conn_to_json(const struct agent *agent, const char *event, uint64_t realtime,
 			    uint32_t rule_id, enum connctl_action action,
-			    const struct connctl_tuple *t)
+			    const struct connctl_tuple *t, uint64_t cgroup_id)
 {
 	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
 	json_t *obj;
@@ -85,6 +86,8 @@ static json_t *conn_to_json(const struct agent *agent, const char *event, uint64
 			"rule", (json_int_t)rule_id, "action", action_name(action),
 			"local", l, "lport", t->lport, "remote", r, "rport", t->rport);
 	netns_to_json(obj, &agent->netns, t->netns_ino);
+	if (obj && cgroup_id)
+		json_object_set_new(obj, "cgroup", json_string(cgroup2_name(cgroup_id)));
 	return obj;
 }
 
@@ -92,7 +95,7 @@ static json_t *close_record_to_json(const struct agent *agent, const struct clos
 				    const char *event)
 {
 	json_t *obj = conn_to_json(agent, event, rec->realtime_ns, rec->rule_id, rec->action,
-				   &rec->tuple);
+				   &rec->tuple, rec->cgroup_id);
 
 	if (!obj)
 		return NULL;
@@ -138,6 +141,7 @@ static void record_from_event(struct close_record *rec, const struct connctl_eve
 	rec->action = ev->action;
 	rec->outcome = outcome;
 	rec->tuple = ev->tuple;
+	rec->cgroup_id = ev->cgroup_id;
 	rec->bytes_in = ev->bytes_received;
 	rec->bytes_out = ev->bytes_acked;
 	rec->tag_to_close_ns = now > ev->tagged_ns ? now - ev->tagged_ns : 0;
@@ -175,7 +179,7 @@ static void ended(struct agent *agent, struct tracked *t)
 	if (t->action < NR_ACTIONS)
 		agent->metrics.ended[t->action]++;
 	server_publish(agent, t->rule_id, conn_to_json(agent, "ended", realtime_ns(), t->rule_id,
-						       t->action, &t->tuple));
+						       t->action, &t->tuple, t->cgroup_id));
 	untrack(agent, t);
 }
 
@@ -207,9 +211,15 @@ static bool still_at_boundary(int fd, const struct connctl_event *ev,
 {
 	int inq = 0, outq = 0;
 
+	uint64_t fin = 0;
+
 	if (ti->tcpi_state != TCP_STATE_ESTABLISHED && ti->tcpi_state != TCP_STATE_CLOSE_WAIT)
 		return false;
-	if (ti->tcpi_bytes_received != ev->bytes_received ||
+	/* The peer's FIN counts one byte received: it sent no request. */
+	if (ti->tcpi_state == TCP_STATE_CLOSE_WAIT &&
+	    ti->tcpi_bytes_received == ev->bytes_received + 1)
+		fin = 1;
+	if (ti->tcpi_bytes_received != ev->bytes_received + fin ||
 	    ti->tcpi_bytes_acked != ev->bytes_acked)
 		return false;
 	if (ioctl(fd, SIOCINQ, &inq) || ioctl(fd, SIOCOUTQ, &outq))
@@ -289,13 +299,14 @@ static struct tracked *track(struct agent *agent, const struct connctl_event *ev
 		return NULL;
 	}
 	t->tuple = ev->tuple;
+	t->cgroup_id = ev->cgroup_id;
 	t->rule_id = ev->rule_id;
 	t->action = ev->action;
 	e = rule_table_find(&agent->rules, ev->rule_id);
 	if (e)
 		e->stats.pending++;
 	server_publish(agent, t->rule_id, conn_to_json(agent, "tagged", realtime_ns(), t->rule_id,
-						       t->action, &t->tuple));
+						       t->action, &t->tuple, t->cgroup_id));
 	return t;
 }
 

@@ -32,6 +32,7 @@ struct close_record {
 	enum connctl_action	action;
 	enum close_outcome	outcome;
 	struct connctl_tuple	tuple;
+	uint64_t		cgroup_id;	/* the socket's; 0: not known */
 	uint64_t		bytes_in;	/* received from the peer */
 	uint64_t		bytes_out;	/* sent and acknowledged */
 	uint64_t		tag_to_close_ns;

@@ -173,6 +173,9 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 		bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id);
 		return err;
 	}
+	/* Before it is listed: sockops must read cgroups once it can match. */
+	if (rule->match & CONNCTL_MATCH_CGROUP)
+		__atomic_add_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
 	index_append(dp->index, id);
 	index_bump_gen(dp->index);
 	return 0;
@@ -184,6 +187,8 @@ void kernel_rule_del(struct datapath *dp, const struct rule_table *t,
 	__u32 id = rule->id;
 
 	index_remove(dp->index, id);
+	if ((rule->match & CONNCTL_MATCH_CGROUP) && dp->index->cgroup_rules)
+		__atomic_sub_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
 	lpm_del(dp, t, rule);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
 	    errno != ENOENT)
@@ -254,7 +259,7 @@ static bool index_lists_exactly(const struct connctl_rule_index *index,
 int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rules);
-	__u32 key, next, *prev = NULL;
+	__u32 key, next, *prev = NULL, cgroup_rules;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		struct rule_spec spec = {};
@@ -278,6 +283,10 @@ int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
 	 * map, the trie, then the index; a delete the reverse: a crash between
 	 * any two leaves the index unlike the rules map, and both are rebuilt.
 	 */
+	cgroup_rules = 0;
+	for (size_t i = 0; i < t->n; i++)
+		cgroup_rules += !!(t->v[i].spec.rule.match & CONNCTL_MATCH_CGROUP);
+	__atomic_store_n(&dp->index->cgroup_rules, cgroup_rules, __ATOMIC_RELEASE);
 	if (index_lists_exactly(dp->index, t))
 		return 0;
 	pr_info("rebuilding the rule index from the rules map");

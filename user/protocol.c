@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "protocol.h"
+#include "mounts.h"
 
 #define PROTO_NAME(name, str) [PROTO_##name] = str,
 static const char *const proto_code_names[] = {
@@ -155,7 +158,33 @@ static int set_family(struct connctl_rule *rule, enum connctl_family family,
 	return 0;
 }
 
-static int parse_match(json_t *obj, struct connctl_rule *rule, struct proto_error *err)
+/*
+ * One copy of each cgroup path rules name, kept for the agent's life: a rule
+ * is copied by value (queues, the table, the state file) and points to it.
+ */
+static const char *intern(const char *s)
+{
+	static struct interned {
+		struct interned	*next;
+		char		s[];
+	} *head;
+	struct interned *i;
+	size_t len = strlen(s);
+
+	for (i = head; i; i = i->next)
+		if (!strcmp(i->s, s))
+			return i->s;
+	i = malloc(sizeof(*i) + len + 1);
+	if (!i)
+		return NULL;
+	memcpy(i->s, s, len + 1);
+	i->next = head;
+	head = i;
+	return i->s;
+}
+
+static int parse_match(json_t *obj, struct connctl_rule *rule, const char **cgroup,
+		       struct proto_error *err)
 {
 	enum connctl_family family;
 	json_t *v;
@@ -194,9 +223,30 @@ static int parse_match(json_t *obj, struct connctl_rule *rule, struct proto_erro
 		rule->netns_ino = ino;
 		rule->match |= CONNCTL_MATCH_NETNS;
 	}
+	if ((v = json_object_get(obj, "cgroup"))) {
+		char path[PATH_MAX];
+		uint64_t id;
+		uint32_t level;
+
+		if (!json_is_string(v))
+			return proto_fail(err, PROTO_BAD_RULE, "'cgroup' must be a string");
+		if (cgroup2_resolve(json_string_value(v), &id, &level, path, sizeof(path),
+				    err->message, sizeof(err->message))) {
+			err->code = PROTO_BAD_RULE;
+			return -EINVAL;
+		}
+		if (level >= CONNCTL_CGROUP_LEVELS)
+			return proto_fail(err, PROTO_BAD_RULE, "cgroup '%.64s': %u levels deep; "
+					  "a rule may name one %d deep at most", path, level,
+					  CONNCTL_CGROUP_LEVELS - 1);
+		rule->cgroup_id = id;
+		rule->cgroup_level = level;
+		rule->match |= CONNCTL_MATCH_CGROUP;
+		*cgroup = intern(path);
+	}
 	if (!rule->match)
-		return proto_fail(err, PROTO_BAD_RULE,
-				  "a rule needs at least one of local, remote, lport, rport, netns");
+		return proto_fail(err, PROTO_BAD_RULE, "a rule needs at least one of local, "
+				  "remote, lport, rport, netns, cgroup");
 	return 0;
 }
 
@@ -256,7 +306,7 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *err)
 {
 	static const char *const fields[] = {
-		"id", "action", "local", "remote", "lport", "rport", "netns",
+		"id", "action", "local", "remote", "lport", "rport", "netns", "cgroup",
 		"timeout", "quiet", "mark", "ttl", "once", NULL
 	};
 	struct connctl_rule *rule = &spec->rule;
@@ -275,7 +325,7 @@ static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *e
 	if (!json_is_string(v) || action_parse(json_string_value(v), &rule->action))
 		return proto_fail(err, PROTO_BAD_ACTION,
 				  "bad action: expected reset, drain, cancel or observe");
-	if (parse_match(obj, rule, err))
+	if (parse_match(obj, rule, &spec->cgroup, err))
 		return -EINVAL;
 	return parse_options(obj, spec, err);
 }
@@ -407,6 +457,10 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 	if (rule->match & CONNCTL_MATCH_NETNS) {
 		snprintf(buf, sizeof(buf), "net:[%llu]", (unsigned long long)rule->netns_ino);
 		json_object_set_new(obj, "netns", json_string(buf));
+	}
+	if (rule->match & CONNCTL_MATCH_CGROUP) {
+		snprintf(buf, sizeof(buf), "cgroup:[%llu]", (unsigned long long)rule->cgroup_id);
+		json_object_set_new(obj, "cgroup", json_string(spec->cgroup ? spec->cgroup : buf));
 	}
 	if (rule->action == CONNCTL_ACTION_DRAIN) {
 		format_duration(rule->timeout_ns, buf, sizeof(buf));

@@ -69,6 +69,8 @@ enum request_op {
 struct rule_spec {
 	struct connctl_rule	rule;	/* id 0 when the agent is to pick it */
 	uint64_t		ttl_ns;	/* 0: no ttl */
+	const char		*cgroup;	/* its path under the cgroup v2 root,
+						 * interned; NULL: as cgroup:[ID] */
 };
 
 struct request {

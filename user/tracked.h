@@ -14,6 +14,7 @@ struct tracked {
 	uint32_t		rule_id;
 	enum connctl_action	action;
 	uint64_t		no_owner_since_ns;
+	uint64_t		cgroup_id;	/* the socket's; 0: not known */
 };
 
 /* Open addressing with linear probing; a cookie is never 0. */

@@ -54,6 +54,8 @@ cleanup() {
 		nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" \
 			>/dev/null 2>&1 || rm -rf "$PIN_DIR"
 	fi
+	# Child cgroups a test made, deepest first; cgroup.kill emptied them.
+	[ -d "$CGROUP" ] && find "$CGROUP" -mindepth 1 -depth -type d -exec rmdir {} + 2>/dev/null
 	[ -d "$CGROUP" ] && rmdir "$CGROUP"
 	if [ -n "$CLIENT_CG" ] && [ -d "$CLIENT_CG" ]; then
 		echo 1 >"$CLIENT_CG/cgroup.kill" 2>/dev/null

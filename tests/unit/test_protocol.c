@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include "protocol.h"
 
@@ -151,7 +152,39 @@ static const struct {
 	  "\"ttl\":\"5s\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"once\":1}}", PROTO_BAD_REQUEST },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80,\"id\":0}}", PROTO_BAD_REQUEST },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"net:[0]\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"net:[12x]\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"pod-a\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"/proc/self/ns/mnt\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":7}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"cgroup\":\"/no/such/cgroup\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"cgroup\":\"/etc\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80},\"dry_run\":1}", PROTO_BAD_REQUEST },
 };
+
+/* A namespace by path reads as its inode, and back as net:[INODE]. */
+static void test_netns_and_cgroup(void **state)
+{
+	struct proto_error err;
+	struct request req;
+	struct stat st;
+	json_t *back;
+
+	assert_int_equal(stat("/proc/self/ns/net", &st), 0);
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\","
+			       "\"netns\":\"/proc/self/ns/net\"}}", &req, &err), 0);
+	assert_int_equal(req.spec.rule.match, CONNCTL_MATCH_NETNS);
+	assert_int_equal(req.spec.rule.netns_ino, st.st_ino);
+	back = rule_spec_to_json(&req.spec);
+	assert_int_equal(strncmp(json_string_value(json_object_get(back, "netns")), "net:[", 5), 0);
+	json_decref(back);
+	/* The cgroup v2 root: level 0, named "/". */
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\","
+			       "\"cgroup\":\"/\"}}", &req, &err), 0);
+	assert_int_equal(req.spec.rule.match, CONNCTL_MATCH_CGROUP);
+	assert_int_equal(req.spec.rule.cgroup_level, 0);
+	assert_string_equal(req.spec.cgroup, "/");
+}
 
 static void test_bad_requests(void **state)
 {
@@ -223,6 +256,7 @@ int main(void)
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_rule_json_reads_back),
+		cmocka_unit_test(test_netns_and_cgroup),
 	};
 
 	return cmocka_run_group_tests_name("protocol", tests, NULL, NULL);
