@@ -218,6 +218,9 @@ static __always_inline int classify(struct __sk_buff *skb, bool ingress)
 	}
 	count(flow, skb->len, ingress);
 	flow->last_seen_ns = bpf_ktime_get_ns();
+	/* A packet going out carries its socket: the flow's cgroup. */
+	if (!ingress && !flow->cgroup_id)
+		flow->cgroup_id = bpf_skb_cgroup_id(skb);
 	if (flow->mark)
 		skb->mark = flow->mark;
 

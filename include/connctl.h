@@ -265,6 +265,7 @@ struct connctl_flow {
 	__u64			dropped;	/* strays after a reset */
 	__u64			first_seen_ns;	/* CLOCK_MONOTONIC */
 	__u64			last_seen_ns;
+	__u64			cgroup_id;	/* of its local socket, seen at egress; 0: not yet */
 };
 
 /* Per rule, per CPU: what tc saw of the rule's flows. */
@@ -322,7 +323,7 @@ CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 12 + 4 * CONNCTL_MAX_RULES);
 CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
 CONNCTL_ASSERT_SIZE(struct connctl_lpm_key, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_bucket, 32);
-CONNCTL_ASSERT_SIZE(struct connctl_flow, 80);
+CONNCTL_ASSERT_SIZE(struct connctl_flow, 88);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 48);
 CONNCTL_ASSERT_SIZE(struct connctl_tc_iface, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_tally, 56);

@@ -8,6 +8,7 @@
 #include "clock.h"
 #include "agent.h"
 #include "flows.h"
+#include "mounts.h"
 #include "sockops.skel.h"
 
 /* How long a flow stays once it is over, or once nothing has crossed it. */
@@ -28,27 +29,33 @@ static int flows_fd(struct agent *agent)
 	return bpf_map__fd(agent->dp.sockops->maps.flows);
 }
 
-static json_t *flow_to_json(const struct connctl_flow_key *k, const struct connctl_flow *f,
-			    uint64_t now)
+static json_t *flow_to_json(const struct agent *agent, const struct connctl_flow_key *k,
+			    const struct connctl_flow *f, uint64_t now)
 {
 	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
 	const char *state = (unsigned int)f->state < sizeof(state_names) / sizeof(state_names[0]) ?
 			    state_names[f->state] : "?";
+	json_t *obj;
 
 	format_addr(k->laddr, l, sizeof(l));
 	format_addr(k->raddr, r, sizeof(r));
-	return json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-			 "s:I, s:I}",
-			 "local", l, "lport", k->lport, "remote", r, "rport", k->rport,
-			 "rule", (json_int_t)f->rule_id, "action", action_name(f->action),
-			 "state", state, "mark", (json_int_t)f->mark,
-			 "packets_in", (json_int_t)f->packets_in,
-			 "packets_out", (json_int_t)f->packets_out,
-			 "bytes_in", (json_int_t)f->bytes_in,
-			 "bytes_out", (json_int_t)f->bytes_out,
-			 "dropped", (json_int_t)f->dropped,
-			 "age_ms", (json_int_t)((now - f->first_seen_ns) / NSEC_PER_MSEC),
-			 "idle_ms", (json_int_t)((now - f->last_seen_ns) / NSEC_PER_MSEC));
+	obj = json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
+			"s:I, s:I}",
+			"local", l, "lport", k->lport, "remote", r, "rport", k->rport,
+			"rule", (json_int_t)f->rule_id, "action", action_name(f->action),
+			"state", state, "mark", (json_int_t)f->mark,
+			"packets_in", (json_int_t)f->packets_in,
+			"packets_out", (json_int_t)f->packets_out,
+			"bytes_in", (json_int_t)f->bytes_in,
+			"bytes_out", (json_int_t)f->bytes_out,
+			"dropped", (json_int_t)f->dropped,
+			"age_ms", (json_int_t)((now - f->first_seen_ns) / NSEC_PER_MSEC),
+			"idle_ms", (json_int_t)((now - f->last_seen_ns) / NSEC_PER_MSEC));
+	/* tc is on the agent's own interfaces: the flows are its namespace's. */
+	netns_to_json(obj, &agent->netns, agent->netns.own_ino);
+	if (obj && f->cgroup_id)
+		json_object_set_new(obj, "cgroup", json_string(cgroup2_name(f->cgroup_id)));
+	return obj;
 }
 
 json_t *flows_to_json(struct agent *agent, bool one_rule, uint32_t rule_id)
@@ -67,7 +74,7 @@ json_t *flows_to_json(struct agent *agent, bool one_rule, uint32_t rule_id)
 			continue;	/* removed while we walk */
 		if (one_rule && flow.rule_id != rule_id)
 			continue;
-		json_array_append_new(arr, flow_to_json(&key, &flow, now));
+		json_array_append_new(arr, flow_to_json(agent, &key, &flow, now));
 	}
 	return arr;
 }

@@ -2,7 +2,7 @@
 # tc on a veth between a client and a server namespace: the flows of an
 # observe rule are counted packet for packet and byte for byte as a capture
 # on the client side sees them, each direction; the flow shows in the table
-# while open and leaves it when closed. Attached where bpftool and tc show
+# (with its cgroup and namespace) while open and leaves it when closed. Attached where bpftool and tc show
 # it; --uninstall removes it.
 . "$(dirname "$0")/lib.sh"
 
@@ -29,6 +29,10 @@ expect_eq "$(jget "$flows" 'sorted({(f["rule"], f["action"], f["state"], f["lpor
 	"[(1, 'observe', 'open', 8080)]" "what the table says of them"
 expect_eq "$(jget "$flows" 'all(f["bytes_out"] > 16384 for f in d)')" True \
 	"each flow's bytes out cover its response"
+# nginx's sockets send the responses: the flows are in its cgroup, and in
+# the agent's namespace.
+expect_eq "$(jget "$flows" 'sorted({(f["cgroup"], f["netns_name"]) for f in d})')" \
+	"[('${CGROUP#"$CG_ROOT"}', 'agent')]" "the flows' cgroup and namespace"
 # A connection to 8081 matches no rule and is not in the table.
 body=$(in_client curl -s --max-time 5 http://10.99.0.1:8081/)
 expect_eq "$body" "hello from nginx" "a request to 8081"
