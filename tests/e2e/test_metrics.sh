@@ -20,15 +20,24 @@ expect_eq "$(in_ns curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9540/
 out=$(scrape | promtool check metrics 2>&1) || die "promtool: $out"
 expect_eq "$out" "" "promtool's complaints"
 
-# Things happen: a drain of 3 idle connections and of a download in flight
-# (its delay from the last ACK measured), a reset of 2 held connections and
+# Things happen: a drain of 3 idle connections and of an answer being
+# computed (its delay from the last ACK measured), a reset of 2 held connections and
 # of a new one, a bad request, a rule deleted.
 res=$(in_ns python3 "$CLIENTS_PY" idle --to 127.0.0.1:8080 --count 3 --idle 0.7 \
 	--deadline 2 -- "$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8080 quiet 0)
 expect_eq "$(jget "$res" 'd["ends"]')" "{'eof': 3}" "idle connections drained"
 connctl rule del 1 >/dev/null
-res=$(fetch_adding_rule 8080 /paced 917504 action drain lport 8080)
-expect_eq "$(jget "$res" '(d["bytes"], d["end"])')" "(1048576, 'eof')" "the download, drained"
+# A server computing its answer when the rule comes: the FIN follows the
+# answer's last ACK after 100 ms of quiet.
+start_slow_server 9000 1 "$TMP/server.log"
+in_ns python3 "$CLIENTS_PY" fetch --to 127.0.0.1:9000 --path / --deadline 10 >"$TMP/client.json" &
+client=$!
+computing() { grep -q '"request"' "$TMP/server.log"; }
+wait_until 5 computing || die "the request did not reach the slow server"
+connctl rule add action drain lport 9000 quiet 100ms >/dev/null
+wait "$client"
+expect_eq "$(jget "$(cat "$TMP/client.json")" '(d["bytes"], d["end"])')" "(1000, 'eof')" \
+	"the answer, then the drain's EOF"
 hold_start 9100:2
 connctl rule add action reset lport 9100 >/dev/null
 hold_stop
@@ -46,8 +55,8 @@ expect_eq "$(v 'connctl_connections_closed_total{action="drain",outcome="fin"}')
 	"drained with a FIN"
 expect_eq "$(v 'connctl_drain_delay_seconds_count')" 1 \
 	"drain delays observed (of the response in flight)"
-expect_eq "$(v 'connctl_drain_delay_seconds_bucket{le="0.25"}') $(v 'connctl_drain_delay_seconds_bucket{le="1"}')" \
-	"0 1" "... after the 500 ms of quiet, within a second"
+expect_eq "$(v 'connctl_drain_delay_seconds_bucket{le="0.05"}') $(v 'connctl_drain_delay_seconds_bucket{le="0.25"}')" \
+	"0 1" "... after the 100 ms of quiet, within 250 ms"
 expect_eq "$(v 'connctl_connections_matched_total{action="reset",when="existing"}')" 2 \
 	"existing connections a reset rule matched"
 expect_eq "$(v 'connctl_connections_matched_total{action="reset",when="new"}')" 1 \
