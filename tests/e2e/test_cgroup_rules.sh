@@ -58,31 +58,9 @@ connctl rule del 1 >/dev/null
 
 # A standing reset rule by cgroup, and new connections.
 connctl rule add action reset cgroup "$CGROUP/web" >/dev/null
-client=$(cat <<'PY'
-import socket, sys
-addr, port = sys.argv[1], int(sys.argv[2])
-server = socket.socket()
-server.bind((addr, port))
-server.listen(1)
-server.settimeout(2)
-c = socket.create_connection((addr, port))
-try:
-    s, _ = server.accept()   # a reset may take the connection before accept
-except OSError:
-    pass
-c.settimeout(2)
-try:
-    c.sendall(b"hello")
-    print("data" if c.recv(10) else "eof")
-except (ConnectionResetError, ConnectionAbortedError):
-    print("reset")
-except socket.timeout:
-    print("open")
-PY
-)
-expect_eq "$(in_cgroup_netns "$CGROUP/web" "/var/run/netns/$TAG-b" python3 -c "$client" "$ADDR" 9437)" \
+expect_eq "$(in_cgroup_netns "$CGROUP/web" "/var/run/netns/$TAG-b" python3 "$TOP/tests/e2e/new_conn.py" "$ADDR" 9437)" \
 	reset "a new connection in web (namespace b)"
-expect_eq "$(in_cgroup_netns "$CGROUP/other" "$NETNS_PATH" python3 -c "$client" "$ADDR" 9438)" \
+expect_eq "$(in_cgroup_netns "$CGROUP/other" "$NETNS_PATH" python3 "$TOP/tests/e2e/new_conn.py" "$ADDR" 9438)" \
 	open "a new connection in other"
 
 rc=0

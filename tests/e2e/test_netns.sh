@@ -62,29 +62,7 @@ expect_eq "$(open_conns d)" 0 "connections left open in it"
 
 # A new connection in namespace c meets a standing reset rule.
 connctl rule add action reset local 10.241.0.0/16 lport 9418 >/dev/null
-client=$(cat <<'PY'
-import socket, sys
-addr = sys.argv[1]
-server = socket.socket()
-server.bind((addr, 9418))
-server.listen(1)
-server.settimeout(3)
-c = socket.create_connection((addr, 9418))
-try:
-    s, _ = server.accept()   # a reset may take the connection before accept
-except OSError:
-    pass
-c.settimeout(3)
-try:
-    c.sendall(b"hello")
-    print("data" if c.recv(10) else "eof")
-except (ConnectionResetError, ConnectionAbortedError):
-    print("reset")
-except socket.timeout:
-    print("timeout")
-PY
-)
-expect_eq "$(in_netns c python3 -c "$client" "$ADDR")" reset "what a new client in c saw"
+expect_eq "$(in_netns c python3 "$TOP/tests/e2e/new_conn.py" "$ADDR" 9418)" reset "what a new client in c saw"
 expect_eq "$(connctl -j events | jget "$(cat)" '[(e["outcome"], e["lport"], e.get("netns_name")) for e in d][-1]')" \
 	"('rst', 9418, '$TAG-c')" "the close, with its namespace"
 for n in a b c d; do unhold $n; done
