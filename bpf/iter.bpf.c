@@ -165,8 +165,6 @@ static __always_inline void apply(struct sock_common *skc, const struct connctl_
 	__u32 best;
 	bool done;
 
-	if (iter_shards > 1 && skc->skc_hash % iter_shards != iter_shard)
-		return;
 	bpf_loop(iter_nrules, batch_match_rule, &m, 0);
 	best = m.best;
 	if (best >= CONNCTL_APPLY_BATCH)
@@ -270,6 +268,14 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 	if (!state_is_connection(skc->skc_state))
 		return 0;
 	iter_seen++;
+	if (iter_mode == CONNCTL_ITER_UNTAG) {
+		untag(skc);
+		return 0;
+	}
+	/* Another shard's: not worth reading its addresses. */
+	if (iter_mode == CONNCTL_ITER_APPLY && iter_shards > 1 &&
+	    skc->skc_hash % iter_shards != iter_shard)
+		return 0;
 	tuple_from_skc(skc, &t);
 	if (iter_want_cgroups)
 		tuple_set_cgroups(skc, &t);
@@ -279,9 +285,6 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 		break;
 	case CONNCTL_ITER_SWEEP:
 		sweep(skc, &t);
-		break;
-	case CONNCTL_ITER_UNTAG:
-		untag(skc);
 		break;
 	case CONNCTL_ITER_LIST:
 		list(ctx, skc, &t);
