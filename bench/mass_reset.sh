@@ -9,10 +9,7 @@
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 . "$(dirname "$0")/lib/reset_tools.bash"
 
-ROUNDS=${1:-3}
-shift || true
-SIZES=("${@:-1000 10000 50000}")
-read -r -a SIZES <<<"${SIZES[*]}"
+bench_args "$@"
 PORT=9100
 
 setup_env

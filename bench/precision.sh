@@ -9,10 +9,7 @@
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 . "$(dirname "$0")/lib/reset_tools.bash"
 
-ROUNDS=${1:-3}
-shift || true
-TOTALS=("${@:-1000 10000 50000}")
-read -r -a TOTALS <<<"${TOTALS[*]}"
+bench_args "$@"
 MATCHING=10
 
 setup_env
@@ -21,7 +18,7 @@ start_agent
 printf '\nprecision: %d matching connections among TOTAL that do not; median of %d rounds\n' \
 	"$MATCHING" "$ROUNDS"
 printf '%8s %-26s %10s %13s %8s\n' TOTAL tool "time (ms)" "us per other" "vs ss -K"
-for total in "${TOTALS[@]}"; do
+for total in "${SIZES[@]}"; do
 	groups=("9100:$total")
 	for ((i = 0; i < ${#RESET_TOOLS[@]} * ROUNDS; i++)); do
 		groups+=("$((9201 + i)):$MATCHING")

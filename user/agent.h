@@ -69,6 +69,7 @@ struct pending_add {
 	void			*client;	/* where the response goes; NULL: nowhere */
 	json_t			*error;		/* the response, when it failed already */
 	bool			restored;	/* from the state file, not a request */
+	uint32_t		slot;		/* its rule's index in the walk's batch */
 };
 
 /* The rule.adds of one turn of the event loop, applied by one walk. */
@@ -76,7 +77,6 @@ struct add_queue {
 	struct pending_add	v[CONNCTL_APPLY_BATCH];
 	uint32_t		n;
 	struct apply_batch	batch;		/* the walk's input and output */
-	uint32_t		slot[CONNCTL_APPLY_BATCH];	/* v[i]'s rule in batch */
 };
 
 /* --rules-dir: its inotify watch. */
@@ -119,7 +119,7 @@ bool agent_adds_full(const struct agent *agent);
 /* handlers.c: a rule of --rules-dir, queued as a rule.add with no client. */
 void agent_queue_add(struct agent *agent, const struct rule_spec *spec);
 /* handlers.c: a standing rule removed, for reason (the event says it). */
-void agent_remove_rule(struct agent *agent, uint32_t id, const char *reason);
+void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why);
 /* handlers.c: client is gone: its queued responses go nowhere. */
 void agent_forget_client(struct agent *agent, const void *client);
 /*
@@ -146,7 +146,9 @@ int server_open(struct agent *agent, const char *path);
 /*
  * server.c: an event (its reference taken) to the clients watching events
  * of rule_id; a watcher that reads too slowly loses events, and is told.
+ * server_watching first: an event nobody watches is not worth building.
  */
+bool server_watching(const struct agent *agent, uint32_t rule_id);
 void server_publish(struct agent *agent, uint32_t rule_id, json_t *event);
 /* server.c: a deferred response, to the client agent_handle was given. */
 void server_deliver(void *client, json_t *resp);

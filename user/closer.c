@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "buf.h"
 #include "closer.h"
 #include "iter.skel.h"
 #include "log.h"
@@ -25,15 +26,20 @@ static const char *const mode_names[] = {
 };
 
 /* One pass over one iterator object, which it owns until it returns. */
+/* What LIST passes printed, namespace after namespace. */
+struct listing {
+	char	*buf;
+	size_t	len;
+	size_t	cap;
+};
+
 struct pass {
 	struct iter_bpf		*iter;
 	struct bpf_link		*link;
 	enum connctl_iter_mode	mode;
 	int			fd;		/* the iterator, created in its namespace */
 	int			err;
-	char			*out;		/* LIST: what the program printed */
-	size_t			out_len;
-	size_t			out_cap;
+	struct listing		*out;		/* LIST: where to keep what it printed */
 };
 
 static void pass_setup(struct pass *p, const struct connctl_rule *rule,
@@ -74,22 +80,12 @@ static void *pass_run(void *arg)
 	p->fd = -1;
 	/* Reading to EOF runs the pass; only a LIST prints anything. */
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
-		if (p->mode != CONNCTL_ITER_LIST)
-			continue;
-		if (p->out_len + (size_t)n > p->out_cap) {
-			size_t cap = 2 * (p->out_len + (size_t)n);
-			char *grown = realloc(p->out, cap);
-
-			if (!grown) {
-				n = -1;
-				errno = ENOMEM;
-				break;
-			}
-			p->out = grown;
-			p->out_cap = cap;
+		if (p->out && buf_append(&p->out->buf, &p->out->len, &p->out->cap, buf,
+					 (size_t)n, false)) {
+			n = -1;
+			errno = ENOMEM;
+			break;
 		}
-		memcpy(p->out + p->out_len, buf, (size_t)n);
-		p->out_len += (size_t)n;
 	}
 	p->err = n < 0 ? -errno : 0;
 	close(fd);
@@ -159,7 +155,7 @@ static int create_iterators(struct datapath *dp, struct pass *passes, int shards
 static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 		  const struct connctl_rule *rule, struct apply_batch *batch,
 		  int shards, struct pass_result *res, const struct netns *ns,
-		  struct pass *listing)
+		  struct listing *listing)
 {
 	struct pass passes[ITER_SHARDS_MAX];
 	pthread_t threads[ITER_SHARDS_MAX];
@@ -172,11 +168,7 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 		pass_setup(&passes[i], rule, batch, i, shards);
 	}
 	/* A LIST goes on writing where the last namespace's left off. */
-	if (listing) {
-		passes[0].out = listing->out;
-		passes[0].out_len = listing->out_len;
-		passes[0].out_cap = listing->out_cap;
-	}
+	passes[0].out = listing;
 	err = create_iterators(dp, passes, shards, ns);
 	if (err)
 		return err;
@@ -193,11 +185,6 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 		if (passes[i].err && !err)
 			err = passes[i].err;
 		pass_add_result(&passes[i], res, batch);
-	}
-	if (listing) {
-		listing->out = passes[0].out;
-		listing->out_len = passes[0].out_len;
-		listing->out_cap = passes[0].out_cap;
 	}
 	/* Every shard walks every connection: one count is the namespace's. */
 	res->seen += passes[0].iter->bss->iter_seen;
@@ -233,7 +220,7 @@ static void count_by_netns(struct apply_batch *batch, const uint64_t *before, ui
  */
 static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		      const struct connctl_rule *rule, struct apply_batch *batch,
-		      int shards, struct pass_result *res, struct pass *listing)
+		      int shards, struct pass_result *res, struct listing *listing)
 {
 	struct netns_set *set = dp->netns;
 	uint64_t before[CONNCTL_APPLY_BATCH];
@@ -313,16 +300,16 @@ int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
 int closer_list(struct datapath *dp, const struct connctl_rule *rule,
 		struct connctl_listed **listed, size_t *n)
 {
-	struct pass out = { .mode = CONNCTL_ITER_LIST };
+	struct listing out = { 0 };
 	struct pass_result res;
 	int err;
 
 	err = run_passes(dp, CONNCTL_ITER_LIST, rule, NULL, 1, &res, &out);
 	if (err) {
-		free(out.out);
+		free(out.buf);
 		return err;
 	}
-	*listed = (struct connctl_listed *)out.out;
-	*n = out.out_len / sizeof(**listed);
+	*listed = (struct connctl_listed *)out.buf;
+	*n = out.len / sizeof(**listed);
 	return 0;
 }

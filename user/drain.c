@@ -109,6 +109,15 @@ static json_t *close_record_to_json(const struct agent *agent, const struct clos
 	return obj;
 }
 
+/* A waiting connection's event, to those watching its rule. */
+static void publish_tracked(struct agent *agent, const char *event, const struct tracked *t)
+{
+	if (server_watching(agent, t->rule_id))
+		server_publish(agent, t->rule_id, conn_to_json(agent, event, realtime_ns(),
+							       t->rule_id, t->action, &t->tuple,
+							       t->cgroup_id));
+}
+
 static void record(struct agent *agent, const struct close_record *rec)
 {
 	struct drainer *d = &agent->drain;
@@ -123,7 +132,8 @@ static void record(struct agent *agent, const struct close_record *rec)
 	if (rec->outcome == CLOSE_FIN && rec->action == CONNCTL_ACTION_DRAIN &&
 	    rec->ack_to_close_ns)
 		metrics_drain_delay(&agent->metrics, rec->ack_to_close_ns);
-	server_publish(agent, rec->rule_id, close_record_to_json(agent, rec, "closed"));
+	if (server_watching(agent, rec->rule_id))
+		server_publish(agent, rec->rule_id, close_record_to_json(agent, rec, "closed"));
 	format_tuple(&rec->tuple, tuple, sizeof(tuple));
 	pr_info("rule %u: %s %s: %s after %llu ms, %llu bytes in, %llu out",
 		rec->rule_id, action_name(rec->action), tuple,
@@ -178,8 +188,7 @@ static void ended(struct agent *agent, struct tracked *t)
 	}
 	if (t->action < NR_ACTIONS)
 		agent->metrics.ended[t->action]++;
-	server_publish(agent, t->rule_id, conn_to_json(agent, "ended", realtime_ns(), t->rule_id,
-						       t->action, &t->tuple, t->cgroup_id));
+	publish_tracked(agent, "ended", t);
 	untrack(agent, t);
 }
 
@@ -305,8 +314,7 @@ static struct tracked *track(struct agent *agent, const struct connctl_event *ev
 	e = rule_table_find(&agent->rules, ev->rule_id);
 	if (e)
 		e->stats.pending++;
-	server_publish(agent, t->rule_id, conn_to_json(agent, "tagged", realtime_ns(), t->rule_id,
-						       t->action, &t->tuple, t->cgroup_id));
+	publish_tracked(agent, "tagged", t);
 	return t;
 }
 

@@ -95,50 +95,58 @@ static size_t count_entries(int fd, size_t key_size)
 	return n;
 }
 
-static json_t *rule_counters_to_json(int fd, uint32_t id, struct connctl_rule_counters *pcpu,
-				     int ncpu)
+struct connctl_rule_counters *tc_counters_buffer(int *ncpu)
 {
-	struct connctl_rule_counters sum = {};
+	*ncpu = libbpf_num_possible_cpus();
+	return *ncpu > 0 ? calloc((size_t)*ncpu, sizeof(struct connctl_rule_counters)) : NULL;
+}
 
-	if (!bpf_map_lookup_elem(fd, &id, pcpu)) {
-		for (int c = 0; c < ncpu; c++) {
-			sum.flows += pcpu[c].flows;
-			sum.packets_in += pcpu[c].packets_in;
-			sum.packets_out += pcpu[c].packets_out;
-			sum.bytes_in += pcpu[c].bytes_in;
-			sum.bytes_out += pcpu[c].bytes_out;
-			sum.dropped += pcpu[c].dropped;
-		}
+void tc_rule_counters(struct agent *agent, uint32_t id, struct connctl_rule_counters *pcpu,
+		      int ncpu, struct connctl_rule_counters *sum)
+{
+	int fd = bpf_map__fd(agent->dp.sockops->maps.rule_stats);
+
+	memset(sum, 0, sizeof(*sum));
+	if (!pcpu || bpf_map_lookup_elem(fd, &id, pcpu))
+		return;
+	for (int c = 0; c < ncpu; c++) {
+		sum->flows += pcpu[c].flows;
+		sum->packets_in += pcpu[c].packets_in;
+		sum->packets_out += pcpu[c].packets_out;
+		sum->bytes_in += pcpu[c].bytes_in;
+		sum->bytes_out += pcpu[c].bytes_out;
+		sum->dropped += pcpu[c].dropped;
 	}
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "flows", (json_int_t)sum.flows,
-			 "packets_in", (json_int_t)sum.packets_in,
-			 "packets_out", (json_int_t)sum.packets_out,
-			 "bytes_in", (json_int_t)sum.bytes_in,
-			 "bytes_out", (json_int_t)sum.bytes_out,
-			 "dropped", (json_int_t)sum.dropped);
+}
+
+size_t tc_flow_count(struct agent *agent)
+{
+	return count_entries(flows_fd(agent), sizeof(struct connctl_flow_key));
 }
 
 json_t *tc_stats_to_json(struct agent *agent)
 {
-	int ncpu = libbpf_num_possible_cpus();
-	int fd = bpf_map__fd(agent->dp.sockops->maps.rule_stats);
-	struct connctl_rule_counters *pcpu;
-	json_t *rules = json_array(), *obj;
+	struct connctl_rule_counters sum, *pcpu;
+	json_t *rules = json_array();
+	int ncpu;
 
-	pcpu = ncpu > 0 ? calloc((size_t)ncpu, sizeof(*pcpu)) : NULL;
+	pcpu = tc_counters_buffer(&ncpu);
 	for (size_t i = 0; pcpu && i < agent->rules.n; i++) {
 		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
 
-		obj = rule_counters_to_json(fd, rule->id, pcpu, ncpu);
-		json_object_set_new(obj, "rule", json_integer(rule->id));
-		json_object_set_new(obj, "action", json_string(action_name(rule->action)));
-		json_array_append_new(rules, obj);
+		tc_rule_counters(agent, rule->id, pcpu, ncpu, &sum);
+		json_array_append_new(rules, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+			"flows", (json_int_t)sum.flows,
+			"packets_in", (json_int_t)sum.packets_in,
+			"packets_out", (json_int_t)sum.packets_out,
+			"bytes_in", (json_int_t)sum.bytes_in,
+			"bytes_out", (json_int_t)sum.bytes_out,
+			"dropped", (json_int_t)sum.dropped,
+			"rule", (json_int_t)rule->id, "action", action_name(rule->action)));
 	}
 	free(pcpu);
 	return json_pack("{s:o, s:I, s:I, s:I}", "rules", rules,
-			 "flows", (json_int_t)count_entries(flows_fd(agent),
-							    sizeof(struct connctl_flow_key)),
+			 "flows", (json_int_t)tc_flow_count(agent),
 			 "unmatched_flows_cached",
 			 (json_int_t)count_entries(bpf_map__fd(agent->dp.sockops->maps.flow_miss),
 						   sizeof(struct connctl_flow_key)),

@@ -62,17 +62,13 @@ static int rule_install(struct agent *agent, const struct rule_spec *spec)
 	return err;
 }
 
-static void publish_removed(struct agent *agent, uint32_t id, const char *reason)
+static void publish_removed(struct agent *agent, uint32_t id, enum rule_removal why)
 {
-	if (!strcmp(reason, "deleted"))
-		agent->metrics.rules_removed[REMOVED_DELETED]++;
-	else if (!strcmp(reason, "expired"))
-		agent->metrics.rules_removed[REMOVED_EXPIRED]++;
-	else
-		agent->metrics.rules_removed[REMOVED_RULES_DIR]++;
-	server_publish(agent, id, json_pack("{s:s, s:I, s:I, s:s}", "event", "rule.removed",
-			"time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
-			"rule", (json_int_t)id, "reason", reason));
+	agent->metrics.rules_removed[why]++;
+	if (server_watching(agent, id))
+		server_publish(agent, id, json_pack("{s:s, s:I, s:I, s:s}", "event", "rule.removed",
+				"time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
+				"rule", (json_int_t)id, "reason", rule_removal_name(why)));
 }
 
 static void rule_uninstall(struct agent *agent, uint32_t id)
@@ -139,12 +135,11 @@ static json_t *matches_by_netns(struct agent *agent, const struct pending_add *a
 {
 	const struct apply_batch *b = &agent->adds.batch;
 	json_t *arr = json_array();
-	uint32_t slot = (uint32_t)(add - agent->adds.v);
 
 	for (size_t i = 0; i < b->n_by_netns; i++) {
 		json_t *obj;
 
-		if (b->by_netns[i].rule != agent->adds.slot[slot])
+		if (b->by_netns[i].rule != add->slot)
 			continue;
 		obj = json_pack("{s:I}", "matched", (json_int_t)b->by_netns[i].matched);
 		netns_to_json(obj, &agent->netns, b->by_netns[i].netns_ino);
@@ -190,8 +185,8 @@ static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
 		pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
 			action_name(rule->action), once ? ", once" : "", add->peer.pid,
 			add->peer.uid, (unsigned long long)matched);
-	server_publish(agent, rule->id,
-		       json_pack("{s:s, s:I, s:I, s:I, s:o}", "event", "rule.added",
+	if (server_watching(agent, rule->id))
+		server_publish(agent, rule->id, json_pack("{s:s, s:I, s:I, s:I, s:o}", "event", "rule.added",
 				 "time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
 				 "rule", (json_int_t)rule->id, "matched", (json_int_t)matched,
 				 "spec", rule_spec_to_json(&add->spec)));
@@ -222,7 +217,6 @@ int agent_apply_adds(struct agent *agent)
 {
 	struct add_queue *q = &agent->adds;
 	struct apply_batch *batch = &q->batch;
-	uint32_t *slot = q->slot;
 	struct pass_result res;
 	int err = 0;
 
@@ -232,7 +226,7 @@ int agent_apply_adds(struct agent *agent)
 	for (uint32_t i = 0; i < q->n; i++) {
 		if (q->v[i].error)
 			continue;
-		slot[i] = batch->n;
+		q->v[i].slot = batch->n;
 		batch->rules[batch->n++] = q->v[i].spec.rule;
 	}
 	if (batch->n)
@@ -243,9 +237,7 @@ int agent_apply_adds(struct agent *agent)
 
 		if (!resp)
 			resp = err ? rule_not_applied(agent, add, err) :
-				     rule_applied(agent, add, &batch->results[slot[i]]);
-		if (proto_code_of(resp) != PROTO_OK)
-			agent->metrics.errors[proto_code_of(resp)]++;
+				     rule_applied(agent, add, &batch->results[add->slot]);
 		if (add->client)
 			server_deliver(add->client, resp);
 		else
@@ -339,7 +331,7 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 	return NULL;
 }
 
-void agent_remove_rule(struct agent *agent, uint32_t id, const char *reason)
+void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why)
 {
 	const struct rule_entry *e = rule_table_find(&agent->rules, id);
 	enum connctl_action action;
@@ -355,7 +347,7 @@ void agent_remove_rule(struct agent *agent, uint32_t id, const char *reason)
 	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
 	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
 		rule_cancel_pending(agent, id);
-	publish_removed(agent, id, reason);
+	publish_removed(agent, id, why);
 }
 
 static json_t *rule_del(struct agent *agent, const struct request *req,
@@ -369,7 +361,7 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 		return error_response(PROTO_BAD_REQUEST, "rule %u comes from --rules-dir %s: "
 				      "remove it from the files there", req->id,
 				      agent->cfg.rules_dir ? agent->cfg.rules_dir : "");
-	agent_remove_rule(agent, req->id, "deleted");
+	agent_remove_rule(agent, req->id, REMOVED_DELETED);
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
 }
@@ -547,7 +539,7 @@ int agent_expire_rules(struct agent *agent)
 			pr_info("rule %u expired (ttl)", id);
 			state_note_del(&agent->journal, id);
 			rule_uninstall(agent, id);
-			publish_removed(agent, id, "expired");
+			publish_removed(agent, id, REMOVED_EXPIRED);
 		} else if (!next || rule->expires_ns < next) {
 			next = rule->expires_ns;
 		}

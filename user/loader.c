@@ -17,6 +17,7 @@
 #include "iter.skel.h"
 #include "kernel_rules.h"
 #include "loader.h"
+#include "netns.h"
 #include "log.h"
 #include "mounts.h"
 #include "sockops.skel.h"
@@ -101,14 +102,6 @@ static int write_layout(const struct datapath *dp)
 				    &layout, sizeof(layout), BPF_ANY);
 }
 
-/* The inode of this process's network namespace: how rules name one. */
-static uint32_t own_netns_ino(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
-}
-
 static int load_error(const char *what, int err)
 {
 	if (err == -EPERM || err == -EACCES)
@@ -182,7 +175,7 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	dp->tc = tc_bpf__open_opts(&opts);
 	if (!dp->tc)
 		return load_error("tc programs", -errno);
-	dp->tc->rodata->own_netns_ino = own_netns_ino();
+	dp->tc->rodata->own_netns_ino = netns_self_ino();
 	err = tc_bpf__load(dp->tc);
 	if (err)
 		return load_error("tc programs", err);

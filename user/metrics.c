@@ -26,6 +26,11 @@ static const char *const removal_names[NR_REMOVALS] = {
 #define METRICS_CONNECTIONS	16
 #define METRICS_TIMEOUT_S	10
 
+const char *rule_removal_name(enum rule_removal why)
+{
+	return (unsigned int)why < NR_REMOVALS ? removal_names[why] : "?";
+}
+
 void metrics_drain_delay(struct metrics *m, uint64_t ns)
 {
 	double s = ns / 1e9;
@@ -38,13 +43,9 @@ void metrics_drain_delay(struct metrics *m, uint64_t ns)
 	m->drain_delay_sum += s;
 }
 
-void metrics_request(struct metrics *m, const struct request *req, bool parsed, json_t *resp)
+void metrics_request(struct metrics *m, const struct request *req)
 {
-	enum proto_code code = resp ? proto_code_of(resp) : PROTO_OK;
-
-	m->requests[parsed ? req->op : NR_REQUEST_OPS]++;
-	if (code != PROTO_OK)
-		m->errors[code]++;
+	m->requests[req ? req->op : NR_REQUEST_OPS]++;
 }
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
@@ -71,7 +72,7 @@ static void write_rules(FILE *f, struct agent *agent)
 	fprintf(f, "connctl_rules_added_total %llu\n", (unsigned long long)m->rules_added);
 	family(f, "connctl_rules_removed_total", "counter", "Rules removed, by reason.");
 	for (int r = 0; r < NR_REMOVALS; r++)
-		fprintf(f, "connctl_rules_removed_total{reason=\"%s\"} %llu\n", removal_names[r],
+		fprintf(f, "connctl_rules_removed_total{reason=\"%s\"} %llu\n", rule_removal_name(r),
 			(unsigned long long)m->rules_removed[r]);
 }
 
@@ -117,28 +118,26 @@ static void write_connections(FILE *f, const struct metrics *m)
  * rule removed takes its counts with it. */
 static void write_tc(FILE *f, struct agent *agent)
 {
-	static const char *const fields[] = { "packets_in", "packets_out", "bytes_in",
-					      "bytes_out", "dropped", "flows" };
-	json_t *stats = tc_stats_to_json(agent), *r;
-	double sums[NR_ACTIONS][6] = { { 0 } };
-	size_t i;
+	struct connctl_rule_counters sums[NR_ACTIONS] = { 0 }, one, *pcpu;
+	int ncpu;
 
-	json_array_foreach(json_object_get(stats, "rules"), i, r) {
-		const char *action = json_string_value(json_object_get(r, "action"));
+	pcpu = tc_counters_buffer(&ncpu);
+	for (size_t i = 0; pcpu && i < agent->rules.n; i++) {
+		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
+		struct connctl_rule_counters *s = &sums[rule->action % NR_ACTIONS];
 
-		for (int a = CONNCTL_ACTION_OBSERVE; action && a < NR_ACTIONS; a++) {
-			if (strcmp(action, action_name(a)))
-				continue;
-			for (size_t k = 0; k < 6; k++)
-				sums[a][k] += (double)json_integer_value(json_object_get(r, fields[k]));
-		}
+		tc_rule_counters(agent, rule->id, pcpu, ncpu, &one);
+		s->packets_in += one.packets_in;
+		s->packets_out += one.packets_out;
+		s->bytes_in += one.bytes_in;
+		s->bytes_out += one.bytes_out;
+		s->dropped += one.dropped;
 	}
+	free(pcpu);
 	family(f, "connctl_tc_interfaces", "gauge", "Interfaces the tc programs are on (--iface).");
-	fprintf(f, "connctl_tc_interfaces %lld\n",
-		(long long)json_integer_value(json_object_get(stats, "interfaces")));
+	fprintf(f, "connctl_tc_interfaces %zu\n", agent->cfg.n_ifaces);
 	family(f, "connctl_tc_flows", "gauge", "Flows in the tc flow table.");
-	fprintf(f, "connctl_tc_flows %lld\n",
-		(long long)json_integer_value(json_object_get(stats, "flows")));
+	fprintf(f, "connctl_tc_flows %zu\n", tc_flow_count(agent));
 	family(f, "connctl_tc_packets", "gauge",
 	       "Packets tc counted for the standing rules' flows, by action and direction.");
 	family(f, "connctl_tc_bytes", "gauge",
@@ -146,15 +145,20 @@ static void write_tc(FILE *f, struct agent *agent)
 	family(f, "connctl_tc_dropped_packets", "gauge",
 	       "Packets of the standing rules' reset flows that tc dropped, by action.");
 	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++) {
+		const struct connctl_rule_counters *s = &sums[a];
 		const char *name = action_name(a);
 
-		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"in\"} %.0f\n", name, sums[a][0]);
-		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"out\"} %.0f\n", name, sums[a][1]);
-		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"in\"} %.0f\n", name, sums[a][2]);
-		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"out\"} %.0f\n", name, sums[a][3]);
-		fprintf(f, "connctl_tc_dropped_packets{action=\"%s\"} %.0f\n", name, sums[a][4]);
+		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"in\"} %llu\n", name,
+			(unsigned long long)s->packets_in);
+		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"out\"} %llu\n", name,
+			(unsigned long long)s->packets_out);
+		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"in\"} %llu\n", name,
+			(unsigned long long)s->bytes_in);
+		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"out\"} %llu\n", name,
+			(unsigned long long)s->bytes_out);
+		fprintf(f, "connctl_tc_dropped_packets{action=\"%s\"} %llu\n", name,
+			(unsigned long long)s->dropped);
 	}
-	json_decref(stats);
 }
 
 static void write_requests(FILE *f, const struct metrics *m)

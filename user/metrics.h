@@ -24,6 +24,9 @@ enum rule_removal {
 	NR_REMOVALS,
 };
 
+/* As events and metrics name it: deleted, expired, rules-dir. */
+const char *rule_removal_name(enum rule_removal why);
+
 /* Counters since the agent started: they only grow. */
 struct metrics {
 	uint64_t	matched_existing[NR_ACTIONS];
@@ -44,8 +47,9 @@ struct agent;
 
 /* From the last ACK of a response to its FIN, in ns. */
 void metrics_drain_delay(struct metrics *m, uint64_t ns);
-/* A request served: its op (or none, unparsed) and its response. */
-void metrics_request(struct metrics *m, const struct request *req, bool parsed, json_t *resp);
+/* A request served, by its op; NULL: one that did not parse. Error
+ * responses are counted as they are queued (server.c). */
+void metrics_request(struct metrics *m, const struct request *req);
 /* "ADDR:PORT", "[ADDR6]:PORT" or "PORT" (loopback) to listen on. */
 int metrics_open(struct agent *agent, const char *listen);
 void metrics_close(struct agent *agent);

@@ -15,14 +15,19 @@
 
 #define NETNS_RUN_DIR	"/var/run/netns"
 
-int netns_init(struct netns_set *s)
+uint32_t netns_self_ino(void)
 {
 	struct stat st;
 
+	return stat("/proc/self/ns/net", &st) ? 0 : (uint32_t)st.st_ino;
+}
+
+int netns_init(struct netns_set *s)
+{
 	s->own_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
-	if (s->own_fd < 0 || fstat(s->own_fd, &st))
+	if (s->own_fd < 0)
 		return -errno;
-	s->own_ino = (uint32_t)st.st_ino;
+	s->own_ino = netns_self_ino();
 	return netns_scan(s, 0);
 }
 

@@ -41,6 +41,8 @@ struct netns_set {
 	size_t			n_diag, cap_diag;
 };
 
+/* The inode of the agent's own network namespace: how rules name one. */
+uint32_t netns_self_ino(void);
 int netns_init(struct netns_set *s);
 void netns_free(struct netns_set *s);
 /* Only the agent's own namespace, unless --netns was given. */

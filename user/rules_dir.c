@@ -199,7 +199,7 @@ static size_t remove_unwanted(struct agent *agent, struct wanted *w)
 			}
 		}
 		if (!wanted) {
-			agent_remove_rule(agent, rule->id, "rules-dir");
+			agent_remove_rule(agent, rule->id, REMOVED_RULES_DIR);
 			removed++;
 		}
 	}

@@ -18,6 +18,7 @@
 #include <unistd.h>
 #include "clock.h"
 #include "agent.h"
+#include "buf.h"
 
 /* Past this much unsent output, stop reading requests from that client. */
 #define CLIENT_OUT_HIGH		(1024 * 1024)
@@ -75,34 +76,21 @@ static void client_free(struct client *c)
 
 static int client_queue_text(struct client *c, const char *text, size_t len)
 {
-	size_t need = c->out_len + len + 1;
-
-	if (need > c->out_cap) {
-		size_t cap = need * 2;
-		char *out = realloc(c->out, cap);
-
-		if (!out)
-			return -ENOMEM;
-		c->out = out;
-		c->out_cap = cap;
-	}
-	memcpy(c->out + c->out_len, text, len);
-	c->out[c->out_len + len] = '\n';
-	c->out_len += len + 1;
-	return 0;
+	return buf_append(&c->out, &c->out_len, &c->out_cap, text, len, true);
 }
 
-static int client_queue(struct client *c, json_t *resp)
+/* A response, its reference taken; an error one is counted by its code. */
+static void client_queue(struct client *c, json_t *resp)
 {
 	char *text = json_dumps(resp, JSON_COMPACT | JSON_REAL_PRECISION(9));
-	int err;
+	enum proto_code code = proto_code_of(resp);
 
 	json_decref(resp);
-	if (!text)
-		return -ENOMEM;
-	err = client_queue_text(c, text, strlen(text));
+	if (code != PROTO_OK)
+		c->server->agent->metrics.errors[code]++;
+	if (!text || client_queue_text(c, text, strlen(text)))
+		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
 	free(text);
-	return err;
 }
 
 static void client_update_events(struct client *c)
@@ -141,8 +129,7 @@ void server_deliver(void *client, json_t *resp)
 	struct client *c = client;
 
 	c->held--;
-	if (client_queue(c, resp))
-		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
+	client_queue(c, resp);
 }
 
 /* Past this much unsent output, a watcher's events are dropped (and counted). */
@@ -166,6 +153,16 @@ static void watcher_send(struct client *c, const char *text, size_t len)
 	}
 	if (client_queue_text(c, text, len))
 		c->lost++;
+}
+
+bool server_watching(const struct agent *agent, uint32_t rule_id)
+{
+	const struct server *s = agent->server;
+
+	for (const struct client *c = s ? s->clients : NULL; c; c = c->next)
+		if (c->watching && (!c->watch_one || c->watch_rule == rule_id))
+			return true;
+	return false;
 }
 
 void server_publish(struct agent *agent, uint32_t rule_id, json_t *event)
@@ -216,7 +213,7 @@ static bool client_request(struct client *c, const char *line, size_t len)
 		resp = agent_handle(agent, &req, &c->peer, c);
 	else
 		resp = error_to_json(&err);
-	metrics_request(&agent->metrics, &req, parsed, resp);
+	metrics_request(&agent->metrics, parsed ? &req : NULL);
 	if (!resp) {
 		c->held++;
 		return true;
@@ -226,17 +223,13 @@ static bool client_request(struct client *c, const char *line, size_t len)
 		c->watch_one = req.has_id;
 		c->watch_rule = req.id;
 	}
-	if (client_queue(c, resp))
-		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
+	client_queue(c, resp);
 	return true;
 }
 
 static void client_line_too_long(struct client *c)
 {
-	struct metrics *m = &c->server->agent->metrics;
-
-	m->requests[NR_REQUEST_OPS]++;
-	m->errors[PROTO_LINE_TOO_LONG]++;
+	metrics_request(&c->server->agent->metrics, NULL);
 	client_queue(c, error_response(PROTO_LINE_TOO_LONG,
 				       "request line over %d bytes: ignored",
 				       PROTO_MAX_LINE));

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "buf.h"
 #include "log.h"
 #include "protocol.h"
 #include "state.h"
@@ -132,32 +133,14 @@ static void pending_clear(struct state_journal *j)
 static void note_line(struct state_journal *j, json_t *line)
 {
 	char *text = line ? json_dumps(line, JSON_COMPACT) : NULL;
-	size_t len = text ? strlen(text) : 0;
 
 	json_decref(line);
-	if (!text) {
-		j->failed = true;
-		j->dirty = true;
-		return;
-	}
-	if (j->pending_len + len + 1 > j->pending_cap) {
-		size_t cap = 2 * (j->pending_len + len + 1);
-		char *grown = realloc(j->pending, cap);
-
-		if (!grown) {
-			free(text);
-			j->failed = true;
-			j->dirty = true;
-			return;
-		}
-		j->pending = grown;
-		j->pending_cap = cap;
-	}
 	j->dirty = true;
-	memcpy(j->pending + j->pending_len, text, len);
-	j->pending[j->pending_len + len] = '\n';
-	j->pending_len += len + 1;
-	j->pending_lines++;
+	if (!text || buf_append(&j->pending, &j->pending_len, &j->pending_cap, text,
+				strlen(text), true))
+		j->failed = true;
+	else
+		j->pending_lines++;
 	free(text);
 }
 

@@ -3,6 +3,14 @@
 # a tests/e2e/mass_conns.py holder keeps (see hold_start), and their table.
 RESET_TOOLS=(cli socket ss)
 
+# bench_args "$@": ROUNDS, the first argument (3), and SIZES, the others
+# (1000 10000 50000): connection counts.
+bench_args() {
+	ROUNDS=${1:-3}
+	shift || true
+	read -r -a SIZES <<<"${*:-1000 10000 50000}"
+}
+
 reset_tool_name() {
 	case $1 in
 	cli) echo "connctl rule add (CLI)" ;;
