@@ -36,7 +36,7 @@ AGENT_SRCS	:= user/connctld.c user/loader.c user/rules.c \
 		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \
 		   user/tracked.c user/tc.c \
 		   user/flows.c user/state.c user/rules_dir.c user/metrics.c \
-		   user/netns.c
+		   user/netns.c user/paths.c
 CLI_SRCS	:= user/connctl.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
 

@@ -4,7 +4,8 @@
  * sockops tagged for reset exchanges no more data, in either direction, from
  * the moment it is tagged until the agent destroys it. Without this, a new
  * connection could be served a whole request in the time the agent takes to
- * act on the event. The RST itself must pass.
+ * act on the event. The RST itself must pass. With no agent, the hold is
+ * bounded (see struct connctl_agent_state).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -41,6 +42,7 @@ static __always_inline bool is_rst(struct __sk_buff *skb)
 
 static __always_inline int filter(struct __sk_buff *skb)
 {
+	struct connctl_agent_state *st;
 	struct connctl_sk_tag *tag;
 	struct bpf_sock *sk;
 
@@ -53,7 +55,14 @@ static __always_inline int filter(struct __sk_buff *skb)
 	tag = bpf_sk_storage_get(&sk_tags, sk, NULL, 0);
 	if (!tag || tag->action != CONNCTL_ACTION_RESET)
 		return 1;
-	return is_rst(skb) ? 1 : 0;
+	if (is_rst(skb))
+		return 1;
+	/* Fail open: no agent came to reset it within the hold. */
+	st = agent_state_get();
+	if (st && st->hold_pass && st->hold_ns &&
+	    bpf_ktime_get_ns() - tag->tagged_ns > st->hold_ns)
+		return 1;
+	return 0;
 }
 
 SEC("cgroup_skb/ingress")

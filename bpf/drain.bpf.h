@@ -161,7 +161,7 @@ static __always_inline void tuple_set_cgroups(const struct sock_common *skc,
 	}
 }
 
-/* The ring buffer is full when this fails; the next sweep reports again. */
+/* The ring buffer is full when this fails: counted, and the agent sweeps. */
 static __always_inline bool emit_event(enum connctl_event_type type,
 				       const struct connctl_sk_tag *tag,
 				       const struct tcp_sock *tp, __u64 cookie,
@@ -170,8 +170,10 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	struct connctl_event *ev;
 
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev)
+	if (!ev) {
+		count_lost_event();
 		return false;
+	}
 	ev->type = type;
 	ev->rule_id = tag->rule_id;
 	ev->action = tag->action;

@@ -7,7 +7,9 @@
  *   SWEEP  the tagged connections: report those at a boundary, reset those
  *          whose drain timed out;
  *   UNTAG  the connections tagged by a deleted rule: leave them alone;
- *   LIST   the connections iter_rule would match, printed, nothing changed.
+ *   LIST   the connections iter_rule would match, printed, nothing changed;
+ *   CATCH_UP  a SWEEP that also resets reset matches the agent never heard
+ *          of (their events were lost to a full ring buffer).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -193,8 +195,15 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 	if (!tp)
 		return;
 	tag = bpf_sk_storage_get(&sk_tags, tp, NULL, 0);
-	if (!tag || (tag->action != CONNCTL_ACTION_DRAIN &&
-		     tag->action != CONNCTL_ACTION_CANCEL))
+	if (!tag)
+		return;
+	/* A reset match whose event was lost is held still: reset it now. */
+	if (tag->action == CONNCTL_ACTION_RESET && iter_mode == CONNCTL_ITER_CATCH_UP) {
+		report(CONNCTL_EV_CAUGHT, tag, tp, t);
+		bpf_sock_destroy(skc);
+		return;
+	}
+	if (tag->action != CONNCTL_ACTION_DRAIN && tag->action != CONNCTL_ACTION_CANCEL)
 		return;
 	/* Past these two states the connection is closing already. */
 	if (state != TCP_ESTABLISHED && state != TCP_CLOSE_WAIT)
@@ -284,6 +293,7 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 		apply(skc, &t);
 		break;
 	case CONNCTL_ITER_SWEEP:
+	case CONNCTL_ITER_CATCH_UP:
 		sweep(skc, &t);
 		break;
 	case CONNCTL_ITER_LIST:

@@ -113,4 +113,30 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_tally SEC(".maps");
 
+/* Settings for, and counts kept for, the agent: struct connctl_agent_state. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct connctl_agent_state);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} agent_state SEC(".maps");
+
+static __always_inline struct connctl_agent_state *agent_state_get(void)
+{
+	__u32 zero = 0;
+
+	return bpf_map_lookup_elem(&agent_state, &zero);
+}
+
+/* An event the ring buffer had no room for: the agent catches up by a sweep. */
+static __always_inline void count_lost_event(void)
+{
+	struct connctl_agent_state *st = agent_state_get();
+
+	if (st)
+		__sync_fetch_and_add(&st->events_lost, 1);
+}
+
 #endif /* CONNCTL_MAPS_BPF_H */

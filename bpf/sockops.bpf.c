@@ -16,6 +16,38 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
+#define SOL_SOCKET		1
+#define SO_KEEPALIVE		9
+#define SOL_TCP			6
+#define TCP_KEEPIDLE		4
+#define TCP_KEEPINTVL		5
+#define TCP_KEEPCNT		6
+#define TCP_USER_TIMEOUT	18
+
+/*
+ * The hold of a reset match, bounded for when no agent comes to destroy it:
+ * TCP's own timers end the socket, with an RST, once it has been silent
+ * (cgroup_skb lets nothing through) for hold_ns: a keepalive probe after
+ * that idle time, and the user timeout should it have data in flight. When
+ * the agent is there, it destroys the socket long before. In fail-open mode
+ * cgroup_skb lets the connection through instead, and nothing is set here.
+ */
+static __always_inline void bound_hold(struct bpf_sock_ops *skops)
+{
+	struct connctl_agent_state *st = agent_state_get();
+	int on = 1, secs, ms;
+
+	if (!st || !st->hold_ns || st->hold_pass)
+		return;
+	secs = (int)((st->hold_ns + NSEC_PER_SEC - 1) / NSEC_PER_SEC);
+	ms = (int)(st->hold_ns / 1000000);
+	bpf_setsockopt(skops, SOL_TCP, TCP_KEEPIDLE, &secs, sizeof(secs));
+	bpf_setsockopt(skops, SOL_TCP, TCP_KEEPINTVL, &on, sizeof(on));
+	bpf_setsockopt(skops, SOL_TCP, TCP_KEEPCNT, &on, sizeof(on));
+	bpf_setsockopt(skops, SOL_TCP, TCP_USER_TIMEOUT, &ms, sizeof(ms));
+	bpf_setsockopt(skops, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+}
+
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct best_match best = {};
@@ -47,22 +79,26 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		return;
 
 	/*
-	 * The event first: a tag makes cgroup_skb freeze a reset flow, and a
-	 * frozen flow the agent never hears of would hang until it times out.
+	 * Tagged whatever happens to the event: a standing rule holds even
+	 * when the ring buffer is full (the loss is counted, and the agent's
+	 * catch-up sweep finds the tag). A reset match is held by cgroup_skb
+	 * from here, for hold_ns at most when no agent comes.
 	 */
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev)
-		return;
 	tag = bpf_sk_storage_get(&sk_tags, sk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
-	if (!tag) {
-		bpf_ringbuf_discard(ev, 0);
+	if (!tag)
 		return;
-	}
 	tag_from_rule(tag, &best.rule,
 		      skops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB ?
 		      CONNCTL_ROLE_PASSIVE : CONNCTL_ROLE_ACTIVE, bpf_ktime_get_ns());
 	if (tag->action == CONNCTL_ACTION_DRAIN)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
+	if (tag->action == CONNCTL_ACTION_RESET)
+		bound_hold(skops);
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count_lost_event();
+		return;
+	}
 	ev->type = CONNCTL_EV_MATCH;
 	ev->rule_id = tag->rule_id;
 	ev->action = tag->action;

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define CONNCTL_LAYOUT		4
+#define CONNCTL_LAYOUT		5
 
 /* Map names double as pin names under the pin directory (bpftool: <= 15 chars). */
 #define CONNCTL_MAP_LAYOUT	"layout"
@@ -29,6 +29,7 @@
 #define CONNCTL_MAP_RULE_STATS	"rule_stats"
 #define CONNCTL_MAP_TC_IFACES	"tc_ifaces"
 #define CONNCTL_MAP_RULE_TALLY	"rule_tally"
+#define CONNCTL_MAP_AGENT_STATE	"agent_state"
 #define CONNCTL_LINK_SOCKOPS	"sockops_link"
 #define CONNCTL_LINK_SKB_IN	"skb_in_link"
 #define CONNCTL_LINK_SKB_OUT	"skb_out_link"
@@ -148,6 +149,7 @@ enum connctl_iter_mode {
 	CONNCTL_ITER_SWEEP	= 1,	/* tagged drains: boundaries, timeouts */
 	CONNCTL_ITER_UNTAG	= 2,	/* forget the tags of a deleted rule */
 	CONNCTL_ITER_LIST	= 3,	/* print what a rule would match (dry run) */
+	CONNCTL_ITER_CATCH_UP	= 4,	/* a SWEEP that also resets what events lost */
 };
 
 /* Which side of the connection a socket is: who speaks last at a boundary. */
@@ -179,6 +181,7 @@ enum connctl_event_type {
 	CONNCTL_EV_READY	= 3,	/* close it now: a boundary, or cancel */
 	CONNCTL_EV_TIMEOUT	= 4,	/* drain timed out: the kernel reset it */
 	CONNCTL_EV_END		= 5,	/* a tagged connection closed */
+	CONNCTL_EV_CAUGHT	= 6,	/* a reset match the agent never heard of: reset now */
 };
 
 struct connctl_event {
@@ -301,6 +304,25 @@ struct connctl_tc_iface {
 	char	name[16];
 };
 
+/*
+ * Between the agent and the kernel side, outside any rule (the agent_state
+ * map, mmapped: each side writes its own fields with aligned stores).
+ *
+ * A new connection matching a reset rule is held by cgroup_skb (no data
+ * either way) until the agent destroys it. With no agent to do so, hold_ns
+ * bounds the hold: then the kernel resets it itself (keepalive and user
+ * timeouts set on the socket when it is tagged), or with hold_pass lets it
+ * through (fail open). events_lost counts events the ring buffer had no
+ * room for; the agent, when it sees it pass events_seen, sweeps to catch up.
+ */
+struct connctl_agent_state {
+	__u64	hold_ns;		/* agent */
+	__u32	hold_pass;		/* agent: 1 fail open, 0 reset */
+	__u32	pad;
+	__u64	events_lost;		/* kernel, atomically */
+	__u64	events_seen;		/* agent: events_lost it has caught up with */
+};
+
 struct connctl_layout {
 	__u32	version;
 	__u32	pad;
@@ -319,6 +341,7 @@ CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 48);
 CONNCTL_ASSERT_SIZE(struct connctl_event, 184);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
+CONNCTL_ASSERT_SIZE(struct connctl_agent_state, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 12 + 4 * CONNCTL_MAX_RULES);
 CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
 CONNCTL_ASSERT_SIZE(struct connctl_lpm_key, 20);

@@ -35,6 +35,8 @@ struct agent_config {
 	gid_t		reader_gid;	/* --group: may read; (gid_t)-1: none */
 	const char	*reader_group;
 	uint32_t	client_idle_s;	/* --client-idle-timeout */
+	uint64_t	held_ns;	/* --held-timeout */
+	bool		held_pass;	/* --held-then pass */
 	enum log_level	log_level;
 };
 
@@ -53,6 +55,21 @@ struct watch {
 int watch_add(int epoll_fd, struct watch *w, uint32_t events);
 int watch_mod(int epoll_fd, struct watch *w, uint32_t events);
 void watch_del(int epoll_fd, struct watch *w);
+
+/*
+ * A rate: up to burst at once, refilled at per_s a second. What a reader's
+ * expensive request (a dry run walks every connection) draws from, so reads
+ * cannot starve root's changes.
+ */
+struct token_bucket {
+	double		tokens;
+	double		per_s;
+	double		burst;
+	uint64_t	last_ns;	/* CLOCK_MONOTONIC of the last refill */
+};
+
+/* Takes one token; false when none is left (and *retry_ms says when one is). */
+bool token_take(struct token_bucket *b, uint64_t now_ns, uint32_t *retry_ms);
 
 /* Who sent a request, from SO_PEERCRED (and SO_PEERGROUPS). */
 struct peer {
@@ -95,7 +112,9 @@ struct agent {
 	struct server		*server;
 	struct drainer		drain;
 	struct watch		drain_watch;	/* its sweep timer */
-	uint32_t		max_clients;
+	uint32_t		max_clients;	/* root's clients at once */
+	uint32_t		max_reader_clients;	/* everyone else's */
+	struct token_bucket	reader_dry_runs;	/* dry runs of non-root readers */
 	bool			stopping;
 	struct add_queue	adds;
 	struct rules_dir	rules_dir;
@@ -104,6 +123,8 @@ struct agent {
 	struct MHD_Daemon	*metrics_daemon;	/* --metrics */
 	struct watch		metrics_watch;
 	struct state_journal	journal;	/* the state file, and what it lags */
+	uint64_t		state_logged_ns;	/* last warning of a failing one */
+	uint64_t		lost_logged_ns;	/* last warning of events lost */
 };
 
 /*
@@ -112,6 +133,8 @@ struct agent {
  */
 json_t *agent_handle(struct agent *agent, const struct request *req,
 		     const struct peer *peer, void *client);
+/* handlers.c: the answer to a peer that may not even read. */
+json_t *agent_refuse(const struct agent *agent, const struct peer *peer);
 /* handlers.c: the queued rule.adds, applied by one walk; their responses out. */
 int agent_apply_adds(struct agent *agent);
 /* handlers.c: no room for another rule.add before agent_apply_adds. */

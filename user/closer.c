@@ -23,6 +23,8 @@ static const char *const mode_names[] = {
 	[CONNCTL_ITER_APPLY] = "apply",
 	[CONNCTL_ITER_SWEEP] = "sweep",
 	[CONNCTL_ITER_UNTAG] = "untag",
+	[CONNCTL_ITER_LIST] = "list",
+	[CONNCTL_ITER_CATCH_UP] = "catch-up",
 };
 
 /* One pass over one iterator object, which it owns until it returns. */
@@ -288,6 +290,11 @@ int closer_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pa
 int closer_sweep(struct datapath *dp, struct pass_result *res)
 {
 	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res, NULL);
+}
+
+int closer_catch_up(struct datapath *dp, struct pass_result *res)
+{
+	return run_passes(dp, CONNCTL_ITER_CATCH_UP, NULL, NULL, 1, res, NULL);
 }
 
 int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)

@@ -41,6 +41,8 @@ int closer_apply_batch(struct datapath *dp, struct apply_batch *batch,
 		       struct pass_result *res);
 /* A pass over tagged connections: boundaries reached, drains timed out. */
 int closer_sweep(struct datapath *dp, struct pass_result *res);
+/* A sweep that also resets the reset matches whose events were lost. */
+int closer_catch_up(struct datapath *dp, struct pass_result *res);
 /* A pass that removes the tags of a deleted rule. */
 int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res);
 

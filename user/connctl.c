@@ -190,6 +190,31 @@ static int read_line(int fd, char **line)
 	}
 }
 
+/*
+ * connctld runs as root. A socket served by anyone else is an impostor's
+ * (its path was free for the taking, in a directory others may write):
+ * nothing is sent to it.
+ */
+static int check_peer(const char *path, int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len)) {
+		close(fd);
+		return fail(EXIT_UNREACHABLE, "unreachable", "%s: cannot tell who serves it: %s",
+			    path, strerror(errno));
+	}
+	if (cred.uid != 0) {
+		close(fd);
+		return fail(EXIT_UNREACHABLE, "not_root",
+			    "%s is served by pid %d of uid %u, not by root: not connctld; "
+			    "nothing was sent (keep the socket in a directory only root "
+			    "may write)", path, (int)cred.pid, (unsigned int)cred.uid);
+	}
+	return EXIT_OK;
+}
+
 /* A connection to the agent in *fd, or an exit code. */
 static int agent_connect(const char *path, int *fd)
 {
@@ -209,7 +234,7 @@ static int agent_connect(const char *path, int *fd)
 			    err == ENOENT || err == ECONNREFUSED ?
 			    " (is connctld running? `make run` starts it)" : "");
 	}
-	return EXIT_OK;
+	return check_peer(path, *fd);
 }
 
 static int send_request(int fd, json_t *req)
@@ -233,9 +258,15 @@ static int call_agent(const char *path, json_t *req, json_t **resp)
 	err = agent_connect(path, &fd);
 	if (err)
 		return err;
+	/*
+	 * Read even when the send failed: an agent that refused us (too many
+	 * clients) answered before closing, and that answer says why.
+	 */
 	err = send_request(fd, req);
-	if (!err)
-		err = read_line(fd, &line);
+	if (!read_line(fd, &line))
+		err = 0;
+	else if (!err)
+		err = -ECONNRESET;
 	close(fd);
 	if (err)
 		return fail(EXIT_UNREACHABLE, "unreachable", "connctld at %s did not answer: %s",
@@ -613,9 +644,12 @@ static int watch(const char *path, json_t *req)
 	ret = agent_connect(path, &fd);
 	if (ret)
 		return ret;
-	if (send_request(fd, req) || !(f = fdopen(fd, "r"))) {
+	/* A failed send may still have an answer waiting: read it. */
+	(void)send_request(fd, req);
+	f = fdopen(fd, "r");
+	if (!f) {
 		close(fd);
-		return fail(EXIT_UNREACHABLE, "unreachable", "cannot send to connctld: %s",
+		return fail(EXIT_UNREACHABLE, "unreachable", "cannot read from connctld: %s",
 			    strerror(errno));
 	}
 	if (getline(&line, &cap, f) <= 0) {

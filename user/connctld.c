@@ -23,9 +23,13 @@
 #include "kernel_rules.h"
 #include "mounts.h"
 #include "rules_dir.h"
+#include "paths.h"
 #include "state.h"
 
 #define EPOLL_BATCH	64
+/* Dry runs of readers that are not root: a walk of every connection each. */
+#define READER_DRY_RUNS_PER_S	4.0
+#define READER_DRY_RUNS_BURST	4.0
 /* Flows that ended without a last packet to say so are removed this often. */
 #define FLOWS_COLLECT_NS	(1 * NSEC_PER_SEC)
 
@@ -51,7 +55,10 @@ static const char usage_text[] =
 "  --state-file PATH the standing rules (a journal: every change is on disk\n"
 "                    before it is acknowledged), read at start when no rules\n"
 "                    are pinned (after a reboot)\n"
-"                    (default " DEFAULT_STATE_FILE "; \"\" for none)\n"
+"                    (default " DEFAULT_STATE_FILE " with the default\n"
+"                    --pin-dir, else " DEFAULT_STATE_DIR "/<pin dir with - for\n"
+"                    />.json; \"\" for none). Locked: one agent a file. Its\n"
+"                    directory must be writable by root alone\n"
 "  --rules-dir DIR   keep the rules of every *.json file in DIR in force, and\n"
 "                    follow the files as they change (inotify): a file holds a\n"
 "                    rule object, as in rule.add, or an array of them, without\n"
@@ -70,13 +77,24 @@ static const char usage_text[] =
 "                    /proc/PID/ns/net); repeatable. New connections are seen\n"
 "                    in any namespace for processes of --cgroup\n"
 "  --max-rules N     standing rules at most (default 131072)\n"
-"  --max-clients N   control socket clients at once (default 64)\n"
+"  --max-clients N   control socket clients of root at once (default 64)\n"
+"  --max-reader-clients N\n"
+"                    clients of other users at once (default 16), counted\n"
+"                    apart so readers never lock root out\n"
 "  --group NAME      members of this group may read (rule show, flow show,\n"
 "                    stats, events) through the socket, which becomes theirs\n"
 "                    (0660); only root may change rules. Default: root only\n"
 "  --client-idle-timeout S\n"
 "                    close a client silent for S seconds, with an\n"
 "                    idle_timeout error line (default 300)\n"
+"  --held-timeout DURATION\n"
+"                    a new connection matching a reset rule is held by the\n"
+"                    kernel (no data either way) until the agent resets it,\n"
+"                    within a millisecond. With no agent running, it is held\n"
+"                    this long at most (default 10s; 1s to 9h)\n"
+"  --held-then reset|pass\n"
+"                    what the kernel does then: reset it (the default: fail\n"
+"                    closed), or let it through (fail open)\n"
 "  --uninstall       detach the programs pinned under --pin-dir, remove the\n"
 "                    pins and exit (drops enforcement)\n"
 "  -v, --verbose     debug logs; twice (-vv) adds libbpf's own\n"
@@ -109,6 +127,9 @@ enum {
 	OPT_RULES_DIR,
 	OPT_METRICS,
 	OPT_NETNS,
+	OPT_MAX_READERS,
+	OPT_HELD_TIMEOUT,
+	OPT_HELD_THEN,
 };
 
 static const struct option long_options[] = {
@@ -117,6 +138,9 @@ static const struct option long_options[] = {
 	{ "cgroup",	 required_argument, NULL, OPT_CGROUP },
 	{ "max-rules",	 required_argument, NULL, OPT_MAX_RULES },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
+	{ "max-reader-clients", required_argument, NULL, OPT_MAX_READERS },
+	{ "held-timeout", required_argument, NULL, OPT_HELD_TIMEOUT },
+	{ "held-then",	 required_argument, NULL, OPT_HELD_THEN },
 	{ "uninstall",	 no_argument,	    NULL, OPT_UNINSTALL },
 	{ "iface",	 required_argument, NULL, OPT_IFACE },
 	{ "state-file",	 required_argument, NULL, OPT_STATE_FILE },
@@ -165,10 +189,29 @@ static int parse_count(const char *opt, const char *s, uint32_t max, uint32_t *o
 	return 0;
 }
 
+/* TCP's keepalive idle time, which bounds the hold, is 32767 s at most. */
+#define HELD_TIMEOUT_MAX_NS	(9ULL * 3600 * NSEC_PER_SEC)
+
+static int parse_held_timeout(const char *s, uint64_t *ns)
+{
+	char err[ERRLEN];
+
+	if (parse_duration(s, ns, false, err)) {
+		fprintf(stderr, "connctld: --held-timeout: %s\n", err);
+		return -EINVAL;
+	}
+	if (*ns < NSEC_PER_SEC || *ns > HELD_TIMEOUT_MAX_NS) {
+		fprintf(stderr, "connctld: --held-timeout %s: from 1s to 9h\n", s);
+		return -EINVAL;
+	}
+	return 0;
+}
+
 /* 0 to run, 1 to exit 0 (help), -1 to exit with a usage error. */
 static int parse_options(int argc, char **argv, struct agent *agent, bool *uninstall)
 {
 	struct agent_config *cfg = &agent->cfg;
+	bool state_file_set = false;
 	int opt;
 
 	while ((opt = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
@@ -195,6 +238,23 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 			if (parse_count("--max-clients", optarg, 4096, &agent->max_clients))
 				return -1;
 			break;
+		case OPT_MAX_READERS:
+			if (parse_count("--max-reader-clients", optarg, 4096,
+					&agent->max_reader_clients))
+				return -1;
+			break;
+		case OPT_HELD_TIMEOUT:
+			if (parse_held_timeout(optarg, &cfg->held_ns))
+				return -1;
+			break;
+		case OPT_HELD_THEN:
+			if (strcmp(optarg, "reset") && strcmp(optarg, "pass")) {
+				fprintf(stderr, "connctld: --held-then: 'reset' or 'pass', not "
+					"'%s'\n", optarg);
+				return -1;
+			}
+			cfg->held_pass = !strcmp(optarg, "pass");
+			break;
 		case OPT_UNINSTALL:
 			*uninstall = true;
 			break;
@@ -215,6 +275,7 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 				return -1;
 			break;
 		case OPT_STATE_FILE:
+			state_file_set = true;
 			if (strlen(optarg) >= sizeof(cfg->state_file)) {
 				fprintf(stderr, "connctld: --state-file: path too long\n");
 				return -1;
@@ -268,7 +329,37 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 			argv[optind]);
 		return -1;
 	}
+	/* Two agents with their own pin dirs never meet in one state file. */
+	if (!state_file_set)
+		path_default_state(cfg->pin_dir, cfg->state_file, sizeof(cfg->state_file));
 	return 0;
+}
+
+/*
+ * The state file is this agent's alone, in a directory no one else may
+ * write: another agent appending to it, or a user planting a link where it
+ * is rewritten, would lose or forge acknowledged rules.
+ */
+static int take_state_file(struct agent *agent)
+{
+	const char *path = agent->cfg.state_file;
+	char why[PATH_MAX + 160];
+	int err;
+
+	if (!path[0])
+		return 0;
+	err = path_dir_private(path, why, sizeof(why));
+	if (err) {
+		pr_warn("--state-file %s: %s", path, why);
+		return err;
+	}
+	err = state_lock(&agent->journal, path);
+	if (err == -EWOULDBLOCK)
+		pr_warn("--state-file %s is in use by another running connctld: give each "
+			"agent its own (by default it follows --pin-dir)", path);
+	else if (err)
+		pr_warn("--state-file %s: cannot lock %s.lock: %s", path, path, strerror(-err));
+	return err;
 }
 
 static int resolve_cgroup(struct agent_config *cfg)
@@ -394,6 +485,9 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	err = resolve_cgroup(&agent->cfg);
 	if (err)
 		return err;
+	err = take_state_file(agent);
+	if (err)
+		return err;
 	agent->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	if (agent->epoll_fd < 0)
 		return -errno;
@@ -406,6 +500,7 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	if (err)
 		return err;
 	agent->dp.netns = &agent->netns;
+	datapath_set_hold(&agent->dp, agent->cfg.held_ns, agent->cfg.held_pass);
 	err = adopt_rules(agent);
 	if (err)
 		return err;
@@ -456,12 +551,16 @@ int main(int argc, char **argv)
 			.state_file	= DEFAULT_STATE_FILE,
 			.reader_gid	= (gid_t)-1,
 			.client_idle_s	= 300,
+			.held_ns	= 10 * NSEC_PER_SEC,
 		},
 		.max_clients	= 64,
+		.max_reader_clients = 16,
+		.reader_dry_runs = { .per_s = READER_DRY_RUNS_PER_S,
+				     .burst = READER_DRY_RUNS_BURST },
 		.diag_fd	= -1,
 		.epoll_fd	= -1,
 		.drain		= { .timer_fd = -1 },
-		.journal	= { .fd = -1 },
+		.journal	= { .fd = -1, .lock_fd = -1 },
 		.rules_dir	= { .w.fd = -1 },
 		.metrics_watch	= { .fd = -1 },
 		.netns		= { .own_fd = -1 },

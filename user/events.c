@@ -9,6 +9,8 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "agent.h"
+#include "clock.h"
+#include "closer.h"
 #include "drain.h"
 #include "sock_diag.h"
 
@@ -29,22 +31,33 @@ static void reset_new_match(struct agent *agent, const struct connctl_event *ev)
 	drain_record(agent, ev, CLOSE_RST);
 }
 
+static void count_new_match(struct agent *agent, const struct connctl_event *ev)
+{
+	struct rule_entry *e = rule_table_find(&agent->rules, ev->rule_id);
+
+	if (e) {
+		e->stats.new_matches++;
+		rule_stats_changed(&agent->rules, e);
+	}
+	if (ev->action < NR_ACTIONS)
+		agent->metrics.matched_new[ev->action]++;
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct connctl_event *ev = data;
 	struct agent *agent = ctx;
-	struct rule_entry *e;
 
 	if (size < sizeof(*ev))
 		return 0;
+	if (ev->type == CONNCTL_EV_CAUGHT) {
+		/* A new match whose event was lost, reset by the catch-up sweep. */
+		count_new_match(agent, ev);
+		drain_record(agent, ev, CLOSE_RST);
+		return 0;
+	}
 	if (ev->type == CONNCTL_EV_MATCH) {
-		e = rule_table_find(&agent->rules, ev->rule_id);
-		if (e) {
-			e->stats.new_matches++;
-			rule_stats_changed(&agent->rules, e);
-		}
-		if (ev->action < NR_ACTIONS)
-			agent->metrics.matched_new[ev->action]++;
+		count_new_match(agent, ev);
 		if (ev->action == CONNCTL_ACTION_RESET) {
 			reset_new_match(agent, ev);
 			return 0;
@@ -68,10 +81,41 @@ int events_open(struct agent *agent)
 	return 0;
 }
 
+/* Lost events are logged when they start, then this often at most. */
+#define LOST_LOG_NS	(10 * NSEC_PER_SEC)
+
+/*
+ * The ring buffer was full (the agent stopped, or a flood): the kernel
+ * tagged what it could not report. One sweep finds it all: reset matches
+ * are reset, drains and cancels reported again.
+ */
+static void catch_up(struct agent *agent)
+{
+	uint64_t lost = datapath_take_lost_events(&agent->dp), now;
+	struct pass_result res;
+
+	if (!lost)
+		return;
+	agent->metrics.events_lost += lost;
+	now = monotonic_ns();
+	if (!agent->lost_logged_ns || now - agent->lost_logged_ns >= LOST_LOG_NS) {
+		pr_warn("%llu kernel events lost to a full ring buffer (%llu in all); "
+			"catching up with a sweep", (unsigned long long)lost,
+			(unsigned long long)agent->metrics.events_lost);
+		agent->lost_logged_ns = now;
+	}
+	if (closer_catch_up(&agent->dp, &res))
+		return;
+	if (res.pending > agent->drain.kernel_pending)
+		agent->drain.kernel_pending = res.pending;
+	ring_buffer__consume(agent->events);
+}
+
 int events_poll(struct agent *agent)
 {
 	int n = ring_buffer__consume(agent->events);
 
+	catch_up(agent);
 	drain_schedule(agent);
 	return n < 0 ? n : 0;
 }

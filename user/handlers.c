@@ -96,23 +96,50 @@ static void rule_cancel_pending(struct agent *agent, uint32_t id)
 			(unsigned long long)res.matched);
 }
 
+/* A failing state file is logged when it starts failing, then this often. */
+#define STATE_FAIL_LOG_NS	(60 * NSEC_PER_SEC)
+
 /*
- * Once per turn of the event loop, before its responses leave: what changed
- * reaches the disk (the state file's journal, with one fdatasync for every
- * change of the turn), so a rule acknowledged comes back after a reboot.
+ * What changed reaches the disk (the state file's journal, with one
+ * fdatasync for every change since the last commit). 0, or -errno when the
+ * changes are not durable: then nothing that needs them may be acknowledged.
+ */
+static int commit_state(struct agent *agent)
+{
+	struct metrics *m = &agent->metrics;
+	uint64_t now;
+	int err;
+
+	if (!agent->cfg.state_file[0])
+		return 0;
+	err = state_commit(&agent->journal, agent->cfg.state_file, &agent->rules);
+	if (!err) {
+		if (m->state_failing)
+			pr_info("state file %s: written again", agent->cfg.state_file);
+		m->state_failing = false;
+		return 0;
+	}
+	m->state_errors++;
+	now = monotonic_ns();
+	if (!m->state_failing || now - agent->state_logged_ns >= STATE_FAIL_LOG_NS) {
+		pr_warn("cannot write the state file %s: %s; changes are refused "
+			"(not_durable) until it can be written", agent->cfg.state_file,
+			strerror(-err));
+		agent->state_logged_ns = now;
+	}
+	m->state_failing = true;
+	return err;
+}
+
+/*
+ * Once per turn of the event loop, before its responses leave: what the
+ * turn changed on its own (a ttl run out) reaches the disk; the counts
+ * reach the pinned rule_tally.
  */
 void agent_save_state(struct agent *agent)
 {
-	int err;
-
 	kernel_rules_save_tallies(&agent->dp, &agent->rules);
-	if (!agent->cfg.state_file[0])
-		return;
-	err = state_commit(&agent->journal, agent->cfg.state_file, &agent->rules);
-	if (err)
-		pr_warn("cannot write the state file %s: %s; the rules are in force but "
-			"would not come back after a reboot", agent->cfg.state_file,
-			strerror(-err));
+	commit_state(agent);
 }
 
 /*
@@ -200,7 +227,7 @@ static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
 	return resp;
 }
 
-/* The walk failed: nothing of the batch stands. */
+/* The walk failed, or the state file: the rule does not stand. */
 static json_t *rule_not_applied(struct agent *agent, const struct pending_add *add, int err)
 {
 	const struct connctl_rule *rule = &add->spec.rule;
@@ -213,6 +240,38 @@ static json_t *rule_not_applied(struct agent *agent, const struct pending_add *a
 			      rule->id, strerror(-err));
 }
 
+/* A rule the state file must hold before it is acknowledged. */
+static bool add_needs_disk(const struct pending_add *add)
+{
+	return !add->error && !add->restored &&
+	       !(add->spec.rule.flags & (CONNCTL_RULE_ONCE | CONNCTL_RULE_FROM_DIR));
+}
+
+/*
+ * The batch's rules into the state file before the walk acts on anything:
+ * those that cannot be made durable are refused and taken out of force,
+ * and no connection is touched for them.
+ */
+static void commit_adds(struct agent *agent)
+{
+	struct add_queue *q = &agent->adds;
+	int err = commit_state(agent);
+
+	if (!err)
+		return;
+	for (uint32_t i = 0; i < q->n; i++) {
+		struct pending_add *add = &q->v[i];
+
+		if (!add_needs_disk(add))
+			continue;
+		rule_uninstall(agent, add->spec.rule.id);
+		add->error = error_response(PROTO_NOT_DURABLE, "rule %u not added: the state "
+					    "file %s cannot be written (%s); nothing changed",
+					    add->spec.rule.id, agent->cfg.state_file,
+					    strerror(-err));
+	}
+}
+
 int agent_apply_adds(struct agent *agent)
 {
 	struct add_queue *q = &agent->adds;
@@ -222,6 +281,7 @@ int agent_apply_adds(struct agent *agent)
 
 	if (!q->n)
 		return 0;
+	commit_adds(agent);
 	batch->n = 0;
 	for (uint32_t i = 0; i < q->n; i++) {
 		if (q->v[i].error)
@@ -331,7 +391,8 @@ static json_t *rule_add(struct agent *agent, const struct request *req,
 	return NULL;
 }
 
-void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why)
+/* The rule out of force; its removal is in the journal already when noted. */
+static void remove_rule(struct agent *agent, uint32_t id, enum rule_removal why, bool noted)
 {
 	const struct rule_entry *e = rule_table_find(&agent->rules, id);
 	enum connctl_action action;
@@ -342,7 +403,7 @@ void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why)
 	action = e->spec.rule.action;
 	from_dir = e->spec.rule.flags & CONNCTL_RULE_FROM_DIR;
 	rule_uninstall(agent, id);
-	if (!from_dir)
+	if (!from_dir && !noted)
 		state_note_del(&agent->journal, id);
 	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
 	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
@@ -350,10 +411,16 @@ void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why)
 	publish_removed(agent, id, why);
 }
 
+void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why)
+{
+	remove_rule(agent, id, why, false);
+}
+
 static json_t *rule_del(struct agent *agent, const struct request *req,
 			const struct peer *peer)
 {
 	const struct rule_entry *e = rule_table_find(&agent->rules, req->id);
+	int err;
 
 	if (!e)
 		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
@@ -361,7 +428,14 @@ static json_t *rule_del(struct agent *agent, const struct request *req,
 		return error_response(PROTO_BAD_REQUEST, "rule %u comes from --rules-dir %s: "
 				      "remove it from the files there", req->id,
 				      agent->cfg.rules_dir ? agent->cfg.rules_dir : "");
-	agent_remove_rule(agent, req->id, REMOVED_DELETED);
+	/* On disk first: a deletion that would not survive a reboot is refused. */
+	state_note_del(&agent->journal, req->id);
+	err = commit_state(agent);
+	if (err)
+		return error_response(PROTO_NOT_DURABLE, "rule %u not deleted: the state file "
+				      "%s cannot be written (%s); it stands", req->id,
+				      agent->cfg.state_file, strerror(-err));
+	remove_rule(agent, req->id, REMOVED_DELETED, true);
 	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
 	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
 }
@@ -429,13 +503,35 @@ static json_t *listed_to_json(struct agent *agent, const struct connctl_listed *
 	return obj;
 }
 
+bool token_take(struct token_bucket *b, uint64_t now_ns, uint32_t *retry_ms)
+{
+	if (b->last_ns && now_ns > b->last_ns)
+		b->tokens += (double)(now_ns - b->last_ns) / NSEC_PER_SEC * b->per_s;
+	if (!b->last_ns || b->tokens > b->burst)
+		b->tokens = b->burst;
+	b->last_ns = now_ns;
+	if (b->tokens >= 1) {
+		b->tokens -= 1;
+		return true;
+	}
+	*retry_ms = (uint32_t)((1 - b->tokens) / b->per_s * 1000) + 1;
+	return false;
+}
+
 /* rule.add with dry_run: what the rule would match now; nothing changes. */
-static json_t *rule_dry_run(struct agent *agent, const struct request *req)
+static json_t *rule_dry_run(struct agent *agent, const struct request *req,
+			    const struct peer *peer)
 {
 	struct connctl_listed *listed;
 	json_t *conns, *resp;
+	uint32_t retry_ms;
 	size_t n;
 	int err;
+
+	if (peer->uid != 0 && !token_take(&agent->reader_dry_runs, monotonic_ns(), &retry_ms))
+		return error_response(PROTO_RATE_LIMITED, "dry runs of readers are limited to "
+				      "%g a second; try again in %u ms",
+				      agent->reader_dry_runs.per_s, retry_ms);
 
 	err = closer_list(&agent->dp, &req->spec.rule, &listed, &n);
 	if (err)
@@ -477,18 +573,22 @@ static json_t *rule_show(struct agent *agent, const struct request *req)
 	return json_pack("{s:b, s:o}", "ok", 1, "rules", rules);
 }
 
+json_t *agent_refuse(const struct agent *agent, const struct peer *peer)
+{
+	if (agent->cfg.reader_group)
+		return error_response(PROTO_PERMISSION_DENIED,
+				      "needs root, or group %s to read (peer uid %u)",
+				      agent->cfg.reader_group, peer->uid);
+	return error_response(PROTO_PERMISSION_DENIED,
+			      "needs root (peer uid %u); connctld --group lets a group read",
+			      peer->uid);
+}
+
 json_t *agent_handle(struct agent *agent, const struct request *req,
 		     const struct peer *peer, void *client)
 {
-	if (!peer->reader) {
-		if (agent->cfg.reader_group)
-			return error_response(PROTO_PERMISSION_DENIED,
-				    "needs root, or group %s to read (peer uid %u)",
-				    agent->cfg.reader_group, peer->uid);
-		return error_response(PROTO_PERMISSION_DENIED,
-			    "needs root (peer uid %u); connctld --group lets a group read",
-			    peer->uid);
-	}
+	if (!peer->reader)
+		return agent_refuse(agent, peer);
 	switch (req->op) {
 	case REQ_RULE_SHOW:
 		return rule_show(agent, req);
@@ -514,7 +614,7 @@ json_t *agent_handle(struct agent *agent, const struct request *req,
 	case REQ_RULE_DEL:
 		/* A dry run changes nothing: whoever may read may ask. */
 		if (req->op == REQ_RULE_ADD && req->dry_run)
-			return rule_dry_run(agent, req);
+			return rule_dry_run(agent, req, peer);
 		if (peer->uid != 0)
 			return error_response(PROTO_PERMISSION_DENIED,
 				    "changing rules needs root (peer uid %u)", peer->uid);

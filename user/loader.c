@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
@@ -143,6 +144,42 @@ static int load_iterators(struct datapath *dp, const struct bpf_object_open_opts
 	return 0;
 }
 
+static size_t agent_state_len(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int map_agent_state(struct datapath *dp)
+{
+	void *p = mmap(NULL, agent_state_len(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(dp->sockops->maps.agent_state), 0);
+
+	if (p == MAP_FAILED) {
+		pr_warn("cannot map %s: %s", CONNCTL_MAP_AGENT_STATE, strerror(errno));
+		return -errno;
+	}
+	dp->state = p;
+	return 0;
+}
+
+void datapath_set_hold(struct datapath *dp, uint64_t hold_ns, bool pass)
+{
+	__atomic_store_n(&dp->state->hold_pass, pass ? 1 : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&dp->state->hold_ns, hold_ns, __ATOMIC_RELEASE);
+}
+
+uint64_t datapath_take_lost_events(struct datapath *dp)
+{
+	uint64_t lost = __atomic_load_n(&dp->state->events_lost, __ATOMIC_ACQUIRE);
+	uint64_t seen = dp->state->events_seen;
+
+	if (lost == seen)
+		return 0;
+	/* Kept in the pin: a restarted agent does not catch up twice. */
+	__atomic_store_n(&dp->state->events_seen, lost, __ATOMIC_RELAXED);
+	return lost - seen;
+}
+
 static int load_objects(struct datapath *dp, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -157,6 +194,9 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	err = write_layout(dp);
 	if (err)
 		return load_error("layout map", err);
+	err = map_agent_state(dp);
+	if (err)
+		return err;
 	err = kernel_rules_open(dp);
 	if (err)
 		return err;
@@ -302,6 +342,8 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 void datapath_close(struct datapath *dp)
 {
 	kernel_rules_close(dp);
+	if (dp->state)
+		munmap(dp->state, agent_state_len());
 	for (int i = 0; i < dp->iter_shards; i++)
 		bpf_link__destroy(dp->iter_link[i]);
 	/* Drops only our fds: the pins keep the programs attached. */

@@ -8,6 +8,7 @@
 #define CONNCTL_LOADER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 struct sockops_bpf;
 struct cgroup_skb_bpf;
@@ -38,6 +39,7 @@ struct datapath {
 	int			iter_shards;	/* objects loaded, one a CPU */
 	struct netns_set	*netns;		/* where the iterators walk */
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
+	struct connctl_agent_state *state;	/* agent_state, mmapped */
 	int			lock_fd;	/* flock on the pin dir */
 	bool			adopted;	/* found programs already attached */
 };
@@ -46,6 +48,10 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup);
 /* Closes our handles; pinned maps and links stay, so enforcement stays. */
 void datapath_close(struct datapath *dp);
 int datapath_events_fd(const struct datapath *dp);
+/* How long a new reset match is held with no agent, and what then (fail open?). */
+void datapath_set_hold(struct datapath *dp, uint64_t hold_ns, bool pass);
+/* Events lost since the agent last caught up (0: none); marks them caught up. */
+uint64_t datapath_take_lost_events(struct datapath *dp);
 /* Detach everything pinned under pin_dir and remove the pins. */
 int datapath_uninstall(const char *pin_dir);
 

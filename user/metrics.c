@@ -176,6 +176,21 @@ static void write_requests(FILE *f, const struct metrics *m)
 			(unsigned long long)m->errors[c]);
 }
 
+/* What an operator should alert on: the state file, events lost. */
+static void write_health(FILE *f, const struct metrics *m)
+{
+	family(f, "connctl_state_file_ok", "gauge",
+	       "1 when the last write of the state file succeeded (changes are refused while 0).");
+	fprintf(f, "connctl_state_file_ok %d\n", m->state_failing ? 0 : 1);
+	family(f, "connctl_state_file_errors_total", "counter",
+	       "Writes of the state file that failed.");
+	fprintf(f, "connctl_state_file_errors_total %llu\n",
+		(unsigned long long)m->state_errors);
+	family(f, "connctl_events_lost_total", "counter",
+	       "Kernel events the ring buffer had no room for (the agent caught up by a sweep).");
+	fprintf(f, "connctl_events_lost_total %llu\n", (unsigned long long)m->events_lost);
+}
+
 char *metrics_text(struct agent *agent, size_t *len)
 {
 	char *text = NULL;
@@ -188,6 +203,7 @@ char *metrics_text(struct agent *agent, size_t *len)
 	write_connections(f, &agent->metrics);
 	write_tc(f, agent);
 	write_requests(f, &agent->metrics);
+	write_health(f, &agent->metrics);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
 	fprintf(f, "connctl_metrics_scrapes_total %llu\n",
 		(unsigned long long)agent->metrics.scrapes);

@@ -41,6 +41,9 @@ struct metrics {
 	uint64_t	requests[NR_REQUEST_OPS + 1];		/* the last: unparsed */
 	uint64_t	errors[NR_PROTO_CODES];
 	uint64_t	scrapes;
+	uint64_t	state_errors;	/* commits of the state file that failed */
+	bool		state_failing;	/* the last one did */
+	uint64_t	events_lost;	/* kernel events the ring buffer had no room for */
 };
 
 struct agent;

@@ -133,6 +133,14 @@ int cgroup2_path_of(uint64_t id, char *path, size_t len)
 	return 0;
 }
 
+static bool has_dotdot(const char *s)
+{
+	for (const char *p = s; (p = strstr(p, "..")); p += 2)
+		if ((p == s || p[-1] == '/') && (!p[2] || p[2] == '/'))
+			return true;
+	return false;
+}
+
 int cgroup2_resolve(const char *s, uint64_t *id, uint32_t *level, char *path, size_t len,
 		    char *err, size_t err_len)
 {
@@ -141,6 +149,17 @@ int cgroup2_resolve(const char *s, uint64_t *id, uint32_t *level, char *path, si
 	size_t rlen;
 	char end;
 
+	/* An unset variable, not a wish for the whole host: "/" says that. */
+	if (!s[0]) {
+		snprintf(err, err_len, "cgroup '': empty; name a cgroup (\"/\" is the "
+			 "whole cgroup v2 root)");
+		return -EINVAL;
+	}
+	/* Only under the cgroup v2 mount: no way up and out of it. */
+	if (has_dotdot(s)) {
+		snprintf(err, err_len, "cgroup '%.64s': '..' has no place in a cgroup path", s);
+		return -EINVAL;
+	}
 	if (cgroup2_find_root(root, sizeof(root))) {
 		snprintf(err, err_len, "cgroup '%.64s': no cgroup v2 on this host", s);
 		return -ENOENT;

@@ -3,6 +3,7 @@
 #ifndef CONNCTL_MOUNTS_H
 #define CONNCTL_MOUNTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 

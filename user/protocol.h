@@ -39,6 +39,8 @@
 	X(PERMISSION_DENIED,	"permission_denied")	\
 	X(TOO_MANY_CLIENTS,	"too_many_clients")	\
 	X(IDLE_TIMEOUT,		"idle_timeout")		\
+	X(RATE_LIMITED,		"rate_limited")		\
+	X(NOT_DURABLE,		"not_durable")		\
 	X(INTERNAL,		"internal")
 
 #define PROTO_ENUM(name, str) PROTO_##name,

@@ -70,9 +70,24 @@ void rule_table_remove(struct rule_table *t, uint32_t id)
 	t->n--;
 }
 
+/*
+ * One above every id given out while there is one; past the top, the lowest
+ * id no standing rule holds (an id chosen by hand may be the highest).
+ */
 uint32_t rule_table_next_id(const struct rule_table *t)
 {
-	return t->last_id == UINT32_MAX ? 0 : t->last_id + 1;
+	uint32_t want = 1;
+
+	if (t->last_id != UINT32_MAX)
+		return t->last_id + 1;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].spec.rule.id > want)
+			return want;
+		if (t->v[i].spec.rule.id == UINT32_MAX)
+			return 0;
+		want = t->v[i].spec.rule.id + 1;
+	}
+	return want;
 }
 
 void rule_table_claim_id(struct rule_table *t, uint32_t id)

@@ -46,7 +46,7 @@ struct rule_entry *rule_table_find(const struct rule_table *t, uint32_t id);
 /* spec->rule.id must be set and not in the table. */
 struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spec *spec);
 void rule_table_remove(struct rule_table *t, uint32_t id);
-/* The next free id after every id seen, 0 when ids are exhausted. */
+/* A free id: after every id seen, else the lowest free; 0 when none is. */
 uint32_t rule_table_next_id(const struct rule_table *t);
 /* Count id as given out without keeping a rule (a `once` rule). */
 void rule_table_claim_id(struct rule_table *t, uint32_t id);

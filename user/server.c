@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "agent.h"
 #include "buf.h"
+#include "paths.h"
 
 /* Past this much unsent output, stop reading requests from that client. */
 #define CLIENT_OUT_HIGH		(1024 * 1024)
@@ -49,7 +50,12 @@ struct server {
 	struct watch	w;
 	struct agent	*agent;
 	struct client	*clients;
-	size_t		n_clients;
+	size_t		n_root;		/* clients of root, against --max-clients */
+	size_t		n_others;	/* everyone else's, against --max-reader-clients */
+	int		spare_fd;	/* closed to answer a client at the fd limit */
+	uint64_t	fd_limit_hits;	/* clients refused for want of fds, unlogged */
+	uint64_t	fd_limit_logged_ns;
+	uint64_t	paused_until_ns;	/* not accepting until then; 0: accepting */
 	char		path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -64,7 +70,10 @@ static void client_free(struct client *c)
 			break;
 		}
 	}
-	s->n_clients--;
+	if (c->peer.uid == 0)
+		s->n_root--;
+	else
+		s->n_others--;
 	if (c->held)
 		agent_forget_client(s->agent, c);
 	watch_del(s->agent->epoll_fd, &c->w);
@@ -201,6 +210,13 @@ static bool client_request(struct client *c, const char *line, size_t len)
 	bool parsed, add;
 	json_t *resp;
 
+	/* Whoever may not even read gets no further: nothing of it is parsed. */
+	if (!c->peer.reader) {
+		c->active_ns = monotonic_ns();
+		metrics_request(&agent->metrics, NULL);
+		client_queue(c, agent_refuse(agent, &c->peer));
+		return true;
+	}
 	parsed = !request_parse(line, len, &req, &err);
 	add = parsed && req.op == REQ_RULE_ADD && !req.dry_run;
 	if ((c->held && !add) || (add && agent_adds_full(agent)))
@@ -337,10 +353,9 @@ bool server_commit(struct agent *agent)
 	}
 }
 
-static void reject_client(int fd)
+static void reject_client(int fd, const char *why)
 {
-	json_t *resp = error_response(PROTO_TOO_MANY_CLIENTS,
-				      "too many clients at once; try again");
+	json_t *resp = error_response(PROTO_TOO_MANY_CLIENTS, "%s", why);
 	char *text = json_dumps(resp, JSON_COMPACT);
 
 	json_decref(resp);
@@ -372,14 +387,33 @@ static bool peer_may_read(int fd, const struct ucred *cred, gid_t reader_gid)
 	return false;
 }
 
+/* Root's clients and everyone else's are counted apart: readers cannot lock root out. */
+static const char *client_refusal(const struct server *s, uid_t uid)
+{
+	const struct agent *agent = s->agent;
+
+	if (uid == 0)
+		return s->n_root >= agent->max_clients ?
+		       "too many clients of root at once (--max-clients); try again" : NULL;
+	return s->n_others >= agent->max_reader_clients ?
+	       "too many clients at once (--max-reader-clients); try again" : NULL;
+}
+
 static int client_new(struct server *s, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	const char *refused;
 	struct client *c;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len))
 		return -errno;
+	refused = client_refusal(s, cred.uid);
+	if (refused) {
+		pr_debug("client pid %d uid %u refused: %s", cred.pid, cred.uid, refused);
+		reject_client(fd, refused);
+		return 0;
+	}
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
@@ -402,26 +436,72 @@ static int client_new(struct server *s, int fd)
 	}
 	c->next = s->clients;
 	s->clients = c;
-	s->n_clients++;
+	if (cred.uid == 0)
+		s->n_root++;
+	else
+		s->n_others++;
 	pr_debug("client pid %d uid %u connected", cred.pid, cred.uid);
 	return 0;
+}
+
+/* At the fd limit, a warning this often at most, with how many were refused. */
+#define FD_LIMIT_LOG_NS		(10 * NSEC_PER_SEC)
+/* With not even a spare fd to answer with, stop accepting this long. */
+#define ACCEPT_PAUSE_NS		(1 * NSEC_PER_SEC)
+
+static void note_fd_limit(struct server *s)
+{
+	uint64_t now = monotonic_ns();
+
+	s->fd_limit_hits++;
+	if (s->fd_limit_logged_ns && now - s->fd_limit_logged_ns < FD_LIMIT_LOG_NS)
+		return;
+	pr_warn("out of file descriptors (%s): %llu clients refused; serving the "
+		"clients connected", strerror(EMFILE), (unsigned long long)s->fd_limit_hits);
+	s->fd_limit_hits = 0;
+	s->fd_limit_logged_ns = now;
+}
+
+/*
+ * No fd to accept with: give up the spare one, accept, answer and close, so
+ * the client hears why and the backlog does not wake the loop forever. If
+ * even that fails, stop accepting for a while.
+ */
+static void accept_at_fd_limit(struct server *s)
+{
+	int fd = -1;
+
+	note_fd_limit(s);
+	if (s->spare_fd >= 0) {
+		close(s->spare_fd);
+		fd = accept4(s->w.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd >= 0)
+			reject_client(fd, "connctld is out of file descriptors; try again");
+		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	}
+	if (fd < 0 && !s->paused_until_ns &&
+	    !watch_mod(s->agent->epoll_fd, &s->w, 0))
+		s->paused_until_ns = monotonic_ns() + ACCEPT_PAUSE_NS;
 }
 
 static void server_accept(struct watch *w, uint32_t events)
 {
 	struct server *s = (struct server *)w;
 
-	for (;;) {
+	while (!s->paused_until_ns) {
 		int fd = accept4(w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				pr_warn("accept: %s", strerror(errno));
+			int err = errno;
+
+			if (err == EAGAIN || err == EINTR)
+				return;
+			if (err == EMFILE || err == ENFILE) {
+				accept_at_fd_limit(s);
+				continue;
+			}
+			pr_warn("accept: %s", strerror(err));
 			return;
-		}
-		if (s->n_clients >= s->agent->max_clients) {
-			reject_client(fd);
-			continue;
 		}
 		if (client_new(s, fd)) {
 			pr_warn("dropping a client: %s", strerror(errno));
@@ -471,6 +551,17 @@ static int make_socket_dir(const char *path, gid_t gid)
 	return 0;
 }
 
+/* Elsewhere another user could take the path and answer root's requests. */
+static int check_socket_dir(const char *path)
+{
+	char why[PATH_MAX + 160];
+	int err = path_dir_private(path, why, sizeof(why));
+
+	if (err)
+		pr_warn("--socket %s: %s", path, why);
+	return err;
+}
+
 static int listen_on(const char *path, gid_t gid)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -482,6 +573,9 @@ static int listen_on(const char *path, gid_t gid)
 		return -ENAMETOOLONG;
 	}
 	strcpy(sa.sun_path, path);
+	err = check_socket_dir(path);
+	if (err)
+		return err;
 	err = make_socket_dir(path, gid);
 	if (err) {
 		pr_warn("cannot create the directory of %s: %s", path, strerror(-err));
@@ -520,6 +614,7 @@ int server_open(struct agent *agent, const char *path)
 	s->w.fd = fd;
 	s->w.handle = server_accept;
 	s->agent = agent;
+	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	if (watch_add(agent->epoll_fd, &s->w, EPOLLIN)) {
 		fd = -errno;
@@ -532,12 +627,23 @@ int server_open(struct agent *agent, const char *path)
 	return 0;
 }
 
+/* A pause in accepting (at the fd limit) runs out. */
+static void resume_accept(struct server *s)
+{
+	if (!s->paused_until_ns || monotonic_ns() < s->paused_until_ns)
+		return;
+	if (!watch_mod(s->agent->epoll_fd, &s->w, EPOLLIN))
+		s->paused_until_ns = 0;
+}
+
 void server_expire_idle(struct agent *agent)
 {
 	struct server *s = agent->server;
 	uint64_t now = monotonic_ns(), limit;
 	struct client *c, *next;
 
+	if (s)
+		resume_accept(s);
 	if (!s || !agent->cfg.client_idle_s)
 		return;
 	limit = (uint64_t)agent->cfg.client_idle_s * NSEC_PER_SEC;
@@ -568,6 +674,8 @@ void server_close(struct agent *agent)
 	}
 	watch_del(agent->epoll_fd, &s->w);
 	close(s->w.fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd);
 	unlink(s->path);
 	free(s);
 	agent->server = NULL;

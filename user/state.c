@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
@@ -81,7 +82,13 @@ static int write_whole(const char *path, const struct rule_table *t)
 		return err;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	/*
+	 * Ours, new: a name planted there (a symlink to a file of root's) is
+	 * removed, never followed; one planted again meanwhile fails the write.
+	 */
+	if (unlink(tmp) && errno != ENOENT)
+		return -errno;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
 	f = fdopen(fd, "w");
@@ -113,14 +120,39 @@ void state_journal_init(struct state_journal *j)
 {
 	memset(j, 0, sizeof(*j));
 	j->fd = -1;
+	j->lock_fd = -1;
 }
 
 void state_journal_close(struct state_journal *j)
 {
 	if (j->fd >= 0)
 		close(j->fd);
+	if (j->lock_fd >= 0)
+		close(j->lock_fd);
 	free(j->pending);
 	state_journal_init(j);
+}
+
+int state_lock(struct state_journal *j, const char *path)
+{
+	char lock[PATH_MAX];
+	int err;
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock))
+		return -ENAMETOOLONG;
+	err = mkdir_parent(path);
+	if (err)
+		return err;
+	j->lock_fd = open(lock, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (j->lock_fd < 0)
+		return -errno;
+	if (flock(j->lock_fd, LOCK_EX | LOCK_NB)) {
+		err = -errno;
+		close(j->lock_fd);
+		j->lock_fd = -1;
+		return err;
+	}
+	return 0;
 }
 
 static void pending_clear(struct state_journal *j)
@@ -177,7 +209,7 @@ static int commit_whole(struct state_journal *j, const char *path, const struct 
 	j->rewrite = false;
 	err = write_whole(path, t);
 	if (!err) {
-		j->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+		j->fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 		if (j->fd < 0)
 			err = -errno;
 	}
@@ -210,10 +242,13 @@ int state_commit(struct state_journal *j, const char *path, const struct rule_ta
 
 	if (!j->dirty)
 		return 0;
-	j->dirty = false;
 	if (j->rewrite || j->failed || j->fd < 0 ||
-	    j->lines + j->pending_lines > 2 * t->n + JOURNAL_SLACK)
-		return commit_whole(j, path, t);
+	    j->lines + j->pending_lines > 2 * t->n + JOURNAL_SLACK) {
+		err = commit_whole(j, path, t);
+		/* Still not on disk: the next commit tries again, and fails as loudly. */
+		j->dirty = err != 0;
+		return err;
+	}
 	err = write_all(j->fd, j->pending, j->pending_len);
 	if (!err && fdatasync(j->fd))
 		err = -errno;
@@ -225,6 +260,7 @@ int state_commit(struct state_journal *j, const char *path, const struct rule_ta
 		j->rewrite = true;
 		return err;
 	}
+	j->dirty = false;
 	j->lines += j->pending_lines;
 	pending_clear(j);
 	return 0;
@@ -410,13 +446,18 @@ int state_load(const char *path, struct state_loaded *out, char *msg, size_t msg
 	size_t lineno = 0, len = 0;
 	char *line = NULL, what[256];
 	ssize_t got;
-	int err = 0;
+	int err = 0, fd;
 	FILE *f;
 
 	memset(out, 0, sizeof(*out));
-	f = fopen(path, "re");
-	if (!f)
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
 		return -errno;
+	f = fdopen(fd, "r");
+	if (!f) {
+		close(fd);
+		return -errno;
+	}
 	while ((got = getline(&line, &len, f)) > 0) {
 		json_error_t jerr;
 		json_t *obj;

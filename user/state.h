@@ -20,12 +20,14 @@
 #include <stddef.h>
 #include "rules.h"
 
-#define DEFAULT_STATE_FILE	"/var/lib/connctl/rules.json"
+#define DEFAULT_STATE_DIR	"/var/lib/connctl"
+#define DEFAULT_STATE_FILE	DEFAULT_STATE_DIR "/rules.json"
 #define STATE_VERSION		2
 
 /* The file as the agent writes it, and the changes not in it yet. */
 struct state_journal {
 	int	fd;		/* open for appending; -1: write it whole first */
+	int	lock_fd;	/* flock on PATH.lock: one agent a state file */
 	size_t	lines;		/* in the file */
 	char	*pending;	/* lines to append */
 	size_t	pending_len;
@@ -37,13 +39,22 @@ struct state_journal {
 };
 
 void state_journal_init(struct state_journal *j);
+/*
+ * Take the state file for this agent alone (a lock on PATH.lock, held until
+ * state_journal_close); -EWOULDBLOCK when another agent holds it.
+ */
+int state_lock(struct state_journal *j, const char *path);
 void state_journal_close(struct state_journal *j);
 void state_note_add(struct state_journal *j, const struct rule_spec *spec);
 void state_note_del(struct state_journal *j, uint32_t id);
 void state_note_last_id(struct state_journal *j, uint32_t id);
 /* The file no longer follows the table (it was restored, or adopted). */
 void state_note_rewrite(struct state_journal *j);
-/* The noted changes to path, durably; the whole table when it is time. */
+/*
+ * The noted changes to path, durably; the whole table when it is time. On
+ * failure nothing is lost from memory: the next commit writes the file
+ * whole, and until one succeeds every commit fails again.
+ */
 int state_commit(struct state_journal *j, const char *path, const struct rule_table *t);
 
 /* What a state file holds, once its journal is played. */

@@ -46,6 +46,8 @@ cleanup() {
 		wait_until 5 cgroup_empty
 	fi
 	if [ -n "$AGENT_PID" ]; then
+		# A test may have stopped it (SIGSTOP): it must run to hear SIGTERM.
+		kill -CONT "$AGENT_PID" 2>/dev/null
 		kill "$AGENT_PID" 2>/dev/null
 		wait "$AGENT_PID" 2>/dev/null
 	fi

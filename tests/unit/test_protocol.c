@@ -159,6 +159,14 @@ static const struct {
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":7}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"cgroup\":\"/no/such/cgroup\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"cgroup\":\"/etc\"}}", PROTO_BAD_RULE },
+	/* An unset variable ("$CG") is not the whole cgroup root. */
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"cgroup\":\"\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"cgroup\":\"/../../etc\"}}", PROTO_BAD_RULE },
+	/* Namespaces are named only where they live: nothing else is opened. */
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"/etc/shadow\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"/var/run/netns/../../../etc/shadow\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"/proc/1/root/etc/shadow\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"netns\":\"/tmp/fifo\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":80},\"dry_run\":1}", PROTO_BAD_REQUEST },
 };
 

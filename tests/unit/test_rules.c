@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* The agent's rule table: sorted by id, ids never reused while it runs. */
+/* The agent's rule table: sorted by id, ids not reused until they run out. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,8 +47,18 @@ static void test_next_id(void **state)
 	/* Nor is the id of a `once` rule, which was never kept. */
 	rule_table_claim_id(&t, 11);
 	assert_int_equal(rule_table_next_id(&t), 12);
+	/*
+	 * Past the top (an id chosen by hand), the lowest free id: never
+	 * "exhausted" while one is free, even once the top one is deleted.
+	 */
 	insert(&t, UINT32_MAX);
-	assert_int_equal(rule_table_next_id(&t), 0);
+	assert_int_equal(rule_table_next_id(&t), 2);
+	insert(&t, 2);
+	insert(&t, 3);
+	assert_int_equal(rule_table_next_id(&t), 4);
+	rule_table_remove(&t, UINT32_MAX);
+	rule_table_remove(&t, 1);
+	assert_int_equal(rule_table_next_id(&t), 1);
 	rule_table_free(&t);
 }
 
