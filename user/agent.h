@@ -96,10 +96,18 @@ struct add_queue {
 	struct apply_batch	batch;		/* the walk's input and output */
 };
 
-/* --rules-dir: its inotify watch. */
+/* A standing rule of --rules-dir, and the file it came from. */
+struct rule_owner {
+	uint32_t	id;
+	char		file[256];
+};
+
+/* --rules-dir: its inotify watch, and which file each of its rules is from. */
 struct rules_dir {
-	struct watch	w;
-	struct agent	*agent;
+	struct watch		w;
+	struct agent		*agent;
+	struct rule_owner	*owners;
+	size_t			n_owners, cap_owners;
 };
 
 struct agent {
@@ -139,8 +147,8 @@ json_t *agent_refuse(const struct agent *agent, const struct peer *peer);
 int agent_apply_adds(struct agent *agent);
 /* handlers.c: no room for another rule.add before agent_apply_adds. */
 bool agent_adds_full(const struct agent *agent);
-/* handlers.c: a rule of --rules-dir, queued as a rule.add with no client. */
-void agent_queue_add(struct agent *agent, const struct rule_spec *spec);
+/* handlers.c: a rule of --rules-dir, queued as a rule.add with no client; its id, 0: refused. */
+uint32_t agent_queue_add(struct agent *agent, const struct rule_spec *spec);
 /* handlers.c: a standing rule removed, for reason (the event says it). */
 void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why);
 /* handlers.c: client is gone: its queued responses go nowhere. */

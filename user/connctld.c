@@ -108,7 +108,8 @@ static const char usage_text[] =
 "      the host's agent: rules from files (and the socket), metrics on\n"
 "      http://127.0.0.1:9540/metrics\n"
 "  nsenter --net=/var/run/netns/demo connctld --cgroup /sys/fs/cgroup/demo \\\n"
-"      --pin-dir /sys/fs/bpf/demo --socket /tmp/demo.sock --state-file \"\"\n"
+"      --pin-dir /sys/fs/bpf/demo --socket /run/connctl-demo/connctl.sock \\\n"
+"      --state-file \"\"\n"
 "      a trial in a namespace of its own, leaving the host alone\n"
 "  connctld --uninstall\n"
 "      end enforcement: detach everything and remove the pins\n";
@@ -535,8 +536,9 @@ static int start(struct agent *agent, struct agent_watch *events_w,
 	err = server_open(agent, agent->cfg.socket_path);
 	if (err)
 		return err;
-	pr_info("serving %s (pin dir %s, cgroup %s)", agent->cfg.socket_path,
-		agent->cfg.pin_dir, agent->cfg.cgroup_path);
+	pr_info("serving %s (pin dir %s, cgroup %s, state file %s)", agent->cfg.socket_path,
+		agent->cfg.pin_dir, agent->cfg.cgroup_path,
+		agent->cfg.state_file[0] ? agent->cfg.state_file : "none");
 	return 0;
 }
 

@@ -361,19 +361,21 @@ static json_t *rule_add_check(struct agent *agent, struct rule_spec *spec)
 	return NULL;
 }
 
-void agent_queue_add(struct agent *agent, const struct rule_spec *spec)
+uint32_t agent_queue_add(struct agent *agent, const struct rule_spec *spec)
 {
 	struct pending_add *add = &agent->adds.v[agent->adds.n];
 
 	*add = (struct pending_add){ .spec = *spec };
 	add->error = rule_add_check(agent, &add->spec);
+	agent->adds.n++;
 	if (add->error) {
 		const char *msg = json_string_value(json_object_get(
 			json_object_get(add->error, "error"), "message"));
 
 		pr_warn("--rules-dir: a rule not added: %s", msg ? msg : "?");
+		return 0;
 	}
-	agent->adds.n++;
+	return add->spec.rule.id;
 }
 
 /* NULL: the response follows from agent_apply_adds, to client. */

@@ -2,8 +2,8 @@
 # --rules-dir: the rules of the directory's *.json files stand from the start
 # (and apply to what exists: a reset rule cuts held connections), and follow
 # the files: a file changed, added, removed; a Kubernetes ConfigMap update
-# (the ..data symlink swapped). A file that does not parse changes nothing,
-# and says where. Those rules cannot be deleted over the socket, and a
+# (the ..data symlink swapped). A file that does not parse changes nothing
+# of its own, and says where; the others are followed. Those rules cannot be deleted over the socket, and a
 # restarted agent keeps them, same ids, none twice.
 . "$(dirname "$0")/lib.sh"
 
@@ -48,14 +48,16 @@ expect_eq "$(hold_ask alive 9400)" 0 \
 rm "$DIR/cut.json"
 wait_until 5 is "observe:9200 reset:9400" || die "after cut.json went: $(dir_rules)"
 
-# A file that does not parse: nothing changes, the log says which and why.
+# A file that does not parse: the log says which and why; it changes
+# nothing of its own, and the other files are followed all the same.
 echo '{"action":"reset","lport":99999}' >"$DIR/bad.json"
-echo '{"action":"observe","lport":9500}' >"$DIR/good.json"
-said() { grep -q "rules-dir $DIR/bad.json: .*lport.*no change made" "$AGENT_LOG"; }
+said() { grep -q "rules-dir $DIR/bad.json: .*lport.*stay as they were" "$AGENT_LOG"; }
 wait_until 5 said || die "no word of bad.json in the log"
-expect_eq "$(dir_rules)" "observe:9200 reset:9400" "rules while bad.json is bad"
+echo '{"action":"observe","lport":9500}' >"$DIR/good.json"
+wait_until 5 is "observe:9200 observe:9500 reset:9400" ||
+	die "good.json while bad.json is bad: $(dir_rules)"
 rm "$DIR/bad.json"
-wait_until 5 is "observe:9200 observe:9500 reset:9400" || die "after bad.json went: $(dir_rules)"
+expect_eq "$(dir_rules)" "observe:9200 observe:9500 reset:9400" "rules after bad.json went"
 
 # A ConfigMap: files are symlinks through ..data, which an update swaps.
 rm "$DIR"/*.json
