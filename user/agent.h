@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <stddef.h>
+#include <sys/socket.h>
 #include <jansson.h>
 #include "drain.h"
 #include "loader.h"
@@ -129,6 +130,8 @@ struct agent {
 	struct netns_set	netns;		/* --netns */
 	struct metrics		metrics;
 	struct MHD_Daemon	*metrics_daemon;	/* --metrics */
+	struct sockaddr_storage	metrics_addr;
+	uint64_t		metrics_retry_ns;	/* its port was taken: try then; 0: no */
 	struct watch		metrics_watch;
 	struct state_journal	journal;	/* the state file, and what it lags */
 	uint64_t		state_logged_ns;	/* last warning of a failing one */

@@ -447,6 +447,7 @@ static int run(struct agent *agent)
 
 		if (now >= next_collect) {
 			flows_collect(agent);
+			datapath_check_pins(&agent->dp, agent->cfg.pin_dir);
 			server_expire_idle(agent);
 			metrics_tick(agent);
 			next_collect = now + FLOWS_COLLECT_NS;

@@ -360,6 +360,52 @@ void datapath_close(struct datapath *dp)
 	dp->lock_fd = -1;
 }
 
+/* Every pin of ours, again: the maps (by name) and the cgroup links. */
+static int repin(struct datapath *dp, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err = 0;
+
+	bpf_object__for_each_map(map, dp->sockops->obj) {
+		if (!bpf_map__pin_path(map))
+			continue;	/* not shared: .bss and the like */
+		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
+		if (bpf_obj_pin(bpf_map__fd(map), path) && errno != EEXIST)
+			err = -errno;
+	}
+	for (int i = 0; i < NR_CGROUP_LINKS; i++) {
+		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
+		if (dp->cgroup_links[i] &&
+		    bpf_obj_pin(bpf_link__fd(dp->cgroup_links[i]), path) && errno != EEXIST)
+			err = -errno;
+	}
+	return err;
+}
+
+int datapath_check_pins(struct datapath *dp, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int err;
+
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_LAYOUT);
+	if (!access(path, F_OK) || errno != ENOENT)
+		return 0;
+	pr_warn("the pins under %s are gone (removed by hand?): without them enforcement "
+		"would end with this agent; pinning them again", pin_dir);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
+	dp->lock_fd = -1;
+	err = lock_pin_dir(dp, pin_dir);
+	if (!err)
+		err = repin(dp, pin_dir);
+	if (err)
+		pr_warn("cannot pin again under %s: %s", pin_dir, strerror(-err));
+	else
+		pr_info("pinned again under %s", pin_dir);
+	return err;
+}
+
 int datapath_events_fd(const struct datapath *dp)
 {
 	return bpf_map__fd(dp->sockops->maps.events);
@@ -367,7 +413,7 @@ int datapath_events_fd(const struct datapath *dp)
 
 int datapath_uninstall(const char *pin_dir)
 {
-	char path[PATH_MAX];
+	char path[PATH_MAX], flows[PATH_MAX];
 	struct dirent *de;
 	struct datapath dp = { .lock_fd = -1 };
 	int err, ret = 0;
@@ -378,7 +424,8 @@ int datapath_uninstall(const char *pin_dir)
 		return err;
 	pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_TC_IFACES);
 	/* Pins removed with tc filters left behind would orphan them: stop. */
-	err = tc_detach_recorded(path);
+	pin_path(flows, sizeof(flows), pin_dir, CONNCTL_MAP_FLOWS);
+	err = tc_detach_recorded(path, flows);
 	if (err) {
 		if (err != -EXDEV)
 			pr_warn("cannot read %s: %s", path, strerror(-err));

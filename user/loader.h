@@ -48,6 +48,8 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup);
 /* Closes our handles; pinned maps and links stay, so enforcement stays. */
 void datapath_close(struct datapath *dp);
 int datapath_events_fd(const struct datapath *dp);
+/* The pins are still there; if someone removed them, pin everything again. */
+int datapath_check_pins(struct datapath *dp, const char *pin_dir);
 /* How long a new reset match is held with no agent, and what then (fail open?). */
 void datapath_set_hold(struct datapath *dp, uint64_t hold_ns, bool pass);
 /* Events lost since the agent last caught up (0: none); marks them caught up. */

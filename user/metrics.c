@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 #include <microhttpd.h>
 #include "agent.h"
+#include "clock.h"
 #include "flows.h"
 #include "metrics.h"
 #include "parse.h"
@@ -296,29 +298,56 @@ static int parse_listen(const char *s, struct sockaddr_storage *ss)
 	return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ? 0 : -EINVAL;
 }
 
-int metrics_open(struct agent *agent, const char *listen)
+/* Our own listening socket: a failure names the real address and errno. */
+static int listen_socket(const struct sockaddr_storage *ss)
 {
-	struct sockaddr_storage ss;
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+						   sizeof(struct sockaddr_in);
+	int fd, on = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
+	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 64)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Metrics are worth retrying this often while their port cannot be had. */
+#define METRICS_RETRY_NS	(5 * NSEC_PER_SEC)
+
+static int metrics_start(struct agent *agent)
+{
 	const union MHD_DaemonInfo *info;
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int fd;
 
-	agent->metrics_watch.fd = -1;
-	if (!listen)
+	agent->metrics_retry_ns = 0;
+	fd = listen_socket(&agent->metrics_addr);
+	if (fd < 0) {
+		/* The agent's job is the rules: it serves them, and tries again. */
+		pr_warn("--metrics %s: cannot listen: %s; serving rules without metrics, "
+			"trying again every %llu s", agent->cfg.metrics_listen, strerror(-fd),
+			(unsigned long long)(METRICS_RETRY_NS / NSEC_PER_SEC));
+		agent->metrics_retry_ns = monotonic_ns() + METRICS_RETRY_NS;
 		return 0;
-	if (parse_listen(listen, &ss)) {
-		pr_warn("--metrics %s: expected PORT, ADDR:PORT or [ADDR6]:PORT", listen);
-		return -EINVAL;
 	}
-	if (ss.ss_family == AF_INET6)
+	if (agent->metrics_addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	agent->metrics_daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, agent,
-						 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+						 MHD_OPTION_LISTEN_SOCKET, fd,
 						 MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS,
 						 MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
 						 MHD_OPTION_END);
 	if (!agent->metrics_daemon) {
-		pr_warn("--metrics %s: cannot listen (in use? a bad address?)", listen);
-		return -EADDRNOTAVAIL;
+		close(fd);
+		pr_warn("--metrics %s: cannot start the HTTP server", agent->cfg.metrics_listen);
+		return -EINVAL;
 	}
 	info = MHD_get_daemon_info(agent->metrics_daemon, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info) {
@@ -331,13 +360,27 @@ int metrics_open(struct agent *agent, const char *listen)
 		metrics_close(agent);
 		return -errno;
 	}
-	pr_info("serving metrics on http://%s%s/metrics", strchr(listen, ':') ? "" : "127.0.0.1:",
-		listen);
+	pr_info("serving metrics on http://%s%s/metrics",
+		strchr(agent->cfg.metrics_listen, ':') ? "" : "127.0.0.1:",
+		agent->cfg.metrics_listen);
 	return 0;
+}
+
+int metrics_open(struct agent *agent, const char *listen)
+{
+	agent->metrics_watch.fd = -1;
+	if (!listen)
+		return 0;
+	if (parse_listen(listen, &agent->metrics_addr)) {
+		pr_warn("--metrics %s: expected PORT, ADDR:PORT or [ADDR6]:PORT", listen);
+		return -EINVAL;
+	}
+	return metrics_start(agent);
 }
 
 void metrics_close(struct agent *agent)
 {
+	/* MHD closes the listening socket it was given, too. */
 	if (agent->metrics_daemon)
 		MHD_stop_daemon(agent->metrics_daemon);
 	agent->metrics_daemon = NULL;
@@ -346,6 +389,8 @@ void metrics_close(struct agent *agent)
 
 void metrics_tick(struct agent *agent)
 {
+	if (agent->metrics_retry_ns && monotonic_ns() >= agent->metrics_retry_ns)
+		metrics_start(agent);
 	/* Idle scrapers time out only when MHD runs. */
 	if (agent->metrics_daemon)
 		MHD_run(agent->metrics_daemon);

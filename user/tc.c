@@ -34,14 +34,66 @@ static int attach_one(int ifindex, enum bpf_tc_attach_point point, int prog_fd)
 	return bpf_tc_attach(&hook, &opts);
 }
 
-/* Ours only: by handle and priority; the clsact qdisc stays for others. */
-static void detach_one(int ifindex)
+/* The id of a map, from its fd; 0 when it cannot be read. */
+static uint32_t map_id(int map_fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	return bpf_obj_get_info_by_fd(map_fd, &info, &len) ? 0 : info.id;
+}
+
+/*
+ * Who holds our handle and priority on an interface: FILTER_NONE, ours
+ * (the program uses our pinned flows map, flows_id), or another agent's
+ * (another pin dir: its own maps).
+ */
+enum filter_owner { FILTER_NONE, FILTER_OURS, FILTER_OTHER };
+
+static enum filter_owner filter_owner(int ifindex, enum bpf_tc_attach_point point,
+				      uint32_t flows_id, uint32_t *prog_id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CONNCTL_TC_HANDLE,
+		    .priority = CONNCTL_TC_PRIORITY);
+	struct bpf_prog_info info = {};
+	__u32 len = sizeof(info), ids[16];
+	enum filter_owner owner = FILTER_OTHER;
+	int fd;
+
+	if (bpf_tc_query(&hook, &opts))
+		return FILTER_NONE;
+	*prog_id = opts.prog_id;
+	fd = bpf_prog_get_fd_by_id(opts.prog_id);
+	if (fd < 0)
+		return FILTER_OTHER;
+	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
+	info.map_ids = (__u64)(unsigned long)ids;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		for (__u32 i = 0; i < info.nr_map_ids && i < sizeof(ids) / sizeof(ids[0]); i++)
+			if (flows_id && ids[i] == flows_id)
+				owner = FILTER_OURS;
+	}
+	close(fd);
+	return owner;
+}
+
+/* Ours only: by handle and priority, and our maps; the clsact qdisc stays for others. */
+static void detach_one(int ifindex, uint32_t flows_id)
 {
 	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
 		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = points[i]);
 		LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CONNCTL_TC_HANDLE,
 			    .priority = CONNCTL_TC_PRIORITY);
-		int err = bpf_tc_detach(&hook, &opts);
+		uint32_t prog_id = 0;
+		int err;
+
+		if (filter_owner(ifindex, points[i], flows_id, &prog_id) == FILTER_OTHER) {
+			pr_warn("tc on ifindex %d: the filter there (prog id %u) is another "
+				"agent's: left in place", ifindex, prog_id);
+			continue;
+		}
+		err = bpf_tc_detach(&hook, &opts);
 
 		if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL)
 			pr_warn("cannot detach tc from ifindex %d: %s", ifindex, strerror(-err));
@@ -68,7 +120,7 @@ static bool named(int ifindex, const int *ifindexes, size_t n)
  * Only in the namespace they were recorded in: elsewhere the same ifindex
  * is another interface. Returns how many were left for that reason.
  */
-static int detach_unnamed(int map_fd, const int *ifindexes, size_t n)
+static int detach_unnamed(int map_fd, uint32_t flows_id, const int *ifindexes, size_t n)
 {
 	struct connctl_tc_iface stale[MAX_IFACES], rec;
 	uint64_t netns = current_netns();
@@ -91,7 +143,7 @@ static int detach_unnamed(int map_fd, const int *ifindexes, size_t n)
 		stale[n_stale++] = rec;
 	}
 	for (size_t i = 0; i < n_stale; i++) {
-		detach_one((int)stale[i].ifindex);
+		detach_one((int)stale[i].ifindex, flows_id);
 		bpf_map_delete_elem(map_fd, &stale[i].ifindex);
 		pr_info("tc programs removed from %s", stale[i].name);
 	}
@@ -101,6 +153,7 @@ static int detach_unnamed(int map_fd, const int *ifindexes, size_t n)
 int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 {
 	int map_fd = bpf_map__fd(dp->tc->maps.tc_ifaces);
+	uint32_t flows_id = map_id(bpf_map__fd(dp->tc->maps.flows)), prog_id = 0;
 	int ifindexes[MAX_IFACES] = { 0 };
 	int err;
 
@@ -111,8 +164,18 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 				ifnames[i]);
 			return -ENODEV;
 		}
+		/* Never silently take another agent's place: its pins would lose it. */
+		for (size_t p = 0; p < 2; p++) {
+			if (filter_owner(ifindexes[i], points[p], flows_id, &prog_id) ==
+			    FILTER_OTHER) {
+				pr_warn("--iface %s: another connctld's tc programs are there "
+					"(prog id %u, another pin dir): one agent an interface",
+					ifnames[i], prog_id);
+				return -EBUSY;
+			}
+		}
 	}
-	detach_unnamed(map_fd, ifindexes, n);
+	detach_unnamed(map_fd, flows_id, ifindexes, n);
 	for (size_t i = 0; i < n; i++) {
 		struct connctl_tc_iface rec = {
 			.ifindex = (__u32)ifindexes[i],
@@ -145,13 +208,19 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 	return 0;
 }
 
-int tc_detach_recorded(const char *tc_ifaces_pin)
+int tc_detach_recorded(const char *tc_ifaces_pin, const char *flows_pin)
 {
-	int map_fd = bpf_obj_get(tc_ifaces_pin), err;
+	int map_fd = bpf_obj_get(tc_ifaces_pin), flows_fd, err;
+	uint32_t flows_id = 0;
 
 	if (map_fd < 0)
 		return errno == ENOENT ? 0 : -errno;
-	err = detach_unnamed(map_fd, NULL, 0) ? -EXDEV : 0;
+	flows_fd = bpf_obj_get(flows_pin);
+	if (flows_fd >= 0) {
+		flows_id = map_id(flows_fd);
+		close(flows_fd);
+	}
+	err = detach_unnamed(map_fd, flows_id, NULL, 0) ? -EXDEV : 0;
 	close(map_fd);
 	return err;
 }

@@ -14,7 +14,10 @@
 
 /* Attach to these interfaces; detach from recorded ones no longer named. */
 int tc_attach(struct datapath *dp, char *const *ifnames, size_t n);
-/* Detach from every recorded interface; the tc_ifaces map at its pin path. */
-int tc_detach_recorded(const char *tc_ifaces_pin);
+/*
+ * Detach from every recorded interface (the tc_ifaces map at its pin path)
+ * the filters that are ours (they use the flows map pinned at flows_pin).
+ */
+int tc_detach_recorded(const char *tc_ifaces_pin, const char *flows_pin);
 
 #endif /* CONNCTL_TC_H */

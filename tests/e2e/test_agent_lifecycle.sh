@@ -9,7 +9,7 @@ start_nginx 8080
 start_agent
 
 rc=0
-nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --socket "$TMP/second.sock" --pin-dir "$PIN_DIR" \
+nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --socket "$TMP/second.sock" --pin-dir "$PIN_DIR" --state-file "" \
 	--cgroup "$CGROUP" 2>"$TMP/second.err" || rc=$?
 expect_eq "$rc" 1 "exit status of a second agent on the same pin dir"
 grep 'held by another running connctld' "$TMP/second.err" >/dev/null ||
