@@ -29,19 +29,22 @@ BPF_PROGS	:= sockops cgroup_skb iter tc
 BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
-COMMON_SRCS	:= user/log.c user/parse.c user/protocol.c user/mounts.c
-UNIT_LIB_SRCS	:= user/rules.c user/tracked.c user/state.c
-AGENT_SRCS	:= user/connctld.c user/loader.c user/rules.c \
-		   user/closer.c user/sock_diag.c user/server.c user/events.c \
-		   user/handlers.c user/kernel_rules.c user/drain.c user/owner.c \
-		   user/tracked.c user/tc.c \
-		   user/flows.c user/state.c user/rules_dir.c user/metrics.c \
-		   user/netns.c user/paths.c
-CLI_SRCS	:= user/connctl.c
+# The agent in layers, each using only those before it (tests/check_layers.sh):
+# base, sys, kernel, engine, front; connctld.c wires them. The CLI is alone.
+BASE_SRCS	:= $(wildcard user/base/*.c)
+SYS_SRCS	:= $(wildcard user/sys/*.c)
+KERNEL_SRCS	:= $(wildcard user/kernel/*.c)
+ENGINE_SRCS	:= $(wildcard user/engine/*.c)
+FRONT_SRCS	:= $(wildcard user/front/*.c)
+AGENT_SRCS	:= $(BASE_SRCS) $(SYS_SRCS) $(KERNEL_SRCS) $(ENGINE_SRCS) $(FRONT_SRCS) \
+		   user/connctld.c
+CLI_SRCS	:= $(wildcard user/cli/*.c)
+# What the unit tests link: the layers without the kernel.
+UNIT_LIB_SRCS	:= $(BASE_SRCS) $(SYS_SRCS) user/engine/rule_table.c user/engine/tracked.c \
+		   user/engine/journal.c user/front/protocol.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
-COMMON_OBJS	:= $(call obj,$(COMMON_SRCS))
 AGENT_OBJS	:= $(call obj,$(AGENT_SRCS))
 CLI_OBJS	:= $(call obj,$(CLI_SRCS))
 UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -94,15 +97,16 @@ $(OBJ)/%.o: %.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/connctld: $(AGENT_OBJS) $(COMMON_OBJS)
+$(BUILD)/connctld: $(AGENT_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(AGENT_LDLIBS) -o $@
 
-$(BUILD)/connctl: $(CLI_OBJS) $(COMMON_OBJS)
+# The CLI speaks JSON over a socket: jansson is all it links.
+$(BUILD)/connctl: $(CLI_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ -ljansson -o $@
 
-$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(COMMON_OBJS) $(call obj,$(UNIT_LIB_SRCS))
+$(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(call obj,$(UNIT_LIB_SRCS))
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -lcmocka -o $@
@@ -110,12 +114,11 @@ $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(COMMON_OBJS) $(call obj,$(UNIT_LIB_SRC
 # libFuzzer over the request parser and the state file reader, FUZZ_SECONDS
 # long, from the seeds in tests/fuzz/corpus (new inputs go to build/fuzz).
 FUZZ_SECONDS	?= 60
-FUZZ_SRCS	:= tests/fuzz/fuzz_request.c user/protocol.c user/parse.c user/log.c user/mounts.c \
-		   user/state.c user/rules.c user/tracked.c
+FUZZ_SRCS	:= tests/fuzz/fuzz_request.c $(UNIT_LIB_SRCS)
 SAN_CFLAGS	:= -g -O1 -fno-omit-frame-pointer -std=gnu11 -D_GNU_SOURCE -Wall -Wextra \
 		   -Wno-unused-parameter -Iinclude -Iuser -I$(BUILD)
 
-$(BUILD)/fuzz/fuzz_request: $(FUZZ_SRCS) $(wildcard user/*.h include/*.h)
+$(BUILD)/fuzz/fuzz_request: $(FUZZ_SRCS) $(wildcard user/*/*.h include/*.h)
 	$(call msg,FUZZ,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(SAN_CFLAGS) -fsanitize=fuzzer,address,undefined $(FUZZ_SRCS) \
@@ -137,7 +140,7 @@ $(ASAN_OBJ)/%.o: %.c | $(SKELS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(SAN_CFLAGS) -MMD -MP -fsanitize=address -c $< -o $@
 
-$(BUILD)/asan/connctld: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(AGENT_SRCS) $(COMMON_SRCS))
+$(BUILD)/asan/connctld: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(AGENT_SRCS))
 	$(call msg,LD-ASAN,$@)
 	$(Q)$(CC) -fsanitize=address $^ $(LDLIBS) $(AGENT_LDLIBS) -o $@
 

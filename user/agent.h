@@ -9,16 +9,16 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <jansson.h>
-#include "drain.h"
-#include "loader.h"
-#include "tc.h"
-#include "log.h"
-#include "protocol.h"
-#include "rules.h"
-#include "closer.h"
-#include "state.h"
-#include "metrics.h"
-#include "netns.h"
+#include "engine/drainer.h"
+#include "kernel/loader.h"
+#include "kernel/tc.h"
+#include "base/log.h"
+#include "front/protocol.h"
+#include "engine/rule_table.h"
+#include "kernel/passes.h"
+#include "engine/journal.h"
+#include "front/metrics.h"
+#include "sys/netns.h"
 
 #define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
 #define DEFAULT_PIN_DIR		"/sys/fs/bpf/connctl"

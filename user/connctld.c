@@ -18,13 +18,13 @@
 #include <bpf/libbpf.h>
 #include <net/if.h>
 #include "agent.h"
-#include "clock.h"
-#include "flows.h"
-#include "kernel_rules.h"
-#include "mounts.h"
-#include "rules_dir.h"
-#include "paths.h"
-#include "state.h"
+#include "base/clock.h"
+#include "kernel/flows.h"
+#include "kernel/rule_maps.h"
+#include "sys/cgroup.h"
+#include "front/rules_dir.h"
+#include "sys/paths.h"
+#include "engine/journal.h"
 
 #define EPOLL_BATCH	64
 /* Dry runs of readers that are not root: a walk of every connection each. */

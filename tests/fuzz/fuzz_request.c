@@ -10,8 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
-#include "protocol.h"
-#include "state.h"
+#include "front/protocol.h"
+#include "engine/journal.h"
 
 static void check_round_trip(struct request *req)
 {

@@ -6,7 +6,7 @@
 #include <setjmp.h>
 #include <string.h>
 #include <cmocka.h>
-#include "parse.h"
+#include "base/parse.h"
 
 static void prefix_roundtrip(const char *in, const char *out, enum connctl_family fam,
 			     unsigned int len)

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <cmocka.h>
-#include "protocol.h"
+#include "front/protocol.h"
 
 static int parse(const char *line, struct request *req, struct proto_error *err)
 {

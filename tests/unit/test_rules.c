@@ -5,7 +5,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
-#include "rules.h"
+#include "engine/rule_table.h"
 
 static void insert(struct rule_table *t, uint32_t id)
 {

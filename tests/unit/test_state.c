@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "state.h"
+#include "engine/journal.h"
 
 struct fixture {
 	char			dir[64];

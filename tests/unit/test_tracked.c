@@ -7,7 +7,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <cmocka.h>
-#include "tracked.h"
+#include "engine/tracked.h"
 
 #define KEYS	3000
 

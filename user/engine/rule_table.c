@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <stdlib.h>
+#include <string.h>
+#include "engine/rule_table.h"
+
+void rule_table_free(struct rule_table *t)
+{
+	free(t->v);
+	memset(t, 0, sizeof(*t));
+}
+
+/* Index of the first entry with an id >= id. */
+static size_t lower_bound(const struct rule_table *t, uint32_t id)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->v[mid].spec.rule.id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+struct rule_entry *rule_table_find(const struct rule_table *t, uint32_t id)
+{
+	size_t i = lower_bound(t, id);
+
+	if (i < t->n && t->v[i].spec.rule.id == id)
+		return &t->v[i];
+	return NULL;
+}
+
+struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spec *spec)
+{
+	uint32_t id = spec->rule.id;
+	size_t i;
+
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct rule_entry *v = realloc(t->v, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		t->v = v;
+		t->cap = cap;
+	}
+	/* Ids mostly arrive in order: appending is the common case. */
+	i = (t->n && t->v[t->n - 1].spec.rule.id < id) ? t->n : lower_bound(t, id);
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
+	memset(&t->v[i], 0, sizeof(t->v[i]));
+	t->v[i].spec = *spec;
+	t->n++;
+	rule_table_claim_id(t, id);
+	return &t->v[i];
+}
+
+void rule_table_remove(struct rule_table *t, uint32_t id)
+{
+	struct rule_entry *e = rule_table_find(t, id);
+	size_t i;
+
+	if (!e)
+		return;
+	i = (size_t)(e - t->v);
+	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
+	t->n--;
+}
+
+/*
+ * One above every id given out while there is one; past the top, the lowest
+ * id no standing rule holds (an id chosen by hand may be the highest).
+ */
+uint32_t rule_table_next_id(const struct rule_table *t)
+{
+	uint32_t want = 1;
+
+	if (t->last_id != UINT32_MAX)
+		return t->last_id + 1;
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].spec.rule.id > want)
+			return want;
+		if (t->v[i].spec.rule.id == UINT32_MAX)
+			return 0;
+		want = t->v[i].spec.rule.id + 1;
+	}
+	return want;
+}
+
+void rule_table_claim_id(struct rule_table *t, uint32_t id)
+{
+	if (id > t->last_id)
+		t->last_id = id;
+}

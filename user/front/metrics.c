@@ -1,0 +1,397 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+#include <microhttpd.h>
+#include "agent.h"
+#include "base/clock.h"
+#include "kernel/flows.h"
+#include "front/metrics.h"
+#include "base/parse.h"
+
+static const double drain_delay_le[DRAIN_DELAY_BUCKETS] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+};
+
+static const char *const removal_names[NR_REMOVALS] = {
+	[REMOVED_DELETED]	= "deleted",
+	[REMOVED_EXPIRED]	= "expired",
+	[REMOVED_RULES_DIR]	= "rules-dir",
+};
+
+/* Scrapers at once, and how long one may sit idle. */
+#define METRICS_CONNECTIONS	16
+#define METRICS_TIMEOUT_S	10
+
+const char *rule_removal_name(enum rule_removal why)
+{
+	return (unsigned int)why < NR_REMOVALS ? removal_names[why] : "?";
+}
+
+void metrics_drain_delay(struct metrics *m, uint64_t ns)
+{
+	double s = ns / 1e9;
+	int b = 0;
+
+	while (b < DRAIN_DELAY_BUCKETS && s > drain_delay_le[b])
+		b++;
+	m->drain_delay[b]++;
+	m->drain_delay_count++;
+	m->drain_delay_sum += s;
+}
+
+void metrics_request(struct metrics *m, const struct request *req)
+{
+	m->requests[req ? req->op : NR_REQUEST_OPS]++;
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void write_rules(FILE *f, struct agent *agent)
+{
+	const struct metrics *m = &agent->metrics;
+	uint64_t standing[NR_ACTIONS] = { 0 };
+
+	for (size_t i = 0; i < agent->rules.n; i++) {
+		enum connctl_action a = agent->rules.v[i].spec.rule.action;
+
+		if (a < NR_ACTIONS)
+			standing[a]++;
+	}
+	family(f, "connctl_rules", "gauge", "Rules standing, by action.");
+	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++)
+		fprintf(f, "connctl_rules{action=\"%s\"} %llu\n", action_name(a),
+			(unsigned long long)standing[a]);
+	family(f, "connctl_rules_added_total", "counter", "Rules added (once rules too).");
+	fprintf(f, "connctl_rules_added_total %llu\n", (unsigned long long)m->rules_added);
+	family(f, "connctl_rules_removed_total", "counter", "Rules removed, by reason.");
+	for (int r = 0; r < NR_REMOVALS; r++)
+		fprintf(f, "connctl_rules_removed_total{reason=\"%s\"} %llu\n", rule_removal_name(r),
+			(unsigned long long)m->rules_removed[r]);
+}
+
+static void write_connections(FILE *f, const struct metrics *m)
+{
+	family(f, "connctl_connections_matched_total", "counter",
+	       "Connections a rule matched: existing when it was added, or new while it stood.");
+	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++) {
+		fprintf(f, "connctl_connections_matched_total{action=\"%s\",when=\"existing\"} %llu\n",
+			action_name(a), (unsigned long long)m->matched_existing[a]);
+		fprintf(f, "connctl_connections_matched_total{action=\"%s\",when=\"new\"} %llu\n",
+			action_name(a), (unsigned long long)m->matched_new[a]);
+	}
+	family(f, "connctl_connections_closed_total", "counter",
+	       "Connections the agent closed, by the rule's action and how they ended.");
+	for (int a = CONNCTL_ACTION_DRAIN; a < NR_ACTIONS; a++)
+		for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+			fprintf(f, "connctl_connections_closed_total{action=\"%s\",outcome=\"%s\"} %llu\n",
+				action_name(a), close_outcome_name(o),
+				(unsigned long long)m->closed[a][o]);
+	family(f, "connctl_connections_ended_total", "counter",
+	       "Connections waiting to close that their owner or peer closed first.");
+	for (int a = CONNCTL_ACTION_DRAIN; a < CONNCTL_ACTION_RESET; a++)
+		fprintf(f, "connctl_connections_ended_total{action=\"%s\"} %llu\n", action_name(a),
+			(unsigned long long)m->ended[a]);
+	family(f, "connctl_drain_delay_seconds", "histogram",
+	       "From the last ACK of a drained connection's response to its FIN.");
+	uint64_t cumulative = 0;
+
+	for (int b = 0; b < DRAIN_DELAY_BUCKETS; b++) {
+		cumulative += m->drain_delay[b];
+		fprintf(f, "connctl_drain_delay_seconds_bucket{le=\"%g\"} %llu\n", drain_delay_le[b],
+			(unsigned long long)cumulative);
+	}
+	fprintf(f, "connctl_drain_delay_seconds_bucket{le=\"+Inf\"} %llu\n",
+		(unsigned long long)m->drain_delay_count);
+	fprintf(f, "connctl_drain_delay_seconds_sum %.9f\n", m->drain_delay_sum);
+	fprintf(f, "connctl_drain_delay_seconds_count %llu\n",
+		(unsigned long long)m->drain_delay_count);
+}
+
+/* tc's counters of the standing rules, summed by action: gauges, since a
+ * rule removed takes its counts with it. */
+static void write_tc(FILE *f, struct agent *agent)
+{
+	struct connctl_rule_counters sums[NR_ACTIONS] = { 0 }, one, *pcpu;
+	int ncpu;
+
+	pcpu = tc_counters_buffer(&ncpu);
+	for (size_t i = 0; pcpu && i < agent->rules.n; i++) {
+		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
+		struct connctl_rule_counters *s = &sums[rule->action % NR_ACTIONS];
+
+		tc_rule_counters(agent, rule->id, pcpu, ncpu, &one);
+		s->packets_in += one.packets_in;
+		s->packets_out += one.packets_out;
+		s->bytes_in += one.bytes_in;
+		s->bytes_out += one.bytes_out;
+		s->dropped += one.dropped;
+	}
+	free(pcpu);
+	family(f, "connctl_tc_interfaces", "gauge", "Interfaces the tc programs are on (--iface).");
+	fprintf(f, "connctl_tc_interfaces %zu\n", agent->cfg.n_ifaces);
+	family(f, "connctl_tc_flows", "gauge", "Flows in the tc flow table.");
+	fprintf(f, "connctl_tc_flows %zu\n", tc_flow_count(agent));
+	family(f, "connctl_tc_packets", "gauge",
+	       "Packets tc counted for the standing rules' flows, by action and direction.");
+	family(f, "connctl_tc_bytes", "gauge",
+	       "Bytes tc counted for the standing rules' flows, by action and direction.");
+	family(f, "connctl_tc_dropped_packets", "gauge",
+	       "Packets of the standing rules' reset flows that tc dropped, by action.");
+	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++) {
+		const struct connctl_rule_counters *s = &sums[a];
+		const char *name = action_name(a);
+
+		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"in\"} %llu\n", name,
+			(unsigned long long)s->packets_in);
+		fprintf(f, "connctl_tc_packets{action=\"%s\",direction=\"out\"} %llu\n", name,
+			(unsigned long long)s->packets_out);
+		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"in\"} %llu\n", name,
+			(unsigned long long)s->bytes_in);
+		fprintf(f, "connctl_tc_bytes{action=\"%s\",direction=\"out\"} %llu\n", name,
+			(unsigned long long)s->bytes_out);
+		fprintf(f, "connctl_tc_dropped_packets{action=\"%s\"} %llu\n", name,
+			(unsigned long long)s->dropped);
+	}
+}
+
+static void write_requests(FILE *f, const struct metrics *m)
+{
+	family(f, "connctl_control_requests_total", "counter",
+	       "Requests on the control socket, by op (\"invalid\": not parsed).");
+	for (int op = 0; op <= NR_REQUEST_OPS; op++)
+		fprintf(f, "connctl_control_requests_total{op=\"%s\"} %llu\n",
+			op < NR_REQUEST_OPS ? request_op_name(op) : "invalid",
+			(unsigned long long)m->requests[op]);
+	family(f, "connctl_control_errors_total", "counter",
+	       "Error responses on the control socket, by code.");
+	for (int c = 1; c < NR_PROTO_CODES; c++)
+		fprintf(f, "connctl_control_errors_total{code=\"%s\"} %llu\n", proto_code_name(c),
+			(unsigned long long)m->errors[c]);
+}
+
+/* What an operator should alert on: the state file, events lost. */
+static void write_health(FILE *f, const struct metrics *m)
+{
+	family(f, "connctl_state_file_ok", "gauge",
+	       "1 when the last write of the state file succeeded (changes are refused while 0).");
+	fprintf(f, "connctl_state_file_ok %d\n", m->state_failing ? 0 : 1);
+	family(f, "connctl_state_file_errors_total", "counter",
+	       "Writes of the state file that failed.");
+	fprintf(f, "connctl_state_file_errors_total %llu\n",
+		(unsigned long long)m->state_errors);
+	family(f, "connctl_events_lost_total", "counter",
+	       "Kernel events the ring buffer had no room for (the agent caught up by a sweep).");
+	fprintf(f, "connctl_events_lost_total %llu\n", (unsigned long long)m->events_lost);
+}
+
+char *metrics_text(struct agent *agent, size_t *len)
+{
+	char *text = NULL;
+	FILE *f = open_memstream(&text, len);
+
+	if (!f)
+		return NULL;
+	agent->metrics.scrapes++;
+	write_rules(f, agent);
+	write_connections(f, &agent->metrics);
+	write_tc(f, agent);
+	write_requests(f, &agent->metrics);
+	write_health(f, &agent->metrics);
+	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
+	fprintf(f, "connctl_metrics_scrapes_total %llu\n",
+		(unsigned long long)agent->metrics.scrapes);
+	if (fclose(f)) {
+		free(text);
+		return NULL;
+	}
+	return text;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, char *body,
+			     size_t len, const char *type)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	struct agent *agent = cls;
+	size_t len = 0;
+	char *body;
+
+	(void)version;
+	(void)upload_data;
+	(void)req_cls;
+	if (*upload_size)
+		return MHD_NO;
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET /metrics\n"), 13,
+			     "text/plain");
+	if (strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, strdup("not found: try /metrics\n"), 24,
+			     "text/plain");
+	body = metrics_text(agent, &len);
+	if (!body)
+		return MHD_NO;
+	return reply(c, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static void on_ready(struct watch *w, uint32_t events)
+{
+	struct agent *agent = container_of(w, struct agent, metrics_watch);
+
+	(void)events;
+	MHD_run(agent->metrics_daemon);
+}
+
+/* "PORT", "ADDR:PORT" or "[ADDR6]:PORT"; the default address is loopback. */
+static int parse_listen(const char *s, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in *in = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+	const char *colon = strrchr(s, ':');
+	char addr[64] = "127.0.0.1", *end;
+	unsigned long port;
+
+	if (colon) {
+		size_t n = (size_t)(colon - s);
+
+		if (n >= sizeof(addr))
+			return -EINVAL;
+		memcpy(addr, s, n);
+		addr[n] = '\0';
+	}
+	port = strtoul(colon ? colon + 1 : s, &end, 10);
+	if (*end || end == (colon ? colon + 1 : s) || port == 0 || port > 65535)
+		return -EINVAL;
+	memset(ss, 0, sizeof(*ss));
+	if (addr[0] == '[' && addr[strlen(addr) - 1] == ']') {
+		addr[strlen(addr) - 1] = '\0';
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		return inet_pton(AF_INET6, addr + 1, &in6->sin6_addr) == 1 ? 0 : -EINVAL;
+	}
+	in->sin_family = AF_INET;
+	in->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, addr, &in->sin_addr) == 1 ? 0 : -EINVAL;
+}
+
+/* Our own listening socket: a failure names the real address and errno. */
+static int listen_socket(const struct sockaddr_storage *ss)
+{
+	socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) :
+						   sizeof(struct sockaddr_in);
+	int fd, on = 1;
+
+	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) ||
+	    bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 64)) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Metrics are worth retrying this often while their port cannot be had. */
+#define METRICS_RETRY_NS	(5 * NSEC_PER_SEC)
+
+static int metrics_start(struct agent *agent)
+{
+	const union MHD_DaemonInfo *info;
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	int fd;
+
+	agent->metrics_retry_ns = 0;
+	fd = listen_socket(&agent->metrics_addr);
+	if (fd < 0) {
+		/* The agent's job is the rules: it serves them, and tries again. */
+		pr_warn("--metrics %s: cannot listen: %s; serving rules without metrics, "
+			"trying again every %llu s", agent->cfg.metrics_listen, strerror(-fd),
+			(unsigned long long)(METRICS_RETRY_NS / NSEC_PER_SEC));
+		agent->metrics_retry_ns = monotonic_ns() + METRICS_RETRY_NS;
+		return 0;
+	}
+	if (agent->metrics_addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	agent->metrics_daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, agent,
+						 MHD_OPTION_LISTEN_SOCKET, fd,
+						 MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS,
+						 MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
+						 MHD_OPTION_END);
+	if (!agent->metrics_daemon) {
+		close(fd);
+		pr_warn("--metrics %s: cannot start the HTTP server", agent->cfg.metrics_listen);
+		return -EINVAL;
+	}
+	info = MHD_get_daemon_info(agent->metrics_daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	if (!info) {
+		metrics_close(agent);
+		return -EINVAL;
+	}
+	agent->metrics_watch.fd = info->epoll_fd;
+	agent->metrics_watch.handle = on_ready;
+	if (watch_add(agent->epoll_fd, &agent->metrics_watch, EPOLLIN)) {
+		metrics_close(agent);
+		return -errno;
+	}
+	pr_info("serving metrics on http://%s%s/metrics",
+		strchr(agent->cfg.metrics_listen, ':') ? "" : "127.0.0.1:",
+		agent->cfg.metrics_listen);
+	return 0;
+}
+
+int metrics_open(struct agent *agent, const char *listen)
+{
+	agent->metrics_watch.fd = -1;
+	if (!listen)
+		return 0;
+	if (parse_listen(listen, &agent->metrics_addr)) {
+		pr_warn("--metrics %s: expected PORT, ADDR:PORT or [ADDR6]:PORT", listen);
+		return -EINVAL;
+	}
+	return metrics_start(agent);
+}
+
+void metrics_close(struct agent *agent)
+{
+	/* MHD closes the listening socket it was given, too. */
+	if (agent->metrics_daemon)
+		MHD_stop_daemon(agent->metrics_daemon);
+	agent->metrics_daemon = NULL;
+	agent->metrics_watch.fd = -1;
+}
+
+void metrics_tick(struct agent *agent)
+{
+	if (agent->metrics_retry_ns && monotonic_ns() >= agent->metrics_retry_ns)
+		metrics_start(agent);
+	/* Idle scrapers time out only when MHD runs. */
+	if (agent->metrics_daemon)
+		MHD_run(agent->metrics_daemon);
+}

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "connctl.h"
+#include "cgroup_skb.skel.h"
+#include "kernel/tc.h"
+#include "tc.skel.h"
+#include "iter.skel.h"
+#include "kernel/rule_maps.h"
+#include "kernel/loader.h"
+#include "sys/netns.h"
+#include "base/log.h"
+#include "sys/cgroup.h"
+#include "sockops.skel.h"
+
+static const char *const cgroup_link_pins[NR_CGROUP_LINKS] = {
+	[LINK_SOCKOPS]	= CONNCTL_LINK_SOCKOPS,
+	[LINK_SKB_IN]	= CONNCTL_LINK_SKB_IN,
+	[LINK_SKB_OUT]	= CONNCTL_LINK_SKB_OUT,
+};
+
+static void pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
+{
+	snprintf(buf, len, "%s/%s", pin_dir, name);
+}
+
+static int lock_pin_dir(struct datapath *dp, const char *pin_dir)
+{
+	if (mkdir(pin_dir, 0700) && errno != EEXIST) {
+		pr_warn("cannot create pin dir %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	dp->lock_fd = open(pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dp->lock_fd < 0) {
+		pr_warn("cannot open pin dir %s: %s", pin_dir, strerror(errno));
+		return -errno;
+	}
+	if (flock(dp->lock_fd, LOCK_EX | LOCK_NB)) {
+		int err = -errno;
+
+		if (errno == EWOULDBLOCK)
+			pr_warn("pin dir %s is held by another running connctld", pin_dir);
+		else
+			pr_warn("cannot lock pin dir %s: %s", pin_dir, strerror(errno));
+		return err;
+	}
+	return 0;
+}
+
+/* Pins of another layout would be misread: refuse them with a way out. */
+static int check_layout(const char *pin_dir)
+{
+	struct bpf_map_info info = {};
+	__u32 info_len = sizeof(info), key = 0;
+	struct connctl_layout layout = {};
+	char path[PATH_MAX];
+	int fd, ret = 0;
+
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_LAYOUT);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		if (errno != ENOENT)
+			return -errno;
+		pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_RULES);
+		if (access(path, F_OK) == 0) {
+			pr_warn("%s holds connctl pins of an unknown layout; remove them with "
+				"`connctld --uninstall --pin-dir %s`", pin_dir, pin_dir);
+			return -EEXIST;
+		}
+		return 0;
+	}
+	if (bpf_obj_get_info_by_fd(fd, &info, &info_len) ||
+	    info.value_size != sizeof(layout) ||
+	    bpf_map_lookup_elem(fd, &key, &layout)) {
+		pr_warn("%s: cannot read the layout of the pinned maps", path);
+		ret = -EINVAL;
+	} else if (layout.version && layout.version != CONNCTL_LAYOUT) {
+		pr_warn("%s holds maps of layout %u, this connctld uses layout %u: run the "
+			"matching connctld, or `connctld --uninstall --pin-dir %s` "
+			"(drops enforcement)", pin_dir, layout.version, CONNCTL_LAYOUT, pin_dir);
+		ret = -EPROTO;
+	}
+	close(fd);
+	return ret;
+}
+
+static int write_layout(const struct datapath *dp)
+{
+	struct connctl_layout layout = { .version = CONNCTL_LAYOUT };
+	__u32 key = 0;
+
+	return bpf_map__update_elem(dp->sockops->maps.layout, &key, sizeof(key),
+				    &layout, sizeof(layout), BPF_ANY);
+}
+
+static int load_error(const char *what, int err)
+{
+	if (err == -EPERM || err == -EACCES)
+		pr_warn("loading %s: %s: connctld needs root (CAP_BPF, CAP_NET_ADMIN, "
+			"CAP_SYS_ADMIN)", what, strerror(-err));
+	else
+		pr_warn("loading %s: %s (run with -vv for libbpf's log)", what,
+			strerror(-err));
+	return err;
+}
+
+static int iter_shard_count(void)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (cpus < 1)
+		return 1;
+	return cpus < ITER_SHARDS_MAX ? cpus : ITER_SHARDS_MAX;
+}
+
+/* One iterator object a CPU: each has its own globals, so passes can run at once. */
+static int load_iterators(struct datapath *dp, const struct bpf_object_open_opts *opts)
+{
+	int n = iter_shard_count(), err;
+
+	for (int i = 0; i < n; i++) {
+		dp->iter[i] = iter_bpf__open_opts(opts);
+		if (!dp->iter[i])
+			return load_error("tcp iterator", -errno);
+		err = iter_bpf__load(dp->iter[i]);
+		if (err)
+			return load_error("tcp iterator", err);
+		dp->iter_link[i] = bpf_program__attach_iter(dp->iter[i]->progs.connctl_iter_tcp,
+							    NULL);
+		if (!dp->iter_link[i])
+			return load_error("tcp iterator link", -errno);
+		dp->iter_shards = i + 1;
+	}
+	return 0;
+}
+
+static size_t agent_state_len(void)
+{
+	return (size_t)sysconf(_SC_PAGESIZE);
+}
+
+static int map_agent_state(struct datapath *dp)
+{
+	void *p = mmap(NULL, agent_state_len(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		       bpf_map__fd(dp->sockops->maps.agent_state), 0);
+
+	if (p == MAP_FAILED) {
+		pr_warn("cannot map %s: %s", CONNCTL_MAP_AGENT_STATE, strerror(errno));
+		return -errno;
+	}
+	dp->state = p;
+	return 0;
+}
+
+void datapath_set_hold(struct datapath *dp, uint64_t hold_ns, bool pass)
+{
+	__atomic_store_n(&dp->state->hold_pass, pass ? 1 : 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&dp->state->hold_ns, hold_ns, __ATOMIC_RELEASE);
+}
+
+uint64_t datapath_take_lost_events(struct datapath *dp)
+{
+	uint64_t lost = __atomic_load_n(&dp->state->events_lost, __ATOMIC_ACQUIRE);
+	uint64_t seen = dp->state->events_seen;
+
+	if (lost == seen)
+		return 0;
+	/* Kept in the pin: a restarted agent does not catch up twice. */
+	__atomic_store_n(&dp->state->events_seen, lost, __ATOMIC_RELAXED);
+	return lost - seen;
+}
+
+static int load_objects(struct datapath *dp, const char *pin_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
+	int err;
+
+	dp->sockops = sockops_bpf__open_opts(&opts);
+	if (!dp->sockops)
+		return load_error("sockops program", -errno);
+	err = sockops_bpf__load(dp->sockops);
+	if (err)
+		return load_error("sockops program", err);
+	err = write_layout(dp);
+	if (err)
+		return load_error("layout map", err);
+	err = map_agent_state(dp);
+	if (err)
+		return err;
+	err = kernel_rules_open(dp);
+	if (err)
+		return err;
+
+	dp->skb = cgroup_skb_bpf__open_opts(&opts);
+	if (!dp->skb)
+		return load_error("cgroup_skb programs", -errno);
+	err = cgroup_skb_bpf__load(dp->skb);
+	if (err)
+		return load_error("cgroup_skb programs", err);
+
+	err = load_iterators(dp, &opts);
+	if (err)
+		return err;
+
+	dp->tc = tc_bpf__open_opts(&opts);
+	if (!dp->tc)
+		return load_error("tc programs", -errno);
+	dp->tc->rodata->own_netns_ino = netns_self_ino();
+	err = tc_bpf__load(dp->tc);
+	if (err)
+		return load_error("tc programs", err);
+	return 0;
+}
+
+static struct bpf_program *cgroup_link_prog(const struct datapath *dp,
+					    enum cgroup_link which)
+{
+	switch (which) {
+	case LINK_SOCKOPS:
+		return dp->sockops->progs.connctl_sockops;
+	case LINK_SKB_IN:
+		return dp->skb->progs.connctl_skb_in;
+	default:
+		return dp->skb->progs.connctl_skb_out;
+	}
+}
+
+/* A pinned link from an earlier run: swap in our program, keep the attachment. */
+static int adopt_link(struct datapath *dp, enum cgroup_link which, const char *path,
+		      const char *cgroup)
+{
+	struct bpf_link_info info = {};
+	__u32 len = sizeof(info);
+	struct bpf_link *link;
+	uint64_t cgid;
+	int err;
+
+	link = bpf_link__open(path);
+	if (!link)
+		return -errno;
+	dp->cgroup_links[which] = link;
+	err = cgroup2_id(cgroup, &cgid);
+	if (err)
+		return err;
+	if (bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len))
+		return -errno;
+	if (info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgid) {
+		pr_warn("%s is attached to another cgroup (id %llu) than %s (id %llu); "
+			"run `connctld --uninstall` first", path,
+			(unsigned long long)info.cgroup.cgroup_id, cgroup,
+			(unsigned long long)cgid);
+		return -EEXIST;
+	}
+	err = bpf_link__update_program(link, cgroup_link_prog(dp, which));
+	if (err) {
+		pr_warn("cannot update the pinned link %s: %s", path, strerror(-err));
+		return err;
+	}
+	dp->adopted = true;
+	return 0;
+}
+
+static int attach_link(struct datapath *dp, enum cgroup_link which, const char *path,
+		       int cg_fd)
+{
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_cgroup(cgroup_link_prog(dp, which), cg_fd);
+	if (!link) {
+		err = -errno;
+		pr_warn("cannot attach %s: %s", bpf_program__name(cgroup_link_prog(dp, which)),
+			strerror(-err));
+		return err;
+	}
+	dp->cgroup_links[which] = link;
+	err = bpf_link__pin(link, path);
+	if (err)
+		pr_warn("cannot pin %s: %s", path, strerror(-err));
+	return err;
+}
+
+static int attach_cgroup(struct datapath *dp, const char *pin_dir, const char *cgroup)
+{
+	char path[PATH_MAX];
+	int cg_fd, err = 0;
+
+	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (cg_fd < 0) {
+		pr_warn("cannot open cgroup %s: %s", cgroup, strerror(errno));
+		return -errno;
+	}
+	for (int i = 0; i < NR_CGROUP_LINKS && !err; i++) {
+		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
+		if (access(path, F_OK) == 0)
+			err = adopt_link(dp, i, path, cgroup);
+		else
+			err = attach_link(dp, i, path, cg_fd);
+	}
+	close(cg_fd);
+	if (!err)
+		pr_info("%s programs on %s", dp->adopted ? "adopted the" : "attached",
+			cgroup);
+	return err;
+}
+
+int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
+{
+	int err;
+
+	memset(dp, 0, sizeof(*dp));
+	dp->lock_fd = -1;
+	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
+		pr_warn("the kernel has no BTF (/sys/kernel/btf/vmlinux): connctld needs "
+			"CONFIG_DEBUG_INFO_BTF=y");
+		return -ENOTSUP;
+	}
+	err = bpffs_prepare(pin_dir);
+	if (!err)
+		err = lock_pin_dir(dp, pin_dir);
+	if (!err)
+		err = check_layout(pin_dir);
+	if (!err)
+		err = load_objects(dp, pin_dir);
+	if (!err)
+		err = attach_cgroup(dp, pin_dir, cgroup);
+	if (err)
+		datapath_close(dp);
+	return err;
+}
+
+void datapath_close(struct datapath *dp)
+{
+	kernel_rules_close(dp);
+	if (dp->state)
+		munmap(dp->state, agent_state_len());
+	for (int i = 0; i < dp->iter_shards; i++)
+		bpf_link__destroy(dp->iter_link[i]);
+	/* Drops only our fds: the pins keep the programs attached. */
+	for (int i = 0; i < NR_CGROUP_LINKS; i++)
+		bpf_link__destroy(dp->cgroup_links[i]);
+	for (int i = 0; i < ITER_SHARDS_MAX; i++)
+		iter_bpf__destroy(dp->iter[i]);
+	tc_bpf__destroy(dp->tc);
+	cgroup_skb_bpf__destroy(dp->skb);
+	sockops_bpf__destroy(dp->sockops);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
+	memset(dp, 0, sizeof(*dp));
+	dp->lock_fd = -1;
+}
+
+/* Every pin of ours, again: the maps (by name) and the cgroup links. */
+static int repin(struct datapath *dp, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	struct bpf_map *map;
+	int err = 0;
+
+	bpf_object__for_each_map(map, dp->sockops->obj) {
+		if (!bpf_map__pin_path(map))
+			continue;	/* not shared: .bss and the like */
+		pin_path(path, sizeof(path), pin_dir, bpf_map__name(map));
+		if (bpf_obj_pin(bpf_map__fd(map), path) && errno != EEXIST)
+			err = -errno;
+	}
+	for (int i = 0; i < NR_CGROUP_LINKS; i++) {
+		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
+		if (dp->cgroup_links[i] &&
+		    bpf_obj_pin(bpf_link__fd(dp->cgroup_links[i]), path) && errno != EEXIST)
+			err = -errno;
+	}
+	return err;
+}
+
+int datapath_check_pins(struct datapath *dp, const char *pin_dir)
+{
+	char path[PATH_MAX];
+	int err;
+
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_LAYOUT);
+	if (!access(path, F_OK) || errno != ENOENT)
+		return 0;
+	pr_warn("the pins under %s are gone (removed by hand?): without them enforcement "
+		"would end with this agent; pinning them again", pin_dir);
+	if (dp->lock_fd >= 0)
+		close(dp->lock_fd);
+	dp->lock_fd = -1;
+	err = lock_pin_dir(dp, pin_dir);
+	if (!err)
+		err = repin(dp, pin_dir);
+	if (err)
+		pr_warn("cannot pin again under %s: %s", pin_dir, strerror(-err));
+	else
+		pr_info("pinned again under %s", pin_dir);
+	return err;
+}
+
+int datapath_events_fd(const struct datapath *dp)
+{
+	return bpf_map__fd(dp->sockops->maps.events);
+}
+
+int datapath_uninstall(const char *pin_dir)
+{
+	char path[PATH_MAX], flows[PATH_MAX];
+	struct dirent *de;
+	struct datapath dp = { .lock_fd = -1 };
+	int err, ret = 0;
+	DIR *dir;
+
+	err = lock_pin_dir(&dp, pin_dir);
+	if (err)
+		return err;
+	pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_TC_IFACES);
+	/* Pins removed with tc filters left behind would orphan them: stop. */
+	pin_path(flows, sizeof(flows), pin_dir, CONNCTL_MAP_FLOWS);
+	err = tc_detach_recorded(path, flows);
+	if (err) {
+		if (err != -EXDEV)
+			pr_warn("cannot read %s: %s", path, strerror(-err));
+		ret = err;
+		goto out;
+	}
+	for (int i = 0; i < NR_CGROUP_LINKS; i++) {
+		struct bpf_link *link;
+
+		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
+		link = bpf_link__open(path);
+		if (!link)
+			continue;
+		err = bpf_link__detach(link);
+		if (err)
+			pr_warn("cannot detach %s: %s", path, strerror(-err));
+		bpf_link__destroy(link);
+	}
+	dir = opendir(pin_dir);
+	if (!dir) {
+		ret = -errno;
+		goto out;
+	}
+	while ((de = readdir(dir))) {
+		if (de->d_name[0] == '.')
+			continue;
+		pin_path(path, sizeof(path), pin_dir, de->d_name);
+		if (unlink(path)) {
+			pr_warn("cannot remove %s: %s", path, strerror(errno));
+			ret = -errno;
+		}
+	}
+	closedir(dir);
+	if (!ret && rmdir(pin_dir)) {
+		pr_warn("cannot remove %s: %s", pin_dir, strerror(errno));
+		ret = -errno;
+	}
+out:
+	close(dp.lock_fd);
+	return ret;
+}

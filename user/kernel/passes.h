@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Where connections are closed: iterator passes over what exists now. */
+#ifndef CONNCTL_CLOSER_H
+#define CONNCTL_CLOSER_H
+
+#include <stdint.h>
+#include "connctl.h"
+#include "kernel/loader.h"
+
+struct pass_result {
+	uint64_t	matched;	/* untag: connections that had the rule's tag */
+	uint64_t	lost;		/* events the ring buffer had no room for */
+	uint64_t	pending;	/* sweep: tagged connections still open */
+	uint64_t	next_ns;	/* sweep: a quiet period runs out; 0: none */
+	uint64_t	seen;		/* connections the walk met */
+};
+
+/* How many connections rule (an index in the batch) matched in a namespace. */
+struct apply_netns_count {
+	uint32_t	rule;
+	uint32_t	netns_ino;
+	uint64_t	matched;
+};
+
+/* Rules to apply to the existing connections in one walk, and what each did. */
+struct apply_batch {
+	struct connctl_rule		rules[CONNCTL_APPLY_BATCH];
+	struct connctl_apply_result	results[CONNCTL_APPLY_BATCH];
+	uint32_t			n;
+	/* With --netns: each rule's matches, namespace by namespace. */
+	struct apply_netns_count	*by_netns;
+	size_t				n_by_netns, cap_by_netns;
+};
+
+/*
+ * One tcp iterator walk applying the batch's rules to every connection of the
+ * namespace: each gets the strongest rule that matches it, reset now, or a
+ * tag for drain or cancel (events follow on the ring buffer).
+ */
+int closer_apply_batch(struct datapath *dp, struct apply_batch *batch,
+		       struct pass_result *res);
+/* A pass over tagged connections: boundaries reached, drains timed out. */
+int closer_sweep(struct datapath *dp, struct pass_result *res);
+/* A sweep that also resets the reset matches whose events were lost. */
+int closer_catch_up(struct datapath *dp, struct pass_result *res);
+/* A pass that removes the tags of a deleted rule. */
+int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res);
+
+/*
+ * A dry run: the connections rule would match now (malloc'd, *n of them),
+ * from one walk that changes nothing.
+ */
+int closer_list(struct datapath *dp, const struct connctl_rule *rule,
+		struct connctl_listed **listed, size_t *n);
+
+#endif /* CONNCTL_CLOSER_H */

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "kernel/rule_maps.h"
+#include "base/log.h"
+#include "sockops.skel.h"
+
+static size_t index_map_len(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	return (sizeof(struct connctl_rule_index) + page - 1) / page * page;
+}
+
+int kernel_rules_open(struct datapath *dp)
+{
+	void *p;
+
+	p = mmap(NULL, index_map_len(), PROT_READ | PROT_WRITE, MAP_SHARED,
+		 bpf_map__fd(dp->sockops->maps.rule_index), 0);
+	if (p == MAP_FAILED) {
+		pr_warn("cannot map the rule index: %s", strerror(errno));
+		return -errno;
+	}
+	dp->index = p;
+	return 0;
+}
+
+void kernel_rules_close(struct datapath *dp)
+{
+	if (dp->index)
+		munmap(dp->index, index_map_len());
+	dp->index = NULL;
+}
+
+static __u32 index_count(const struct connctl_rule_index *index)
+{
+	return __atomic_load_n(&index->count, __ATOMIC_ACQUIRE);
+}
+
+/* The id first, then the count that makes it visible. */
+static void index_append(struct connctl_rule_index *index, __u32 id)
+{
+	__u32 n = index_count(index);
+
+	__atomic_store_n(&index->ids[n], id, __ATOMIC_RELAXED);
+	__atomic_store_n(&index->count, n + 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * The last id moves into the hole before the count drops, so a sockops
+ * walk in progress sees every other rule at least once.
+ */
+static void index_remove(struct connctl_rule_index *index, __u32 id)
+{
+	__u32 n = index_count(index);
+
+	for (__u32 i = 0; i < n; i++) {
+		if (index->ids[i] != id)
+			continue;
+		__atomic_store_n(&index->ids[i], index->ids[n - 1], __ATOMIC_RELAXED);
+		__atomic_store_n(&index->count, n - 1, __ATOMIC_RELEASE);
+		return;
+	}
+}
+
+/* After a change is complete: tc's cached verdicts on flows are now stale. */
+static void index_bump_gen(struct connctl_rule_index *index)
+{
+	__atomic_add_fetch(&index->gen, 1, __ATOMIC_RELEASE);
+}
+
+static void lpm_key_of(const struct connctl_rule *rule, struct connctl_lpm_key *key)
+{
+	memset(key, 0, sizeof(*key));
+	if (rule->match & CONNCTL_MATCH_REMOTE) {
+		key->prefixlen = rule->remote.len;
+		memcpy(key->addr, rule->remote.addr, sizeof(key->addr));
+	}
+}
+
+/* The trie's lookup finds the longest prefix that holds the key: exact only if as long. */
+static bool lpm_lookup_exact(int fd, const struct connctl_lpm_key *key,
+			     struct connctl_rule_bucket *b)
+{
+	return !bpf_map_lookup_elem(fd, key, b) && b->prefixlen == key->prefixlen;
+}
+
+static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
+	struct connctl_rule_bucket b;
+	struct connctl_lpm_key key;
+
+	lpm_key_of(rule, &key);
+	if (!lpm_lookup_exact(fd, &key, &b)) {
+		memset(&b, 0, sizeof(b));
+		b.prefixlen = key.prefixlen;
+	}
+	if (b.count < CONNCTL_BUCKET_IDS)
+		b.ids[b.count] = rule->id;
+	b.count++;
+	return bpf_map_update_elem(fd, &key, &b, BPF_ANY) ? -errno : 0;
+}
+
+/*
+ * A rule left the table: its prefix's entry, listed again from the table
+ * (the entry may have listed only some of its rules).
+ */
+static void lpm_del(struct datapath *dp, const struct rule_table *t,
+		    const struct connctl_rule *rule)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
+	struct connctl_rule_bucket b = {};
+	struct connctl_lpm_key key, k;
+	int err;
+
+	lpm_key_of(rule, &key);
+	b.prefixlen = key.prefixlen;
+	for (size_t i = 0; i < t->n; i++) {
+		lpm_key_of(&t->v[i].spec.rule, &k);
+		if (memcmp(&k, &key, sizeof(k)))
+			continue;
+		if (b.count < CONNCTL_BUCKET_IDS)
+			b.ids[b.count] = t->v[i].spec.rule.id;
+		b.count++;
+	}
+	if (b.count)
+		err = bpf_map_update_elem(fd, &key, &b, BPF_ANY);
+	else
+		err = bpf_map_delete_elem(fd, &key) && errno != ENOENT;
+	if (err)
+		pr_warn("rule %u: cannot update the prefix index: %s", rule->id, strerror(errno));
+}
+
+/* From the rule table, whatever the trie held before (a crash mid-update). */
+static int lpm_rebuild(struct datapath *dp, const struct rule_table *t)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm), err;
+	struct connctl_lpm_key key;
+
+	while (!bpf_map_get_next_key(fd, NULL, &key))
+		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
+	for (size_t i = 0; i < t->n; i++) {
+		err = lpm_add(dp, &t->v[i].spec.rule);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
+{
+	__u32 id = rule->id;
+	int err;
+
+	if (bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rules), &id, rule,
+				BPF_NOEXIST))
+		return -errno;
+	if (index_count(dp->index) >= CONNCTL_MAX_RULES) {
+		bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id);
+		return -E2BIG;
+	}
+	/* Listed by prefix first: a rule in the index must be findable. */
+	err = lpm_add(dp, rule);
+	if (err) {
+		bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id);
+		return err;
+	}
+	/* Before it is listed: sockops must read cgroups once it can match. */
+	if (rule->match & CONNCTL_MATCH_CGROUP)
+		__atomic_add_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
+	index_append(dp->index, id);
+	index_bump_gen(dp->index);
+	return 0;
+}
+
+void kernel_rule_del(struct datapath *dp, const struct rule_table *t,
+		     const struct connctl_rule *rule)
+{
+	__u32 id = rule->id;
+
+	index_remove(dp->index, id);
+	if ((rule->match & CONNCTL_MATCH_CGROUP) && dp->index->cgroup_rules)
+		__atomic_sub_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
+	lpm_del(dp, t, rule);
+	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
+	    errno != ENOENT)
+		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
+			strerror(errno));
+	index_bump_gen(dp->index);
+	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_stats), &id);
+	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &id);
+}
+
+_Static_assert(NR_CLOSE_OUTCOMES == sizeof(((struct connctl_rule_tally *)0)->closed) /
+	       sizeof(((struct connctl_rule_tally *)0)->closed[0]),
+	       "connctl_rule_tally.closed has one count per close outcome");
+
+static void tally_from_stats(struct connctl_rule_tally *t, const struct rule_stats *s)
+{
+	t->matched = s->matched;
+	t->new_matches = s->new_matches;
+	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+		t->closed[o] = s->closed[o];
+	t->ended = s->ended;
+}
+
+static void stats_from_tally(struct rule_stats *s, const struct connctl_rule_tally *t)
+{
+	s->matched = t->matched;
+	s->new_matches = t->new_matches;
+	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+		s->closed[o] = t->closed[o];
+	s->ended = t->ended;
+}
+
+void kernel_rules_save_tallies(struct datapath *dp, struct rule_table *t)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rule_tally);
+	struct connctl_rule_tally tally;
+
+	/* Most turns change no count: skip the walk of up to 65,536 rules. */
+	if (!t->stats_dirty)
+		return;
+	t->stats_dirty = false;
+	for (size_t i = 0; i < t->n; i++) {
+		struct rule_entry *e = &t->v[i];
+
+		if (!e->stats_dirty)
+			continue;
+		tally_from_stats(&tally, &e->stats);
+		if (bpf_map_update_elem(fd, &e->spec.rule.id, &tally, BPF_ANY))
+			t->stats_dirty = true;	/* try again next turn */
+		else
+			e->stats_dirty = false;
+	}
+}
+
+static bool index_lists_exactly(const struct connctl_rule_index *index,
+				const struct rule_table *t)
+{
+	__u32 n = index_count(index);
+
+	if (n != t->n)
+		return false;
+	for (__u32 i = 0; i < n; i++)
+		if (!rule_table_find(t, index->ids[i]))
+			return false;
+	return true;
+}
+
+int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rules);
+	__u32 key, next, *prev = NULL, cgroup_rules;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		struct rule_spec spec = {};
+
+		key = next;
+		prev = &key;
+		struct connctl_rule_tally tally;
+		struct rule_entry *e;
+
+		if (bpf_map_lookup_elem(fd, &key, &spec.rule))
+			continue;
+		e = rule_table_insert(t, &spec);
+		if (!e)
+			return -ENOMEM;
+		/* Counts carry over from the agent before. */
+		if (!bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &key, &tally))
+			stats_from_tally(&e->stats, &tally);
+	}
+	/*
+	 * Normally the pinned index and trie are right. An add writes the rules
+	 * map, the trie, then the index; a delete the reverse: a crash between
+	 * any two leaves the index unlike the rules map, and both are rebuilt.
+	 */
+	cgroup_rules = 0;
+	for (size_t i = 0; i < t->n; i++)
+		cgroup_rules += !!(t->v[i].spec.rule.match & CONNCTL_MATCH_CGROUP);
+	__atomic_store_n(&dp->index->cgroup_rules, cgroup_rules, __ATOMIC_RELEASE);
+	if (index_lists_exactly(dp->index, t))
+		return 0;
+	pr_info("rebuilding the rule index from the rules map");
+	__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < t->n; i++)
+		index_append(dp->index, t->v[i].spec.rule.id);
+	index_bump_gen(dp->index);
+	return lpm_rebuild(dp, t);
+}

@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/pidfd.h>
+#include <sys/stat.h>
+#include "base/clock.h"
+#include "sys/owner.h"
+
+void owner_index_free(struct owner_index *idx)
+{
+	free(idx->v);
+	memset(idx, 0, sizeof(*idx));
+}
+
+static int index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd)
+{
+	if (idx->n == idx->cap) {
+		size_t cap = idx->cap ? 2 * idx->cap : 1024;
+		struct owner_fd *v = realloc(idx->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		idx->v = v;
+		idx->cap = cap;
+	}
+	idx->v[idx->n++] = (struct owner_fd){ .inode = inode, .pid = pid, .fd = fd };
+	return 0;
+}
+
+/* "socket:[12345]" -> 12345; 0 for anything that is not a socket. */
+static uint64_t socket_inode(int dirfd, const char *name)
+{
+	char link[64];
+	ssize_t n;
+
+	n = readlinkat(dirfd, name, link, sizeof(link) - 1);
+	if (n < 9 || strncmp(link, "socket:[", 8))
+		return 0;
+	link[n] = '\0';
+	return strtoull(link + 8, NULL, 10);
+}
+
+static int scan_process(struct owner_index *idx, int proc_fd, const char *pid_name)
+{
+	char path[64];
+	struct dirent *de;
+	pid_t pid = atoi(pid_name);
+	int dirfd, err = 0;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%.32s/fd", pid_name);
+	dirfd = openat(proc_fd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0)
+		return 0;	/* gone, or a kernel thread */
+	dir = fdopendir(dirfd);
+	if (!dir) {
+		close(dirfd);
+		return 0;
+	}
+	while (!err && (de = readdir(dir))) {
+		uint64_t inode;
+
+		if (de->d_name[0] < '0' || de->d_name[0] > '9')
+			continue;
+		inode = socket_inode(dirfd, de->d_name);
+		if (inode)
+			err = index_add(idx, inode, pid, atoi(de->d_name));
+	}
+	closedir(dir);
+	return err;
+}
+
+static int cmp_inode(const void *a, const void *b)
+{
+	const struct owner_fd *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+static int index_build(struct owner_index *idx)
+{
+	struct dirent *de;
+	int proc_fd, err = 0;
+	DIR *proc;
+
+	proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (proc_fd < 0)
+		return -errno;
+	proc = fdopendir(dup(proc_fd));
+	if (!proc) {
+		err = -errno;
+		close(proc_fd);
+		return err;
+	}
+	idx->n = 0;
+	while (!err && (de = readdir(proc))) {
+		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
+			err = scan_process(idx, proc_fd, de->d_name);
+	}
+	closedir(proc);
+	close(proc_fd);
+	qsort(idx->v, idx->n, sizeof(*idx->v), cmp_inode);
+	idx->built_ns = monotonic_ns();
+	return err;
+}
+
+/* The fd may have been closed, or reused for another file, since the walk. */
+static int dup_checked(const struct owner_fd *o)
+{
+	struct stat st;
+	int pidfd, fd;
+
+	pidfd = pidfd_open(o->pid, 0);
+	if (pidfd < 0)
+		return -errno;
+	fd = pidfd_getfd(pidfd, o->fd, 0);
+	close(pidfd);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) || !S_ISSOCK(st.st_mode) || st.st_ino != o->inode) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
+}
+
+static int take_from_index(const struct owner_index *idx, uint64_t inode)
+{
+	struct owner_fd key = { .inode = inode };
+	const struct owner_fd *o;
+	int fd = -ENOENT;
+
+	o = bsearch(&key, idx->v, idx->n, sizeof(*idx->v), cmp_inode);
+	if (!o)
+		return -ENOENT;
+	/* bsearch lands on any entry of the inode: walk back to the first. */
+	while (o > idx->v && (o - 1)->inode == inode)
+		o--;
+	for (; o < idx->v + idx->n && o->inode == inode; o++) {
+		fd = dup_checked(o);
+		if (fd >= 0)
+			return fd;
+	}
+	return fd;
+}
+
+int owner_index_warm(struct owner_index *idx, uint64_t fresh_ns)
+{
+	if (idx->built_ns && monotonic_ns() - idx->built_ns < fresh_ns)
+		return 0;
+	return index_build(idx);
+}
+
+int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns)
+{
+	int fd, err;
+
+	fd = take_from_index(idx, inode);
+	if (fd >= 0 || (idx->built_ns && monotonic_ns() - idx->built_ns < fresh_ns))
+		return fd;
+	err = index_build(idx);
+	if (err)
+		return err;
+	return take_from_index(idx, inode);
+}
+
+size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, size_t max)
+{
+	struct owner_fd key = { .inode = inode };
+	const struct owner_fd *o;
+	size_t n = 0;
+
+	o = bsearch(&key, idx->v, idx->n, sizeof(*idx->v), cmp_inode);
+	if (!o)
+		return 0;
+	while (o > idx->v && (o - 1)->inode == inode)
+		o--;
+	for (; o < idx->v + idx->n && o->inode == inode; o++) {
+		/* One process may hold it by several fds: name it once. */
+		if (n && pids[n - 1] == o->pid)
+			continue;
+		if (n == max)
+			break;
+		pids[n++] = o->pid;
+	}
+	return n;
+}
