@@ -41,8 +41,17 @@ AGENT_SRCS	:= $(BASE_SRCS) $(SYS_SRCS) $(KERNEL_SRCS) $(ENGINE_SRCS) $(FRONT_SRC
 CLI_SRCS	:= $(wildcard user/cli/*.c)
 # What the unit tests link: the layers without the kernel.
 UNIT_LIB_SRCS	:= $(BASE_SRCS) $(SYS_SRCS) user/engine/rule_table.c user/engine/tracked.c \
+		   user/engine/rule_spec.c user/engine/bus.c \
 		   user/engine/journal.c user/front/protocol.c
 UNIT_SRCS	:= $(wildcard tests/unit/*.c)
+# The engines alone: the layers below faked (tests/unit/fakes), a sink on the bus.
+FAKE_KERNEL	:= tests/unit/fakes/kernel.c
+FAKE_SYS	:= tests/unit/fakes/sys.c
+RULEBOOK_TEST_SRCS := $(BASE_SRCS) $(SYS_SRCS) $(FAKE_KERNEL) user/engine/rulebook.c \
+		   user/engine/rule_table.c user/engine/rule_spec.c user/engine/journal.c \
+		   user/engine/bus.c
+DRAINER_TEST_SRCS := $(BASE_SRCS) $(FAKE_KERNEL) $(FAKE_SYS) user/engine/drainer.c \
+		   user/engine/tracked.c user/engine/bus.c
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 AGENT_OBJS	:= $(call obj,$(AGENT_SRCS))
@@ -85,6 +94,11 @@ $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
+# BPF logic under test: syscall programs over the same headers (tests/bpf).
+$(BUILD)/logic_test.bpf.o: tests/bpf/logic_test.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
@@ -105,6 +119,24 @@ $(BUILD)/connctld: $(AGENT_OBJS)
 $(BUILD)/connctl: $(CLI_OBJS)
 	$(call msg,LD,$@)
 	$(Q)$(CC) $(CFLAGS) $^ -ljansson -o $@
+
+$(BUILD)/tests/test_rulebook: $(OBJ)/tests/unit/test_rulebook.o $(call obj,$(RULEBOOK_TEST_SRCS))
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -ljansson -lcmocka -o $@
+
+$(BUILD)/tests/test_drainer: $(OBJ)/tests/unit/test_drainer.o $(call obj,$(DRAINER_TEST_SRCS))
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -ljansson -lcmocka -o $@
+
+# bpf_prog_test_run on the kernel side's logic: the match, the drain
+# judgement, tc's classification of packets.
+$(OBJ)/tests/unit/test_bpf_logic.o: $(BUILD)/logic_test.skel.h $(BUILD)/tc.skel.h
+$(BUILD)/tests/test_bpf_logic: $(OBJ)/tests/unit/test_bpf_logic.o
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -lbpf -lelf -lz -lcmocka -o $@
 
 $(BUILD)/tests/%: $(OBJ)/tests/unit/%.o $(call obj,$(UNIT_LIB_SRCS))
 	$(call msg,LD,$@)

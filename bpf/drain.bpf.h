@@ -64,26 +64,58 @@ static __always_inline __u64 idle_ns(const struct tcp_sock *tp,
  */
 #define DRAIN_BUSY	(~0ULL)
 
+/* What the judgement reads of a socket: sequence numbers, state, idle time. */
+struct drain_view {
+	__u32	snd_una;
+	__u32	write_seq;
+	__u32	copied_seq;
+	__u32	rcv_nxt;
+	__u32	snd_wl1;
+	__u32	state;		/* TCP_ESTABLISHED, TCP_CLOSE_WAIT, ... */
+	__u64	idle_ns;	/* nothing either way for this long */
+};
+
+/*
+ * The judgement itself, on a view: 0 at a boundary now; DRAIN_BUSY when
+ * not at one; else the quiet still due. A pure function, so a test can run
+ * it on crafted views (tests/bpf/logic_test.bpf.c).
+ */
+static __always_inline __u64 drain_judge(const struct drain_view *v,
+					 const struct connctl_sk_tag *tag)
+{
+	bool peer_spoke_last;
+
+	if (v->snd_una != v->write_seq || v->copied_seq != v->rcv_nxt)
+		return DRAIN_BUSY;
+	/* The peer has finished sending: nothing more is asked of us. */
+	if (v->state == TCP_CLOSE_WAIT)
+		return 0;
+	if (v->state != TCP_ESTABLISHED)
+		return DRAIN_BUSY;
+	peer_spoke_last = v->snd_wl1 != v->rcv_nxt;
+	if (tag->role == CONNCTL_ROLE_ACTIVE ? !peer_spoke_last : peer_spoke_last)
+		return DRAIN_BUSY;
+	return v->idle_ns >= tag->quiet_ns ? 0 : tag->quiet_ns - v->idle_ns;
+}
+
 /* 0 at a boundary now; DRAIN_BUSY when not at one; else the quiet still due. */
 static __always_inline __u64 drain_wait_ns(const struct tcp_sock *tp,
 					   const struct connctl_sk_tag *tag, __u64 now)
 {
-	int state = tp->inet_conn.icsk_inet.sk.__sk_common.skc_state;
-	bool peer_spoke_last;
-	__u64 idle;
+	struct drain_view v = {
+		.snd_una	= tp->snd_una,
+		.write_seq	= tp->write_seq,
+		.copied_seq	= tp->copied_seq,
+		.rcv_nxt	= tp->rcv_nxt,
+		.snd_wl1	= tp->snd_wl1,
+		.state		= tp->inet_conn.icsk_inet.sk.__sk_common.skc_state,
+	};
 
-	if (tp->snd_una != tp->write_seq || tp->copied_seq != tp->rcv_nxt)
+	/* The idle time costs jiffies reads: only when the rest says boundary. */
+	if (v.snd_una != v.write_seq || v.copied_seq != v.rcv_nxt)
 		return DRAIN_BUSY;
-	/* The peer has finished sending: nothing more is asked of us. */
-	if (state == TCP_CLOSE_WAIT)
-		return 0;
-	if (state != TCP_ESTABLISHED)
-		return DRAIN_BUSY;
-	peer_spoke_last = tp->snd_wl1 != tp->rcv_nxt;
-	if (tag->role == CONNCTL_ROLE_ACTIVE ? !peer_spoke_last : peer_spoke_last)
-		return DRAIN_BUSY;
-	idle = idle_ns(tp, tag, now);
-	return idle >= tag->quiet_ns ? 0 : tag->quiet_ns - idle;
+	v.idle_ns = idle_ns(tp, tag, now);
+	return drain_judge(&v, tag);
 }
 
 static __always_inline bool drain_at_boundary(const struct tcp_sock *tp,

@@ -38,7 +38,6 @@ struct connctl_apply_result iter_results[CONNCTL_APPLY_BATCH];
 __u32 iter_nrules;
 __u32 iter_want_cgroups;	/* some rule of the pass matches by cgroup */
 __u64 iter_matched;	/* UNTAG: connections that had the rule's tag; LIST: listed */
-__u64 iter_seen;	/* connections walked (this shard's or not) */
 __u64 iter_lost;	/* events the ring buffer had no room for */
 __u64 iter_pending;	/* SWEEP: tagged connections still open */
 __u64 iter_next_ns;	/* SWEEP: when the next quiet period runs out; 0: none */
@@ -276,7 +275,6 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 	}
 	if (!state_is_connection(skc->skc_state))
 		return 0;
-	iter_seen++;
 	if (iter_mode == CONNCTL_ITER_UNTAG) {
 		untag(skc);
 		return 0;

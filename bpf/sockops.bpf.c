@@ -52,7 +52,6 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
 	struct best_match best = {};
 	struct connctl_sk_tag *tag;
-	struct connctl_event *ev;
 	struct tcp_sock *tp;
 	struct bpf_sock *sk;
 	__u32 zero = 0, count;
@@ -94,24 +93,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
 	if (tag->action == CONNCTL_ACTION_RESET)
 		bound_hold(skops);
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
-		count_lost_event();
-		return;
-	}
-	ev->type = CONNCTL_EV_MATCH;
-	ev->rule_id = tag->rule_id;
-	ev->action = tag->action;
-	ev->role = tag->role;
-	ev->cookie = bpf_get_socket_cookie(skops);
-	ev->ts_ns = tag->tagged_ns;
-	ev->tagged_ns = tag->tagged_ns;
-	ev->last_ack_ns = 0;
-	ev->bytes_received = tp->bytes_received;
-	ev->bytes_acked = tp->bytes_acked;
-	ev->cgroup_id = sock_cgroup_id(&tp->inet_conn.icsk_inet.sk.__sk_common);
-	ev->tuple = best.tuple;
-	bpf_ringbuf_submit(ev, 0);
+	emit_event(CONNCTL_EV_MATCH, tag, tp, bpf_get_socket_cookie(skops), &best.tuple);
 }
 
 /* RTT_CB comes with each ACK that acknowledges new data. */

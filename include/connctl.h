@@ -18,17 +18,14 @@
 
 #define CONNCTL_LAYOUT		5
 
-/* Map names double as pin names under the pin directory (bpftool: <= 15 chars). */
+/*
+ * Pin names under the pin directory that userspace opens by name (bpftool:
+ * <= 15 chars); maps are pinned under their names in bpf/maps.bpf.h.
+ */
 #define CONNCTL_MAP_LAYOUT	"layout"
 #define CONNCTL_MAP_RULES	"rules"
-#define CONNCTL_MAP_RULE_INDEX	"rule_index"
-#define CONNCTL_MAP_SK_TAGS	"sk_tags"
-#define CONNCTL_MAP_EVENTS	"events"
 #define CONNCTL_MAP_FLOWS	"flows"
-#define CONNCTL_MAP_FLOW_MISS	"flow_miss"
-#define CONNCTL_MAP_RULE_STATS	"rule_stats"
 #define CONNCTL_MAP_TC_IFACES	"tc_ifaces"
-#define CONNCTL_MAP_RULE_TALLY	"rule_tally"
 #define CONNCTL_MAP_AGENT_STATE	"agent_state"
 #define CONNCTL_LINK_SOCKOPS	"sockops_link"
 #define CONNCTL_LINK_SKB_IN	"skb_in_link"

@@ -51,7 +51,22 @@ run_e2e() {
 	fi
 }
 
+# The layers of user/, one way (a check over the #include lines).
+run_check() {
+	local out
+	if out=$("$TOP/tests/check_layers.sh" 2>&1); then
+		passed=$((passed + 1))
+		echo "ok   check/layers"
+	else
+		failed=$((failed + 1))
+		failures+=("check/layers")
+		echo "FAIL check/layers"
+		sed 's/^/     /' <<<"$out"
+	fi
+}
+
 if [ -z "$PATTERN" ]; then
+	run_check
 	for bin in "$BUILD"/tests/*; do
 		[ -x "$bin" ] && run_unit "$bin"
 	done

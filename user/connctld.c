@@ -1,37 +1,95 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * connctld: the connctl agent. Loads the BPF programs, keeps the rules in
- * pinned maps, closes matching connections, and serves the control socket.
+ * connctld: the connctl agent. The one place that knows every subsystem: it
+ * parses the options, makes each subsystem's context, wires them (the event
+ * bus, completions), and owns the turn of the event loop.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
+#include <net/if.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
-#include <time.h>
 #include <unistd.h>
-#include <bpf/libbpf.h>
-#include <net/if.h>
-#include "agent.h"
 #include "base/clock.h"
-#include "kernel/flows.h"
-#include "kernel/rule_maps.h"
-#include "sys/cgroup.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "engine/bus.h"
+#include "engine/counters.h"
+#include "engine/drainer.h"
+#include "engine/intake.h"
+#include "engine/records.h"
+#include "engine/rulebook.h"
+#include "front/dispatch.h"
+#include "front/metrics.h"
 #include "front/rules_dir.h"
+#include "front/server.h"
+#include "kernel/flows.h"
+#include "kernel/loader.h"
+#include "kernel/tc.h"
+#include "sys/cgroup.h"
+#include "sys/netns.h"
 #include "sys/paths.h"
-#include "engine/journal.h"
 
-#define EPOLL_BATCH	64
+/* Flows that ended without a last packet, idle clients, pins: looked at this often. */
+#define TICK_NS			(1 * NSEC_PER_SEC)
+/* Rounds of served lines per turn, before the loop looks at its other fds. */
+#define TURN_ROUNDS_MAX		8
 /* Dry runs of readers that are not root: a walk of every connection each. */
 #define READER_DRY_RUNS_PER_S	4.0
 #define READER_DRY_RUNS_BURST	4.0
-/* Flows that ended without a last packet to say so are removed this often. */
-#define FLOWS_COLLECT_NS	(1 * NSEC_PER_SEC)
+/* TCP's keepalive idle time, which bounds the hold, is 32767 s at most. */
+#define HELD_TIMEOUT_MAX_NS	(9ULL * 3600 * NSEC_PER_SEC)
+
+struct agent_config {
+	const char	*socket_path;
+	const char	*pin_dir;
+	const char	*rules_dir;		/* --rules-dir; NULL: none */
+	const char	*metrics_listen;	/* --metrics; NULL: off */
+	char		cgroup_path[PATH_MAX];
+	char		state_file[PATH_MAX];	/* "": none */
+	bool		state_file_set;
+	char		*ifaces[MAX_IFACES];	/* --iface */
+	size_t		n_ifaces;
+	uint32_t	max_rules;
+	uint32_t	max_clients;
+	uint32_t	max_reader_clients;
+	gid_t		reader_gid;		/* --group: may read; (gid_t)-1: none */
+	const char	*reader_group;
+	uint32_t	client_idle_s;		/* --client-idle-timeout */
+	uint64_t	held_ns;		/* --held-timeout */
+	bool		held_pass;		/* --held-then pass */
+	bool		netns_all;		/* --netns all */
+	const char	*netns_paths[NETNS_PATHS_MAX];
+	size_t		n_netns_paths;
+	bool		uninstall;
+	enum log_level	log_level;
+};
+
+/* Every subsystem's context; nothing below this file sees them together. */
+struct agent {
+	struct agent_config	cfg;
+	struct loop		loop;
+	struct bus		bus;
+	struct netns_set	netns;
+	struct datapath		dp;
+	struct counters		counters;
+	struct close_records	records;
+	struct rulebook		rb;
+	struct drainer		drainer;
+	struct intake		intake;
+	struct dispatch		dispatch;
+	struct rules_dir	rules_dir;
+	struct metrics_http	metrics;
+	struct server		*server;
+	struct watch		signals;
+	bool			stopping;
+};
 
 static const char usage_text[] =
 "Usage: connctld [OPTIONS]\n"
@@ -114,65 +172,7 @@ static const char usage_text[] =
 "  connctld --uninstall\n"
 "      end enforcement: detach everything and remove the pins\n";
 
-enum {
-	OPT_SOCKET = 256,
-	OPT_PIN_DIR,
-	OPT_CGROUP,
-	OPT_MAX_RULES,
-	OPT_MAX_CLIENTS,
-	OPT_UNINSTALL,
-	OPT_IFACE,
-	OPT_STATE_FILE,
-	OPT_GROUP,
-	OPT_CLIENT_IDLE,
-	OPT_RULES_DIR,
-	OPT_METRICS,
-	OPT_NETNS,
-	OPT_MAX_READERS,
-	OPT_HELD_TIMEOUT,
-	OPT_HELD_THEN,
-};
-
-static const struct option long_options[] = {
-	{ "socket",	 required_argument, NULL, OPT_SOCKET },
-	{ "pin-dir",	 required_argument, NULL, OPT_PIN_DIR },
-	{ "cgroup",	 required_argument, NULL, OPT_CGROUP },
-	{ "max-rules",	 required_argument, NULL, OPT_MAX_RULES },
-	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
-	{ "max-reader-clients", required_argument, NULL, OPT_MAX_READERS },
-	{ "held-timeout", required_argument, NULL, OPT_HELD_TIMEOUT },
-	{ "held-then",	 required_argument, NULL, OPT_HELD_THEN },
-	{ "uninstall",	 no_argument,	    NULL, OPT_UNINSTALL },
-	{ "iface",	 required_argument, NULL, OPT_IFACE },
-	{ "state-file",	 required_argument, NULL, OPT_STATE_FILE },
-	{ "rules-dir",	 required_argument, NULL, OPT_RULES_DIR },
-	{ "metrics",	 required_argument, NULL, OPT_METRICS },
-	{ "netns",	 required_argument, NULL, OPT_NETNS },
-	{ "group",	 required_argument, NULL, OPT_GROUP },
-	{ "client-idle-timeout", required_argument, NULL, OPT_CLIENT_IDLE },
-	{ "verbose",	 no_argument,	    NULL, 'v' },
-	{ "help",	 no_argument,	    NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-int watch_add(int epoll_fd, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, w->fd, &ev);
-}
-
-int watch_mod(int epoll_fd, struct watch *w, uint32_t events)
-{
-	struct epoll_event ev = { .events = events, .data.ptr = w };
-
-	return epoll_ctl(epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
-}
-
-void watch_del(int epoll_fd, struct watch *w)
-{
-	epoll_ctl(epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
-}
+/* --- options: a table of setters --- */
 
 static int parse_count(const char *opt, const char *s, uint32_t max, uint32_t *out)
 {
@@ -190,137 +190,162 @@ static int parse_count(const char *opt, const char *s, uint32_t max, uint32_t *o
 	return 0;
 }
 
-/* TCP's keepalive idle time, which bounds the hold, is 32767 s at most. */
-#define HELD_TIMEOUT_MAX_NS	(9ULL * 3600 * NSEC_PER_SEC)
+static int set_socket(struct agent_config *c, const char *a) { c->socket_path = a; return 0; }
+static int set_pin_dir(struct agent_config *c, const char *a) { c->pin_dir = a; return 0; }
+static int set_rules_dir(struct agent_config *c, const char *a) { c->rules_dir = a; return 0; }
+static int set_metrics(struct agent_config *c, const char *a) { c->metrics_listen = a; return 0; }
+static int set_uninstall(struct agent_config *c, const char *a) { c->uninstall = true; return 0; }
 
-static int parse_held_timeout(const char *s, uint64_t *ns)
+static int set_cgroup(struct agent_config *c, const char *a)
+{
+	if (realpath(a, c->cgroup_path))
+		return 0;
+	fprintf(stderr, "connctld: --cgroup %s: %s\n", a, strerror(errno));
+	return -errno;
+}
+
+static int set_state_file(struct agent_config *c, const char *a)
+{
+	if (strlen(a) >= sizeof(c->state_file)) {
+		fprintf(stderr, "connctld: --state-file: path too long\n");
+		return -ENAMETOOLONG;
+	}
+	snprintf(c->state_file, sizeof(c->state_file), "%s", a);
+	c->state_file_set = true;
+	return 0;
+}
+
+static int set_max_rules(struct agent_config *c, const char *a)
+{
+	return parse_count("--max-rules", a, CONNCTL_MAX_RULES, &c->max_rules);
+}
+
+static int set_max_clients(struct agent_config *c, const char *a)
+{
+	return parse_count("--max-clients", a, 4096, &c->max_clients);
+}
+
+static int set_max_readers(struct agent_config *c, const char *a)
+{
+	return parse_count("--max-reader-clients", a, 4096, &c->max_reader_clients);
+}
+
+static int set_client_idle(struct agent_config *c, const char *a)
+{
+	return parse_count("--client-idle-timeout", a, 86400, &c->client_idle_s);
+}
+
+static int set_group(struct agent_config *c, const char *a)
+{
+	struct group *gr = getgrnam(a);
+
+	if (!gr) {
+		fprintf(stderr, "connctld: --group %s: no such group\n", a);
+		return -ENOENT;
+	}
+	c->reader_gid = gr->gr_gid;
+	c->reader_group = a;
+	return 0;
+}
+
+static int set_held_timeout(struct agent_config *c, const char *a)
 {
 	char err[ERRLEN];
 
-	if (parse_duration(s, ns, false, err)) {
+	if (parse_duration(a, &c->held_ns, false, err)) {
 		fprintf(stderr, "connctld: --held-timeout: %s\n", err);
 		return -EINVAL;
 	}
-	if (*ns < NSEC_PER_SEC || *ns > HELD_TIMEOUT_MAX_NS) {
-		fprintf(stderr, "connctld: --held-timeout %s: from 1s to 9h\n", s);
+	if (c->held_ns < NSEC_PER_SEC || c->held_ns > HELD_TIMEOUT_MAX_NS) {
+		fprintf(stderr, "connctld: --held-timeout %s: from 1s to 9h\n", a);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-/* 0 to run, 1 to exit 0 (help), -1 to exit with a usage error. */
-static int parse_options(int argc, char **argv, struct agent *agent, bool *uninstall)
+static int set_held_then(struct agent_config *c, const char *a)
 {
-	struct agent_config *cfg = &agent->cfg;
-	bool state_file_set = false;
-	int opt;
+	if (strcmp(a, "reset") && strcmp(a, "pass")) {
+		fprintf(stderr, "connctld: --held-then: 'reset' or 'pass', not '%s'\n", a);
+		return -EINVAL;
+	}
+	c->held_pass = !strcmp(a, "pass");
+	return 0;
+}
 
-	while ((opt = getopt_long(argc, argv, "vh", long_options, NULL)) != -1) {
-		switch (opt) {
-		case OPT_SOCKET:
-			cfg->socket_path = optarg;
-			break;
-		case OPT_PIN_DIR:
-			cfg->pin_dir = optarg;
-			break;
-		case OPT_CGROUP:
-			if (!realpath(optarg, cfg->cgroup_path)) {
-				fprintf(stderr, "connctld: --cgroup %s: %s\n", optarg,
-					strerror(errno));
-				return -1;
-			}
-			break;
-		case OPT_MAX_RULES:
-			if (parse_count("--max-rules", optarg, CONNCTL_MAX_RULES,
-					&cfg->max_rules))
-				return -1;
-			break;
-		case OPT_MAX_CLIENTS:
-			if (parse_count("--max-clients", optarg, 4096, &agent->max_clients))
-				return -1;
-			break;
-		case OPT_MAX_READERS:
-			if (parse_count("--max-reader-clients", optarg, 4096,
-					&agent->max_reader_clients))
-				return -1;
-			break;
-		case OPT_HELD_TIMEOUT:
-			if (parse_held_timeout(optarg, &cfg->held_ns))
-				return -1;
-			break;
-		case OPT_HELD_THEN:
-			if (strcmp(optarg, "reset") && strcmp(optarg, "pass")) {
-				fprintf(stderr, "connctld: --held-then: 'reset' or 'pass', not "
-					"'%s'\n", optarg);
-				return -1;
-			}
-			cfg->held_pass = !strcmp(optarg, "pass");
-			break;
-		case OPT_UNINSTALL:
-			*uninstall = true;
-			break;
-		case OPT_GROUP: {
-			struct group *gr = getgrnam(optarg);
+static int set_netns(struct agent_config *c, const char *a)
+{
+	if (!strcmp(a, "all")) {
+		c->netns_all = true;
+		return 0;
+	}
+	if (c->n_netns_paths == NETNS_PATHS_MAX) {
+		fprintf(stderr, "connctld: --netns: %d paths at most\n", NETNS_PATHS_MAX);
+		return -E2BIG;
+	}
+	c->netns_paths[c->n_netns_paths++] = a;
+	return 0;
+}
 
-			if (!gr) {
-				fprintf(stderr, "connctld: --group %s: no such group\n", optarg);
-				return -1;
-			}
-			cfg->reader_gid = gr->gr_gid;
-			cfg->reader_group = optarg;
-			break;
-		}
-		case OPT_CLIENT_IDLE:
-			if (parse_count("--client-idle-timeout", optarg, 86400,
-					&cfg->client_idle_s))
-				return -1;
-			break;
-		case OPT_STATE_FILE:
-			state_file_set = true;
-			if (strlen(optarg) >= sizeof(cfg->state_file)) {
-				fprintf(stderr, "connctld: --state-file: path too long\n");
-				return -1;
-			}
-			snprintf(cfg->state_file, sizeof(cfg->state_file), "%s", optarg);
-			break;
-		case OPT_RULES_DIR:
-			cfg->rules_dir = optarg;
-			break;
-		case OPT_METRICS:
-			cfg->metrics_listen = optarg;
-			break;
-		case OPT_NETNS:
-			if (!strcmp(optarg, "all")) {
-				agent->netns.all = true;
-			} else if (agent->netns.n_paths == NETNS_PATHS_MAX) {
-				fprintf(stderr, "connctld: --netns: %d paths at most\n",
-					NETNS_PATHS_MAX);
-				return -1;
-			} else {
-				agent->netns.paths[agent->netns.n_paths++] = optarg;
-			}
-			break;
-		case OPT_IFACE:
-			if (cfg->n_ifaces == MAX_IFACES) {
-				fprintf(stderr, "connctld: --iface: %d interfaces at most\n",
-					MAX_IFACES);
-				return -1;
-			}
-			if (strlen(optarg) >= IF_NAMESIZE) {
-				fprintf(stderr, "connctld: --iface %s: not an interface name\n",
-					optarg);
-				return -1;
-			}
-			cfg->ifaces[cfg->n_ifaces++] = optarg;
-			break;
-		case 'v':
-			if (cfg->log_level < LOG_LIBBPF)
-				cfg->log_level++;
-			break;
-		case 'h':
+static int set_iface(struct agent_config *c, const char *a)
+{
+	if (c->n_ifaces == MAX_IFACES) {
+		fprintf(stderr, "connctld: --iface: %d interfaces at most\n", MAX_IFACES);
+		return -E2BIG;
+	}
+	if (strlen(a) >= IF_NAMESIZE) {
+		fprintf(stderr, "connctld: --iface %s: not an interface name\n", a);
+		return -EINVAL;
+	}
+	c->ifaces[c->n_ifaces++] = (char *)a;
+	return 0;
+}
+
+static const struct option_setter {
+	struct option	opt;
+	int		(*set)(struct agent_config *c, const char *arg);
+} option_table[] = {
+	{ { "socket",		   required_argument, NULL, 0 }, set_socket },
+	{ { "pin-dir",		   required_argument, NULL, 0 }, set_pin_dir },
+	{ { "cgroup",		   required_argument, NULL, 0 }, set_cgroup },
+	{ { "iface",		   required_argument, NULL, 0 }, set_iface },
+	{ { "state-file",	   required_argument, NULL, 0 }, set_state_file },
+	{ { "rules-dir",	   required_argument, NULL, 0 }, set_rules_dir },
+	{ { "metrics",		   required_argument, NULL, 0 }, set_metrics },
+	{ { "netns",		   required_argument, NULL, 0 }, set_netns },
+	{ { "max-rules",	   required_argument, NULL, 0 }, set_max_rules },
+	{ { "max-clients",	   required_argument, NULL, 0 }, set_max_clients },
+	{ { "max-reader-clients",  required_argument, NULL, 0 }, set_max_readers },
+	{ { "group",		   required_argument, NULL, 0 }, set_group },
+	{ { "client-idle-timeout", required_argument, NULL, 0 }, set_client_idle },
+	{ { "held-timeout",	   required_argument, NULL, 0 }, set_held_timeout },
+	{ { "held-then",	   required_argument, NULL, 0 }, set_held_then },
+	{ { "uninstall",	   no_argument,	      NULL, 0 }, set_uninstall },
+};
+
+#define N_SETTERS	(sizeof(option_table) / sizeof(option_table[0]))
+
+/* 0 to run, 1 to exit 0 (help), -1 to exit with a usage error. */
+static int parse_options(int argc, char **argv, struct agent_config *cfg)
+{
+	struct option longopts[N_SETTERS + 3];
+	int opt, index;
+
+	for (size_t i = 0; i < N_SETTERS; i++)
+		longopts[i] = option_table[i].opt;
+	longopts[N_SETTERS] = (struct option){ "verbose", no_argument, NULL, 'v' };
+	longopts[N_SETTERS + 1] = (struct option){ "help", no_argument, NULL, 'h' };
+	longopts[N_SETTERS + 2] = (struct option){ NULL, 0, NULL, 0 };
+	while ((opt = getopt_long(argc, argv, "vh", longopts, &index)) != -1) {
+		if (opt == 0 && option_table[index].set(cfg, optarg))
+			return -1;
+		if (opt == 'v' && cfg->log_level < LOG_LIBBPF)
+			cfg->log_level++;
+		if (opt == 'h') {
 			fputs(usage_text, stdout);
 			return 1;
-		default:
+		}
+		if (opt == '?') {
 			fputs("Try 'connctld --help'.\n", stderr);
 			return -1;
 		}
@@ -331,37 +356,12 @@ static int parse_options(int argc, char **argv, struct agent *agent, bool *unins
 		return -1;
 	}
 	/* Two agents with their own pin dirs never meet in one state file. */
-	if (!state_file_set)
+	if (!cfg->state_file_set)
 		path_default_state(cfg->pin_dir, cfg->state_file, sizeof(cfg->state_file));
 	return 0;
 }
 
-/*
- * The state file is this agent's alone, in a directory no one else may
- * write: another agent appending to it, or a user planting a link where it
- * is rewritten, would lose or forge acknowledged rules.
- */
-static int take_state_file(struct agent *agent)
-{
-	const char *path = agent->cfg.state_file;
-	char why[PATH_MAX + 160];
-	int err;
-
-	if (!path[0])
-		return 0;
-	err = path_dir_private(path, why, sizeof(why));
-	if (err) {
-		pr_warn("--state-file %s: %s", path, why);
-		return err;
-	}
-	err = state_lock(&agent->journal, path);
-	if (err == -EWOULDBLOCK)
-		pr_warn("--state-file %s is in use by another running connctld: give each "
-			"agent its own (by default it follows --pin-dir)", path);
-	else if (err)
-		pr_warn("--state-file %s: cannot lock %s.lock: %s", path, path, strerror(-err));
-	return err;
-}
+/* --- start --- */
 
 static int resolve_cgroup(struct agent_config *cfg)
 {
@@ -383,42 +383,45 @@ static int resolve_cgroup(struct agent_config *cfg)
 	return err;
 }
 
-/* Rules pinned by an earlier run stay in force: take them over, same ids. */
-static int adopt_rules(struct agent *agent)
+/*
+ * The state file is this agent's alone, in a directory no one else may
+ * write: another agent appending to it, or a user planting a link where it
+ * is rewritten, would lose or forge acknowledged rules.
+ */
+static int take_state_file(struct agent *agent)
 {
-	int err = kernel_rules_adopt(&agent->dp, &agent->rules);
+	const char *path = agent->cfg.state_file;
+	char why[PATH_MAX + 160];
+	int err;
 
-	if (!err && agent->rules.n)
-		pr_info("adopted %zu standing rules from %s", agent->rules.n,
-			agent->cfg.pin_dir);
+	if (!path[0])
+		return 0;
+	err = path_dir_private(path, why, sizeof(why));
+	if (err) {
+		pr_warn("--state-file %s: %s", path, why);
+		return err;
+	}
+	err = state_lock(&agent->rb.journal, path);
+	if (err == -EWOULDBLOCK)
+		pr_warn("--state-file %s is in use by another running connctld: give each "
+			"agent its own (by default it follows --pin-dir)", path);
+	else if (err)
+		pr_warn("--state-file %s: cannot lock %s.lock: %s", path, path, strerror(-err));
 	return err;
-}
-
-struct agent_watch {
-	struct watch	w;
-	struct agent	*agent;
-};
-
-static void on_events(struct watch *w, uint32_t events)
-{
-	struct agent_watch *aw = (struct agent_watch *)w;
-
-	if (events_poll(aw->agent))
-		pr_warn("reading events failed");
 }
 
 static void on_signal(struct watch *w, uint32_t events)
 {
-	struct agent_watch *aw = (struct agent_watch *)w;
+	struct agent *agent = container_of(w, struct agent, signals);
 	struct signalfd_siginfo si;
 
 	if (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
 		pr_info("signal %u: stopping; rules stay pinned and in force", si.ssi_signo);
-		aw->agent->stopping = true;
+		agent->stopping = true;
 	}
 }
 
-static int open_signals(struct agent_watch *aw)
+static int open_signals(struct agent *agent)
 {
 	sigset_t set;
 
@@ -427,180 +430,231 @@ static int open_signals(struct agent_watch *aw)
 	sigaddset(&set, SIGTERM);
 	if (sigprocmask(SIG_BLOCK, &set, NULL))
 		return -errno;
-	aw->w.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	if (aw->w.fd < 0)
+	agent->signals.fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (agent->signals.fd < 0)
 		return -errno;
-	aw->w.handle = on_signal;
-	return watch_add(aw->agent->epoll_fd, &aw->w, EPOLLIN) ? -errno : 0;
+	agent->signals.handle = on_signal;
+	return watch_add(&agent->loop, &agent->signals, EPOLLIN);
+}
+
+static int open_netns(struct agent *agent)
+{
+	struct netns_set *ns = &agent->netns;
+	int err;
+
+	ns->all = agent->cfg.netns_all;
+	for (size_t i = 0; i < agent->cfg.n_netns_paths; i++)
+		ns->paths[ns->n_paths++] = agent->cfg.netns_paths[i];
+	err = netns_init(ns);
+	if (err)
+		pr_warn("cannot read the network namespaces: %s", strerror(-err));
+	return err;
+}
+
+/* The engines: the rule book and what closes connections, all on one bus. */
+static int open_engines(struct agent *agent)
+{
+	struct agent_config *cfg = &agent->cfg;
+	int err;
+
+	counters_init(&agent->counters, &agent->bus);
+	close_records_init(&agent->records, &agent->bus);
+	err = rulebook_adopt(&agent->rb);
+	if (err)
+		return err;
+	err = tc_attach(&agent->dp, cfg->ifaces, cfg->n_ifaces);
+	if (err)
+		return err;
+	err = drainer_open(&agent->drainer, &agent->loop, &agent->dp, &agent->netns,
+			   &agent->bus);
+	if (err)
+		return err;
+	return intake_open(&agent->intake, &agent->loop, &agent->dp, &agent->netns,
+			   &agent->bus, &agent->drainer);
+}
+
+static int open_front(struct agent *agent)
+{
+	struct agent_config *cfg = &agent->cfg;
+	struct server_config scfg = {
+		.path = cfg->socket_path, .max_clients = cfg->max_clients,
+		.max_reader_clients = cfg->max_reader_clients, .reader_gid = cfg->reader_gid,
+		.client_idle_s = cfg->client_idle_s,
+	};
+	int err;
+
+	agent->dispatch = (struct dispatch){
+		.rb = &agent->rb, .records = &agent->records, .dp = &agent->dp,
+		.netns = &agent->netns, .reader_group = cfg->reader_group,
+		.n_ifaces = cfg->n_ifaces,
+		.reader_dry_runs = { .per_s = READER_DRY_RUNS_PER_S,
+				     .burst = READER_DRY_RUNS_BURST },
+	};
+	agent->metrics = (struct metrics_http){
+		.counters = &agent->counters, .requests = &agent->dispatch.counters,
+		.rb = &agent->rb, .dp = &agent->dp, .n_ifaces = cfg->n_ifaces,
+	};
+	err = metrics_open(&agent->metrics, &agent->loop, cfg->metrics_listen);
+	if (err)
+		return err;
+	/* Last: a client that finds the socket finds an agent ready to serve. */
+	return server_open(&agent->server, &scfg, &agent->loop, &agent->dispatch, &agent->bus);
+}
+
+static int start(struct agent *agent)
+{
+	struct agent_config *cfg = &agent->cfg;
+	int err;
+
+	rulebook_init(&agent->rb, &agent->dp, &agent->netns, &agent->bus, cfg->state_file,
+		      cfg->max_rules);
+	err = resolve_cgroup(cfg);
+	if (!err)
+		err = take_state_file(agent);
+	if (!err)
+		err = loop_open(&agent->loop);
+	if (!err)
+		err = open_netns(agent);
+	if (!err)
+		err = datapath_open(&agent->dp, cfg->pin_dir, cfg->cgroup_path);
+	if (err)
+		return err;
+	agent->dp.netns = &agent->netns;
+	datapath_set_hold(&agent->dp, cfg->held_ns, cfg->held_pass);
+	err = open_engines(agent);
+	if (!err)
+		err = open_signals(agent);
+	if (!err)
+		err = rulebook_restore(&agent->rb);
+	if (!err)
+		err = rules_dir_open(&agent->rules_dir, &agent->loop, &agent->rb, cfg->rules_dir);
+	if (err)
+		return err;
+	/* What happened while no agent ran is handled before anyone is served. */
+	intake_poll(&agent->intake);
+	err = open_front(agent);
+	if (err)
+		return err;
+	pr_info("serving %s (pin dir %s, cgroup %s, state file %s)", cfg->socket_path,
+		cfg->pin_dir, cfg->cgroup_path, cfg->state_file[0] ? cfg->state_file : "none");
+	return 0;
+}
+
+/* --- the turn of the loop --- */
+
+/*
+ * After the loop's handlers ran: the rule.adds they queued applied by one
+ * walk, what the kernel reported of it taken in, the changes on disk, then
+ * the responses sent; again for requests still buffered. True when some
+ * remain (the loop should not wait for more input).
+ */
+static bool turn(struct agent *agent)
+{
+	for (int round = 0; ; round++) {
+		rulebook_apply(&agent->rb);
+		intake_poll(&agent->intake);
+		rulebook_save(&agent->rb);
+		server_flush(agent->server);
+		if (round == TURN_ROUNDS_MAX)
+			return true;
+		if (!server_serve_buffered(agent->server))
+			return false;
+	}
+}
+
+static void tick(struct agent *agent)
+{
+	flows_collect(&agent->dp);
+	datapath_check_pins(&agent->dp, agent->cfg.pin_dir);
+	server_tick(agent->server);
+	metrics_tick(&agent->metrics);
 }
 
 static int run(struct agent *agent)
 {
-	struct epoll_event evs[EPOLL_BATCH];
-
-	uint64_t next_collect = 0;
+	uint64_t next_tick = 0;
 	bool backlog = false;
+	int err;
 
 	while (!agent->stopping) {
-		int timeout = agent_expire_rules(agent);
+		int timeout = rulebook_expire(&agent->rb);
 		uint64_t now = monotonic_ns();
 
-		if (now >= next_collect) {
-			flows_collect(agent);
-			datapath_check_pins(&agent->dp, agent->cfg.pin_dir);
-			server_expire_idle(agent);
-			metrics_tick(agent);
-			next_collect = now + FLOWS_COLLECT_NS;
+		if (now >= next_tick) {
+			tick(agent);
+			next_tick = now + TICK_NS;
 		}
-		if (timeout < 0 || timeout > (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC))
-			timeout = (int)(FLOWS_COLLECT_NS / NSEC_PER_MSEC);
+		if (timeout < 0 || timeout > (int)(TICK_NS / NSEC_PER_MSEC))
+			timeout = (int)(TICK_NS / NSEC_PER_MSEC);
 		/* Requests are buffered still: look at the others, do not wait. */
 		if (backlog)
 			timeout = 0;
-		/* What the last turn changed reaches the disk before we wait again. */
-		agent_save_state(agent);
-		int n = epoll_wait(agent->epoll_fd, evs, EPOLL_BATCH, timeout);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			pr_warn("epoll_wait: %s", strerror(errno));
-			return -errno;
+		/* What the last turn changed (a ttl run out) reaches the disk first. */
+		rulebook_save(&agent->rb);
+		err = loop_run_once(&agent->loop, timeout);
+		if (err) {
+			pr_warn("epoll_wait: %s", strerror(-err));
+			return err;
 		}
-		for (int i = 0; i < n; i++) {
-			struct watch *w = evs[i].data.ptr;
-
-			w->handle(w, evs[i].events);
-		}
-		backlog = server_commit(agent);
+		backlog = turn(agent);
 	}
-	/* What the last turn changed, before the agent goes. */
-	agent_save_state(agent);
+	rulebook_save(&agent->rb);
 	return 0;
 }
 
-static int start(struct agent *agent, struct agent_watch *events_w,
-		 struct agent_watch *signal_w)
+static void stop(struct agent *agent)
 {
-	int err;
-
-	err = resolve_cgroup(&agent->cfg);
-	if (err)
-		return err;
-	err = take_state_file(agent);
-	if (err)
-		return err;
-	agent->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
-	if (agent->epoll_fd < 0)
-		return -errno;
-	err = netns_init(&agent->netns);
-	if (err) {
-		pr_warn("cannot read the network namespaces: %s", strerror(-err));
-		return err;
-	}
-	err = datapath_open(&agent->dp, agent->cfg.pin_dir, agent->cfg.cgroup_path);
-	if (err)
-		return err;
-	agent->dp.netns = &agent->netns;
-	datapath_set_hold(&agent->dp, agent->cfg.held_ns, agent->cfg.held_pass);
-	err = adopt_rules(agent);
-	if (err)
-		return err;
-	err = tc_attach(&agent->dp, agent->cfg.ifaces, agent->cfg.n_ifaces);
-	if (err)
-		return err;
-	err = events_open(agent);
-	if (err)
-		return err;
-	events_w->w.fd = ring_buffer__epoll_fd(agent->events);
-	events_w->w.handle = on_events;
-	if (watch_add(agent->epoll_fd, &events_w->w, EPOLLIN))
-		return -errno;
-	err = open_signals(signal_w);
-	if (err)
-		return err;
-	err = drain_open(agent);
-	if (err)
-		return err;
-	err = agent_restore_rules(agent);
-	if (err)
-		return err;
-	err = rules_dir_open(agent);
-	if (err)
-		return err;
-	/* What happened while no agent ran is handled before anyone is served. */
-	events_poll(agent);
-	err = metrics_open(agent, agent->cfg.metrics_listen);
-	if (err)
-		return err;
-	/* Last: a client that finds the socket finds an agent ready to serve. */
-	err = server_open(agent, agent->cfg.socket_path);
-	if (err)
-		return err;
-	pr_info("serving %s (pin dir %s, cgroup %s, state file %s)", agent->cfg.socket_path,
-		agent->cfg.pin_dir, agent->cfg.cgroup_path,
-		agent->cfg.state_file[0] ? agent->cfg.state_file : "none");
-	return 0;
+	server_close(agent->server);
+	metrics_close(&agent->metrics);
+	dispatch_close(&agent->dispatch);
+	rules_dir_close(&agent->rules_dir);
+	if (agent->signals.fd >= 0)
+		close(agent->signals.fd);
+	intake_close(&agent->intake);
+	drainer_close(&agent->drainer);
+	datapath_close(&agent->dp);
+	rulebook_close(&agent->rb);
+	netns_free(&agent->netns);
+	loop_close(&agent->loop);
 }
 
 int main(int argc, char **argv)
 {
-	struct agent agent = {
+	static struct agent agent = {
 		.cfg = {
 			.socket_path	= DEFAULT_SOCKET_PATH,
 			.pin_dir	= DEFAULT_PIN_DIR,
 			.max_rules	= CONNCTL_MAX_RULES,
+			.max_clients	= 64,
+			.max_reader_clients = 16,
 			.log_level	= LOG_INFO,
-			.state_file	= DEFAULT_STATE_FILE,
 			.reader_gid	= (gid_t)-1,
 			.client_idle_s	= 300,
 			.held_ns	= 10 * NSEC_PER_SEC,
 		},
-		.max_clients	= 64,
-		.max_reader_clients = 16,
-		.reader_dry_runs = { .per_s = READER_DRY_RUNS_PER_S,
-				     .burst = READER_DRY_RUNS_BURST },
-		.diag_fd	= -1,
-		.epoll_fd	= -1,
-		.drain		= { .timer_fd = -1 },
-		.journal	= { .fd = -1, .lock_fd = -1 },
-		.rules_dir	= { .w.fd = -1 },
-		.metrics_watch	= { .fd = -1 },
-		.netns		= { .own_fd = -1 },
+		.loop		= { .epoll_fd = -1 },
+		.netns		= { .own_fd = -1, .own_diag_fd = -1 },
+		.drainer	= { .timer = { .fd = -1 } },
+		.rules_dir	= { .w = { .fd = -1 } },
+		.metrics	= { .watch = { .fd = -1 } },
+		.signals	= { .fd = -1 },
 	};
-	struct agent_watch events_w = { .w.fd = -1, .agent = &agent };
-	struct agent_watch signal_w = { .w.fd = -1, .agent = &agent };
-	bool uninstall = false;
 	int err;
 
-	err = parse_options(argc, argv, &agent, &uninstall);
+	err = parse_options(argc, argv, &agent.cfg);
 	if (err)
 		return err > 0 ? 0 : 2;
 	log_init("connctld", agent.cfg.log_level);
-
-	if (uninstall) {
+	datapath_log_init();
+	if (agent.cfg.uninstall) {
 		err = datapath_uninstall(agent.cfg.pin_dir);
 		if (!err)
 			pr_info("uninstalled %s", agent.cfg.pin_dir);
 		return err ? 1 : 0;
 	}
-
-	err = start(&agent, &events_w, &signal_w);
+	err = start(&agent);
 	if (!err)
 		err = run(&agent);
-
-	server_close(&agent);
-	metrics_close(&agent);
-	rules_dir_close(&agent);
-	if (signal_w.w.fd >= 0)
-		close(signal_w.w.fd);
-	drain_close(&agent);
-	events_close(&agent);
-	datapath_close(&agent.dp);
-	rule_table_free(&agent.rules);
-	state_journal_close(&agent.journal);
-	netns_free(&agent.netns);
-	if (agent.epoll_fd >= 0)
-		close(agent.epoll_fd);
+	stop(&agent);
 	return err ? 1 : 0;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Bytes appended to a buffer grown by doubling: output queues, journals. */
+/* Buffers and arrays grown by doubling: output queues, journals, tables. */
 #ifndef CONNCTL_BUF_H
 #define CONNCTL_BUF_H
 
@@ -29,6 +29,27 @@ static inline int buf_append(char **buf, size_t *len, size_t *cap, const char *d
 	if (line)
 		(*buf)[*len + n] = '\n';
 	*len = need;
+	return 0;
+}
+
+/*
+ * Room for one more element in an array *v of n (*cap allocated) elements
+ * of size bytes, by doubling (first 16); -ENOMEM leaves it as it was.
+ */
+static inline int array_grow(void *v, size_t *cap, size_t n, size_t size)
+{
+	void **p = v;
+	size_t want;
+	void *grown;
+
+	if (n < *cap)
+		return 0;
+	want = *cap ? 2 * *cap : 16;
+	grown = realloc(*p, want * size);
+	if (!grown)
+		return -ENOMEM;
+	*p = grown;
+	*cap = want;
 	return 0;
 }
 

@@ -9,8 +9,11 @@ enum log_level {
 	LOG_LIBBPF,	/* libbpf's own debug output too (-vv) */
 };
 
+#include <stdarg.h>
+
 void log_init(const char *prog, enum log_level level);
-enum log_level log_level(void);
+/* prefix, then fmt as it is (no newline added): for libraries' own lines. */
+void log_vmsg(enum log_level level, const char *prefix, const char *fmt, va_list ap);
 void log_msg(enum log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

@@ -18,7 +18,7 @@
 #define V4_MAPPED_BITS	96
 
 /* Decimal digits only, no sign, no spaces, at most max: strtoul accepts too much. */
-static int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
+int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out)
 {
 	uint64_t v = 0;
 
@@ -234,77 +234,3 @@ int action_parse(const char *s, enum connctl_action *action)
 	return -EINVAL;
 }
 
-/*
- * Where a network namespace may be named: /proc/PID/ns/net (PID digits or
- * "self") or a name under /var/run/netns or /run/netns. Nothing else is
- * opened, so a request cannot make the agent open (or probe) any file.
- */
-static bool netns_path_allowed(const char *s)
-{
-	static const char *const run_dirs[] = { "/var/run/netns/", "/run/netns/" };
-	const char *p;
-
-	if (!strncmp(s, "/proc/", 6)) {
-		p = s + 6;
-		if (!strncmp(p, "self/", 5)) {
-			p += 5;
-		} else {
-			if (*p < '1' || *p > '9')
-				return false;
-			while (*p >= '0' && *p <= '9')
-				p++;
-			if (*p++ != '/')
-				return false;
-		}
-		return !strcmp(p, "ns/net");
-	}
-	for (size_t i = 0; i < sizeof(run_dirs) / sizeof(run_dirs[0]); i++) {
-		size_t len = strlen(run_dirs[i]);
-
-		if (strncmp(s, run_dirs[i], len))
-			continue;
-		p = s + len;
-		return *p && *p != '.' && !strchr(p, '/');
-	}
-	return false;
-}
-
-int parse_netns(const char *s, uint32_t *ino, char *err)
-{
-	size_t len = strlen(s);
-	struct stat st;
-	uint64_t n;
-	int fd;
-
-	if (!strncmp(s, "net:[", 5) && len > 6 && s[len - 1] == ']') {
-		if (parse_uint(s + 5, len - 6, UINT32_MAX, &n) || !n) {
-			snprintf(err, ERRLEN, "netns '%.64s': not a namespace inode", s);
-			return -EINVAL;
-		}
-		*ino = (uint32_t)n;
-		return 0;
-	}
-	if (!netns_path_allowed(s)) {
-		snprintf(err, ERRLEN, "netns '%.64s': expected /var/run/netns/NAME, "
-			 "/proc/PID/ns/net or net:[INODE]", s);
-		return -EINVAL;
-	}
-	/*
-	 * /proc/PID/ns/net is a magic link to the namespace itself, and the
-	 * names under /var/run/netns are bind mounts: no link to follow there.
-	 */
-	fd = open(s, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
-		  (s[1] == 'p' ? 0 : O_NOFOLLOW));
-	if (fd < 0) {
-		snprintf(err, ERRLEN, "netns '%.64s': %s", s, strerror(errno));
-		return -EINVAL;
-	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
-		close(fd);
-		snprintf(err, ERRLEN, "netns '%.64s': not a network namespace", s);
-		return -EINVAL;
-	}
-	close(fd);
-	*ino = (uint32_t)st.st_ino;
-	return 0;
-}

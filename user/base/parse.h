@@ -31,14 +31,11 @@ void format_prefix(const struct connctl_prefix *p, enum connctl_family family,
 void format_port_range(const struct connctl_port_range *r, char *buf,
 		       size_t len);
 void format_duration(uint64_t ns, char *buf, size_t len);
+/* The n characters at s as a number of at most max: 0, or -EINVAL. */
+int parse_uint(const char *s, size_t n, uint64_t max, uint64_t *out);
 void format_addr(const uint8_t addr[16], char *buf, size_t len);
 
 const char *action_name(enum connctl_action action);
-/*
- * A network namespace as a rule names it: a path to one (/var/run/netns/NAME,
- * /proc/PID/ns/net), opened to check it is one, or net:[INODE].
- */
-int parse_netns(const char *s, uint32_t *ino, char *err);
 int action_parse(const char *s, enum connctl_action *action);
 
 #endif /* CONNCTL_PARSE_H */

@@ -16,8 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
-
-#define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
+#include "sys/paths.h"
 
 enum exit_code {
 	EXIT_OK		= 0,

@@ -13,11 +13,11 @@
 #include <sys/socket.h>
 #include <sys/timerfd.h>
 #include "base/clock.h"
-#include "agent.h"
-#include "kernel/passes.h"
+#include "base/log.h"
 #include "engine/drainer.h"
+#include "kernel/passes.h"
+#include "sys/netns.h"
 #include "sys/sock_diag.h"
-#include "sys/cgroup.h"
 
 /* TCP states as tcp_info and sock_diag number them. */
 enum {
@@ -38,109 +38,7 @@ enum {
 /* A walk of /proc serves every lookup of a batch of closes. */
 #define OWNER_INDEX_FRESH_NS	(5 * NSEC_PER_MSEC)
 
-static const char *const outcome_names[NR_CLOSE_OUTCOMES] = {
-	[CLOSE_FIN]		= "fin",
-	[CLOSE_RST]		= "rst",
-	[CLOSE_RST_TIMEOUT]	= "rst-timeout",
-	[CLOSE_RST_NO_OWNER]	= "rst-no-owner",
-};
-
-const char *close_outcome_name(enum close_outcome o)
-{
-	return o < NR_CLOSE_OUTCOMES ? outcome_names[o] : "?";
-}
-
-/* --- outcomes --- */
-
-static void count(struct agent *agent, uint32_t rule_id, enum close_outcome outcome)
-{
-	struct rule_entry *e = rule_table_find(&agent->rules, rule_id);
-
-	if (e) {
-		e->stats.closed[outcome]++;
-		rule_stats_changed(&agent->rules, e);
-	}
-}
-
-static void format_tuple(const struct connctl_tuple *t, char *buf, size_t len)
-{
-	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
-
-	format_addr(t->laddr, l, sizeof(l));
-	format_addr(t->raddr, r, sizeof(r));
-	snprintf(buf, len, "%s:%u -> %s:%u", l, t->lport, r, t->rport);
-}
-
-/* A connection as events name it: its addresses and ports, its rule. */
-static json_t *conn_to_json(const struct agent *agent, const char *event, uint64_t realtime,
-			    uint32_t rule_id, enum connctl_action action,
-			    const struct connctl_tuple *t, uint64_t cgroup_id)
-{
-	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
-	json_t *obj;
-
-	format_addr(t->laddr, l, sizeof(l));
-	format_addr(t->raddr, r, sizeof(r));
-	obj = json_pack("{s:s*, s:I, s:I, s:s, s:s, s:i, s:s, s:i}", "event", event,
-			"time_ms", (json_int_t)(realtime / NSEC_PER_MSEC),
-			"rule", (json_int_t)rule_id, "action", action_name(action),
-			"local", l, "lport", t->lport, "remote", r, "rport", t->rport);
-	netns_to_json(obj, &agent->netns, t->netns_ino);
-	if (obj && cgroup_id)
-		json_object_set_new(obj, "cgroup", json_string(cgroup2_name(cgroup_id)));
-	return obj;
-}
-
-static json_t *close_record_to_json(const struct agent *agent, const struct close_record *rec,
-				    const char *event)
-{
-	json_t *obj = conn_to_json(agent, event, rec->realtime_ns, rec->rule_id, rec->action,
-				   &rec->tuple, rec->cgroup_id);
-
-	if (!obj)
-		return NULL;
-	json_object_set_new(obj, "outcome", json_string(close_outcome_name(rec->outcome)));
-	json_object_set_new(obj, "bytes_in", json_integer((json_int_t)rec->bytes_in));
-	json_object_set_new(obj, "bytes_out", json_integer((json_int_t)rec->bytes_out));
-	json_object_set_new(obj, "tag_to_close_ms", json_real(rec->tag_to_close_ns / 1e6));
-	if (rec->ack_to_close_ns)
-		json_object_set_new(obj, "last_ack_to_close_ms",
-				    json_real(rec->ack_to_close_ns / 1e6));
-	return obj;
-}
-
-/* A waiting connection's event, to those watching its rule. */
-static void publish_tracked(struct agent *agent, const char *event, const struct tracked *t)
-{
-	if (server_watching(agent, t->rule_id))
-		server_publish(agent, t->rule_id, conn_to_json(agent, event, realtime_ns(),
-							       t->rule_id, t->action, &t->tuple,
-							       t->cgroup_id));
-}
-
-static void record(struct agent *agent, const struct close_record *rec)
-{
-	struct drainer *d = &agent->drain;
-	char tuple[2 * PREFIX_STRLEN + 16];
-
-	d->records[d->records_next] = *rec;
-	d->records_next = (d->records_next + 1) % CLOSE_RECORDS;
-	d->records_total++;
-	count(agent, rec->rule_id, rec->outcome);
-	if (rec->action < NR_ACTIONS)
-		agent->metrics.closed[rec->action][rec->outcome]++;
-	if (rec->outcome == CLOSE_FIN && rec->action == CONNCTL_ACTION_DRAIN &&
-	    rec->ack_to_close_ns)
-		metrics_drain_delay(&agent->metrics, rec->ack_to_close_ns);
-	if (server_watching(agent, rec->rule_id))
-		server_publish(agent, rec->rule_id, close_record_to_json(agent, rec, "closed"));
-	format_tuple(&rec->tuple, tuple, sizeof(tuple));
-	pr_info("rule %u: %s %s: %s after %llu ms, %llu bytes in, %llu out",
-		rec->rule_id, action_name(rec->action), tuple,
-		close_outcome_name(rec->outcome),
-		(unsigned long long)(rec->tag_to_close_ns / NSEC_PER_MSEC),
-		(unsigned long long)rec->bytes_in, (unsigned long long)rec->bytes_out);
-}
+/* --- outcomes, published --- */
 
 static void record_from_event(struct close_record *rec, const struct connctl_event *ev,
 			      enum close_outcome outcome, uint64_t now)
@@ -159,54 +57,68 @@ static void record_from_event(struct close_record *rec, const struct connctl_eve
 		rec->ack_to_close_ns = now - ev->last_ack_ns;
 }
 
-void drain_record(struct agent *agent, const struct connctl_event *ev,
-		  enum close_outcome outcome)
+static void publish_record(struct bus *bus, const struct close_record *rec, bool was_waiting)
+{
+	struct bus_event ev = {
+		.kind = BUS_CLOSED, .rule_id = rec->rule_id, .action = rec->action,
+		.realtime_ns = rec->realtime_ns,
+		.closed = { .rec = rec, .was_waiting = was_waiting },
+	};
+
+	bus_emit(bus, &ev);
+}
+
+void publish_close(struct bus *bus, const struct connctl_event *ev,
+		   enum close_outcome outcome, bool was_waiting)
 {
 	struct close_record rec;
 
 	record_from_event(&rec, ev, outcome, monotonic_ns());
-	record(agent, &rec);
+	publish_record(bus, &rec, was_waiting);
 }
 
-static void untrack(struct agent *agent, struct tracked *t)
+/* A waiting connection's event: TAGGED, ENDED, FORGOTTEN. */
+static void publish_tracked(struct drainer *d, enum bus_kind kind, const struct tracked *t)
 {
-	struct rule_entry *e = rule_table_find(&agent->rules, t->rule_id);
+	struct bus_conn conn = { .tuple = t->tuple, .cgroup_id = t->cgroup_id };
+	struct bus_event ev = { .kind = kind, .rule_id = t->rule_id, .action = t->action,
+				.conn = &conn };
 
-	if (e && e->stats.pending)
-		e->stats.pending--;
-	tracked_remove(&agent->drain.tracked, t);
+	bus_emit(d->bus, &ev);
+}
+
+static void untrack(struct drainer *d, struct tracked *t)
+{
+	tracked_remove(&d->tracked, t);
 }
 
 /* Closed by its owner or its peer before we did. */
-static void ended(struct agent *agent, struct tracked *t)
+static void ended(struct drainer *d, struct tracked *t)
 {
-	struct rule_entry *e = rule_table_find(&agent->rules, t->rule_id);
-
-	if (e) {
-		e->stats.ended++;
-		rule_stats_changed(&agent->rules, e);
-	}
-	if (t->action < NR_ACTIONS)
-		agent->metrics.ended[t->action]++;
-	publish_tracked(agent, "ended", t);
-	untrack(agent, t);
+	publish_tracked(d, BUS_ENDED, t);
+	untrack(d, t);
 }
 
-static void reset(struct agent *agent, struct tracked *t, const struct connctl_event *ev,
+static int diag_fd(struct drainer *d, const struct tracked *t)
+{
+	return netns_diag_fd(d->netns, t->tuple.netns_ino);
+}
+
+static void reset(struct drainer *d, struct tracked *t, const struct connctl_event *ev,
 		  enum close_outcome outcome)
 {
-	int err = sock_diag_destroy(agent_diag_fd(agent, t->tuple.netns_ino), &t->tuple, t->cookie);
+	int err = sock_diag_destroy(diag_fd(d, t), &t->tuple, t->cookie);
 
 	if (err == -ENOENT) {
-		ended(agent, t);
+		ended(d, t);
 		return;
 	}
 	if (err) {
 		pr_warn("rule %u: cannot reset a connection: %s", t->rule_id, strerror(-err));
 		return;
 	}
-	drain_record(agent, ev, outcome);
-	untrack(agent, t);
+	publish_close(d->bus, ev, outcome, true);
+	untrack(d, t);
 }
 
 /*
@@ -236,25 +148,23 @@ static bool still_at_boundary(int fd, const struct connctl_event *ev,
 	return inq == 0 && outq == 0;
 }
 
-static void shut_down(struct agent *agent, struct tracked *t, const struct connctl_event *ev,
+static void shut_down(struct drainer *d, struct tracked *t, const struct connctl_event *ev,
 		      int fd, const struct tcp_info *ti)
 {
 	struct close_record rec;
-	uint64_t now;
 
 	if (shutdown(fd, SHUT_RDWR)) {
 		pr_warn("rule %u: shutdown failed: %s", t->rule_id, strerror(errno));
 		return;
 	}
-	now = monotonic_ns();
-	record_from_event(&rec, ev, CLOSE_FIN, now);
+	record_from_event(&rec, ev, CLOSE_FIN, monotonic_ns());
 	rec.bytes_in = ti->tcpi_bytes_received;
 	rec.bytes_out = ti->tcpi_bytes_acked;
-	record(agent, &rec);
-	untrack(agent, t);
+	publish_record(d->bus, &rec, true);
+	untrack(d, t);
 }
 
-static void try_close(struct agent *agent, struct tracked *t, const struct connctl_event *ev)
+static void try_close(struct drainer *d, struct tracked *t, const struct connctl_event *ev)
 {
 	struct sock_diag_info info;
 	struct tcp_info ti;
@@ -262,9 +172,9 @@ static void try_close(struct agent *agent, struct tracked *t, const struct connc
 	socklen_t len = sizeof(ti);
 	int fd, err;
 
-	err = sock_diag_lookup(agent_diag_fd(agent, t->tuple.netns_ino), &t->tuple, t->cookie, &info);
+	err = sock_diag_lookup(diag_fd(d, t), &t->tuple, t->cookie, &info);
 	if (err == -ENOENT) {
-		ended(agent, t);
+		ended(d, t);
 		return;
 	}
 	if (err) {
@@ -277,13 +187,12 @@ static void try_close(struct agent *agent, struct tracked *t, const struct connc
 	 * No inode: no file holds the socket. Established, that is a socket
 	 * not accepted yet (an orphan would be closing): give it time.
 	 */
-	fd = info.inode ? owner_take_fd(&agent->drain.owners, info.inode,
-					OWNER_INDEX_FRESH_NS) : -ENOENT;
+	fd = info.inode ? owner_take_fd(&d->owners, info.inode, OWNER_INDEX_FRESH_NS) : -ENOENT;
 	if (fd < 0) {
 		if (!t->no_owner_since_ns)
 			t->no_owner_since_ns = now;
 		if (now - t->no_owner_since_ns >= OWNER_WAIT_NS)
-			reset(agent, t, ev, CLOSE_RST_NO_OWNER);
+			reset(d, t, ev, CLOSE_RST_NO_OWNER);
 		return;
 	}
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
@@ -291,18 +200,17 @@ static void try_close(struct agent *agent, struct tracked *t, const struct connc
 		close(fd);
 		return;
 	}
-	shut_down(agent, t, ev, fd, &ti);
+	shut_down(d, t, ev, fd, &ti);
 	close(fd);
 }
 
-static struct tracked *track(struct agent *agent, const struct connctl_event *ev)
+static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
 {
-	struct tracked *t = tracked_find(&agent->drain.tracked, ev->cookie);
-	struct rule_entry *e;
+	struct tracked *t = tracked_find(&d->tracked, ev->cookie);
 
 	if (t)
 		return t;
-	t = tracked_insert(&agent->drain.tracked, ev->cookie);
+	t = tracked_insert(&d->tracked, ev->cookie);
 	if (!t) {
 		pr_warn("rule %u: no memory to track a connection", ev->rule_id);
 		return NULL;
@@ -311,42 +219,39 @@ static struct tracked *track(struct agent *agent, const struct connctl_event *ev
 	t->cgroup_id = ev->cgroup_id;
 	t->rule_id = ev->rule_id;
 	t->action = ev->action;
-	e = rule_table_find(&agent->rules, ev->rule_id);
-	if (e)
-		e->stats.pending++;
-	publish_tracked(agent, "tagged", t);
+	publish_tracked(d, BUS_TAGGED, t);
 	return t;
 }
 
-void drain_on_event(struct agent *agent, const struct connctl_event *ev)
+void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 {
 	struct tracked *t;
 
 	switch (ev->type) {
 	case CONNCTL_EV_MATCH:
 	case CONNCTL_EV_TAGGED:
-		t = track(agent, ev);
+		t = track(d, ev);
 		if (t && ev->action == CONNCTL_ACTION_CANCEL)
-			try_close(agent, t, ev);
+			try_close(d, t, ev);
 		/* Its owner, known before its boundary comes: one walk a batch. */
 		if (t && ev->type == CONNCTL_EV_TAGGED && ev->action == CONNCTL_ACTION_DRAIN)
-			owner_index_warm(&agent->drain.owners, OWNER_INDEX_FRESH_NS);
+			owner_index_warm(&d->owners, OWNER_INDEX_FRESH_NS);
 		break;
 	case CONNCTL_EV_READY:
-		t = track(agent, ev);
+		t = track(d, ev);
 		if (t)
-			try_close(agent, t, ev);
+			try_close(d, t, ev);
 		break;
 	case CONNCTL_EV_TIMEOUT:
-		drain_record(agent, ev, CLOSE_RST_TIMEOUT);
-		t = tracked_find(&agent->drain.tracked, ev->cookie);
+		t = tracked_find(&d->tracked, ev->cookie);
+		publish_close(d->bus, ev, CLOSE_RST_TIMEOUT, t != NULL);
 		if (t)
-			untrack(agent, t);
+			untrack(d, t);
 		break;
 	case CONNCTL_EV_END:
-		t = tracked_find(&agent->drain.tracked, ev->cookie);
+		t = tracked_find(&d->tracked, ev->cookie);
 		if (t)
-			ended(agent, t);
+			ended(d, t);
 		break;
 	default:
 		break;
@@ -354,9 +259,9 @@ void drain_on_event(struct agent *agent, const struct connctl_event *ev)
 }
 
 /* Connections that closed with no END (their cgroup runs no sockops). */
-static void collect_gone(struct agent *agent)
+static void collect_gone(struct drainer *d)
 {
-	struct tracked_table *tt = &agent->drain.tracked;
+	struct tracked_table *tt = &d->tracked;
 	struct sock_diag_info info;
 	size_t i = 0;
 
@@ -364,8 +269,8 @@ static void collect_gone(struct agent *agent)
 		struct tracked *t = &tt->slots[i];
 
 		if (t->cookie &&
-		    sock_diag_lookup(agent_diag_fd(agent, t->tuple.netns_ino), &t->tuple, t->cookie, &info) == -ENOENT) {
-			ended(agent, t);
+		    sock_diag_lookup(diag_fd(d, t), &t->tuple, t->cookie, &info) == -ENOENT) {
+			ended(d, t);
 			continue;	/* the removal may have shifted another here */
 		}
 		i++;
@@ -389,7 +294,7 @@ static void set_timer(struct drainer *d, bool on)
 		struct itimerspec cur;
 
 		/* Events come in streams: never push a due sweep later. */
-		if (!timerfd_gettime(d->timer_fd, &cur) &&
+		if (!timerfd_gettime(d->timer.fd, &cur) &&
 		    (cur.it_value.tv_sec || cur.it_value.tv_nsec) &&
 		    (uint64_t)cur.it_value.tv_sec * NSEC_PER_SEC +
 		    (uint64_t)cur.it_value.tv_nsec <= after)
@@ -397,88 +302,107 @@ static void set_timer(struct drainer *d, bool on)
 		/* One-shot: each sweep sets the next. */
 		its.it_value.tv_nsec = (long)after;
 	}
-	timerfd_settime(d->timer_fd, 0, &its, NULL);
+	timerfd_settime(d->timer.fd, 0, &its, NULL);
 }
 
-static void sweep(struct agent *agent)
+/*
+ * A pass over the tagged connections. What it reports (boundaries reached)
+ * arrives on the ring buffer, whose watch hands it back to us: the sweep
+ * never calls into the event intake itself.
+ */
+static void sweep(struct drainer *d)
 {
-	struct drainer *d = &agent->drain;
 	struct pass_result res;
 
-	if (closer_sweep(&agent->dp, &res))
+	if (passes_sweep(d->dp, &res))
 		return;
 	d->kernel_pending = res.pending;
 	d->next_quiet_ns = res.next_ns;
-	if (res.lost)
-		pr_warn("sweep: %llu events lost to a full ring buffer; the next sweep "
-			"reports them again", (unsigned long long)res.lost);
-	events_poll(agent);
 	if (++d->sweeps % SWEEPS_PER_GC == 0)
-		collect_gone(agent);
+		collect_gone(d);
 }
 
-void drain_schedule(struct agent *agent)
+void drainer_schedule(struct drainer *d)
 {
-	struct drainer *d = &agent->drain;
-
 	set_timer(d, d->tracked.n || d->kernel_pending);
+}
+
+void drainer_note_pending(struct drainer *d, uint64_t pending)
+{
+	if (pending > d->kernel_pending)
+		d->kernel_pending = pending;
 }
 
 static void on_timer(struct watch *w, uint32_t events)
 {
-	struct agent *agent = container_of(w, struct agent, drain_watch);
+	struct drainer *d = container_of(w, struct drainer, timer);
 	uint64_t expirations;
 
 	if (read(w->fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	agent->drain.next_quiet_ns = 0;
-	sweep(agent);
-	drain_schedule(agent);
+	d->next_quiet_ns = 0;
+	sweep(d);
+	drainer_schedule(d);
 }
 
-void drain_forget_rule(struct agent *agent, uint32_t rule_id)
+/* A rule was deleted: its connections no longer wait, in the kernel or here. */
+static void forget_rule(struct drainer *d, uint32_t rule_id)
 {
-	struct tracked_table *tt = &agent->drain.tracked;
+	struct tracked_table *tt = &d->tracked;
+	struct pass_result res;
 	size_t i = 0;
 
+	if (!passes_untag(d->dp, rule_id, &res) && res.matched)
+		pr_info("rule %u: %llu connections no longer wait to close", rule_id,
+			(unsigned long long)res.matched);
 	while (i < tt->cap) {
-		if (tt->slots[i].cookie && tt->slots[i].rule_id == rule_id) {
-			untrack(agent, &tt->slots[i]);
+		struct tracked *t = &tt->slots[i];
+
+		if (t->cookie && t->rule_id == rule_id) {
+			publish_tracked(d, BUS_FORGOTTEN, t);
+			untrack(d, t);
 			continue;
 		}
 		i++;
 	}
-	drain_schedule(agent);
+	drainer_schedule(d);
 }
 
-json_t *drain_records_to_json(const struct agent *agent)
+static bool wants(struct bus_sink *s, enum bus_kind kind, uint32_t rule_id)
 {
-	const struct drainer *d = &agent->drain;
-	size_t n = d->records_total < CLOSE_RECORDS ? d->records_total : CLOSE_RECORDS;
-	json_t *arr = json_array();
+	return kind == BUS_RULE_REMOVED;
+}
 
-	for (size_t k = 0; k < n; k++) {
-		size_t i = (d->records_next + CLOSE_RECORDS - n + k) % CLOSE_RECORDS;
+/* Deleted, not expired: what it tagged is left alone, not closed later. */
+static void emit(struct bus_sink *s, const struct bus_event *ev)
+{
+	struct drainer *d = container_of(s, struct drainer, sink);
 
-		json_array_append_new(arr, close_record_to_json(agent, &d->records[i], NULL));
+	if (ev->removed == REMOVED_DELETED || ev->removed == REMOVED_RULES_DIR) {
+		/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
+		if (ev->action == CONNCTL_ACTION_DRAIN || ev->action == CONNCTL_ACTION_CANCEL)
+			forget_rule(d, ev->rule_id);
 	}
-	return arr;
 }
 
-int drain_open(struct agent *agent)
+int drainer_open(struct drainer *d, struct loop *loop, struct datapath *dp,
+		 struct netns_set *netns, struct bus *bus)
 {
-	struct drainer *d = &agent->drain;
 	struct pass_result res;
+	int err;
 
-	d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	if (d->timer_fd < 0)
+	*d = (struct drainer){ .loop = loop, .dp = dp, .netns = netns, .bus = bus,
+			       .sink = { .wants = wants, .emit = emit } };
+	d->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->timer.fd < 0)
 		return -errno;
-	agent->drain_watch.fd = d->timer_fd;
-	agent->drain_watch.handle = on_timer;
-	if (watch_add(agent->epoll_fd, &agent->drain_watch, EPOLLIN))
-		return -errno;
+	d->timer.handle = on_timer;
+	err = watch_add(loop, &d->timer, EPOLLIN);
+	if (err)
+		return err;
+	bus_subscribe(bus, &d->sink);
 	/* Drains a previous agent left waiting carry on. */
-	if (!closer_sweep(&agent->dp, &res) && res.pending) {
+	if (!passes_sweep(dp, &res) && res.pending) {
 		pr_info("%llu tagged connections wait to close",
 			(unsigned long long)res.pending);
 		d->kernel_pending = res.pending;
@@ -486,13 +410,13 @@ int drain_open(struct agent *agent)
 	return 0;
 }
 
-void drain_close(struct agent *agent)
+void drainer_close(struct drainer *d)
 {
-	struct drainer *d = &agent->drain;
-
-	if (d->timer_fd >= 0)
-		close(d->timer_fd);
-	d->timer_fd = -1;
+	if (d->bus)
+		bus_unsubscribe(d->bus, &d->sink);
+	if (d->timer.fd >= 0)
+		close(d->timer.fd);
+	d->timer.fd = -1;
 	tracked_table_free(&d->tracked);
 	owner_index_free(&d->owners);
 }

@@ -1,24 +1,35 @@
 // SPDX-License-Identifier: GPL-2.0
-/*
- * Events from the kernel: connections that matched a standing rule, drains
- * at their boundary or out of time, tagged connections that closed.
- */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/epoll.h>
 #include <bpf/libbpf.h>
-#include "agent.h"
 #include "base/clock.h"
-#include "kernel/passes.h"
+#include "base/log.h"
 #include "engine/drainer.h"
+#include "engine/intake.h"
+#include "kernel/loader.h"
+#include "kernel/passes.h"
+#include "sys/netns.h"
 #include "sys/sock_diag.h"
 
-static void reset_new_match(struct agent *agent, const struct connctl_event *ev)
-{
-	int err;
+/* Lost events are logged when they start, then this often at most. */
+#define LOST_LOG_NS	(10 * NSEC_PER_SEC)
 
-	err = sock_diag_destroy(agent_diag_fd(agent, ev->tuple.netns_ino), &ev->tuple, ev->cookie);
+static void publish_matched_new(struct intake *in, const struct connctl_event *ev)
+{
+	struct bus_event bev = { .kind = BUS_MATCHED_NEW, .rule_id = ev->rule_id,
+				 .action = ev->action };
+
+	bus_emit(in->bus, &bev);
+}
+
+static void reset_new_match(struct intake *in, const struct connctl_event *ev)
+{
+	int fd = netns_diag_fd(in->netns, ev->tuple.netns_ino);
+	int err = sock_diag_destroy(fd, &ev->tuple, ev->cookie);
+
 	if (err == -ENOENT) {
 		/* Closed already, or reset by the pass that came with the rule. */
 		pr_debug("rule %u: a new match is gone already", ev->rule_id);
@@ -28,103 +39,94 @@ static void reset_new_match(struct agent *agent, const struct connctl_event *ev)
 		pr_warn("rule %u: cannot reset a new match: %s", ev->rule_id, strerror(-err));
 		return;
 	}
-	drain_record(agent, ev, CLOSE_RST);
-}
-
-static void count_new_match(struct agent *agent, const struct connctl_event *ev)
-{
-	struct rule_entry *e = rule_table_find(&agent->rules, ev->rule_id);
-
-	if (e) {
-		e->stats.new_matches++;
-		rule_stats_changed(&agent->rules, e);
-	}
-	if (ev->action < NR_ACTIONS)
-		agent->metrics.matched_new[ev->action]++;
+	publish_close(in->bus, ev, CLOSE_RST, false);
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct connctl_event *ev = data;
-	struct agent *agent = ctx;
+	struct intake *in = ctx;
 
 	if (size < sizeof(*ev))
 		return 0;
-	if (ev->type == CONNCTL_EV_CAUGHT) {
+	switch (ev->type) {
+	case CONNCTL_EV_CAUGHT:
 		/* A new match whose event was lost, reset by the catch-up sweep. */
-		count_new_match(agent, ev);
-		drain_record(agent, ev, CLOSE_RST);
+		publish_matched_new(in, ev);
+		publish_close(in->bus, ev, CLOSE_RST, false);
 		return 0;
-	}
-	if (ev->type == CONNCTL_EV_MATCH) {
-		count_new_match(agent, ev);
+	case CONNCTL_EV_MATCH:
+		publish_matched_new(in, ev);
 		if (ev->action == CONNCTL_ACTION_RESET) {
-			reset_new_match(agent, ev);
+			reset_new_match(in, ev);
 			return 0;
 		}
+		break;
+	default:
+		break;
 	}
-	drain_on_event(agent, ev);
+	drainer_on_event(in->drainer, ev);
 	return 0;
 }
-
-int events_open(struct agent *agent)
-{
-	agent->events = ring_buffer__new(datapath_events_fd(&agent->dp), handle_event,
-					 agent, NULL);
-	if (!agent->events)
-		return -errno;
-	agent->diag_fd = sock_diag_open();
-	if (agent->diag_fd < 0) {
-		pr_warn("cannot open a sock_diag socket: %s", strerror(-agent->diag_fd));
-		return agent->diag_fd;
-	}
-	return 0;
-}
-
-/* Lost events are logged when they start, then this often at most. */
-#define LOST_LOG_NS	(10 * NSEC_PER_SEC)
 
 /*
  * The ring buffer was full (the agent stopped, or a flood): the kernel
  * tagged what it could not report. One sweep finds it all: reset matches
  * are reset, drains and cancels reported again.
  */
-static void catch_up(struct agent *agent)
+static void catch_up(struct intake *in)
 {
-	uint64_t lost = datapath_take_lost_events(&agent->dp), now;
+	uint64_t lost = datapath_take_lost_events(in->dp), now;
+	struct bus_event ev = { .kind = BUS_EVENTS_LOST };
 	struct pass_result res;
 
 	if (!lost)
 		return;
-	agent->metrics.events_lost += lost;
+	ev.lost = lost;
+	bus_emit(in->bus, &ev);
 	now = monotonic_ns();
-	if (!agent->lost_logged_ns || now - agent->lost_logged_ns >= LOST_LOG_NS) {
-		pr_warn("%llu kernel events lost to a full ring buffer (%llu in all); "
-			"catching up with a sweep", (unsigned long long)lost,
-			(unsigned long long)agent->metrics.events_lost);
-		agent->lost_logged_ns = now;
+	if (!in->lost_logged_ns || now - in->lost_logged_ns >= LOST_LOG_NS) {
+		pr_warn("%llu kernel events lost to a full ring buffer; catching up with a "
+			"sweep", (unsigned long long)lost);
+		in->lost_logged_ns = now;
 	}
-	if (closer_catch_up(&agent->dp, &res))
+	if (passes_catch_up(in->dp, &res))
 		return;
-	if (res.pending > agent->drain.kernel_pending)
-		agent->drain.kernel_pending = res.pending;
-	ring_buffer__consume(agent->events);
+	drainer_note_pending(in->drainer, res.pending);
+	ring_buffer__consume(in->ring);
 }
 
-int events_poll(struct agent *agent)
+int intake_poll(struct intake *in)
 {
-	int n = ring_buffer__consume(agent->events);
+	int n = ring_buffer__consume(in->ring);
 
-	catch_up(agent);
-	drain_schedule(agent);
+	catch_up(in);
+	drainer_schedule(in->drainer);
 	return n < 0 ? n : 0;
 }
 
-void events_close(struct agent *agent)
+static void on_ready(struct watch *w, uint32_t events)
 {
-	ring_buffer__free(agent->events);
-	agent->events = NULL;
-	if (agent->diag_fd >= 0)
-		close(agent->diag_fd);
-	agent->diag_fd = -1;
+	struct intake *in = container_of(w, struct intake, w);
+
+	if (intake_poll(in))
+		pr_warn("reading events failed");
+}
+
+int intake_open(struct intake *in, struct loop *loop, struct datapath *dp,
+		struct netns_set *netns, struct bus *bus, struct drainer *drainer)
+{
+	*in = (struct intake){ .dp = dp, .netns = netns, .bus = bus, .drainer = drainer };
+	in->ring = ring_buffer__new(datapath_events_fd(dp), handle_event, in, NULL);
+	if (!in->ring)
+		return -errno;
+	in->w.fd = ring_buffer__epoll_fd(in->ring);
+	in->w.handle = on_ready;
+	return watch_add(loop, &in->w, EPOLLIN);
+}
+
+void intake_close(struct intake *in)
+{
+	ring_buffer__free(in->ring);
+	in->ring = NULL;
 }

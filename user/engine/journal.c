@@ -12,8 +12,9 @@
 #include <jansson.h>
 #include "base/buf.h"
 #include "base/log.h"
-#include "front/protocol.h"
+#include "engine/rule_spec.h"
 #include "engine/journal.h"
+#include "sys/paths.h"
 
 static int mkdir_parent(const char *path)
 {
@@ -336,28 +337,10 @@ struct journal {
 	uint32_t		last_id;
 };
 
-/* v with room for one more than n, or NULL (v is still valid then). */
-static void *grow(void *v, size_t *cap, size_t n, size_t size)
-{
-	void *grown;
-	size_t want;
-
-	if (n < *cap)
-		return v;
-	want = *cap ? 2 * *cap : 64;
-	grown = realloc(v, want * size);
-	if (grown)
-		*cap = want;
-	return grown;
-}
-
 static int journal_push(struct journal *jr, uint32_t id, ssize_t spec)
 {
-	struct journal_op *ops = grow(jr->ops, &jr->cap_ops, jr->n_ops, sizeof(*ops));
-
-	if (!ops)
+	if (array_grow(&jr->ops, &jr->cap_ops, jr->n_ops, sizeof(*jr->ops)))
 		return -ENOMEM;
-	jr->ops = ops;
 	jr->ops[jr->n_ops] = (struct journal_op){ .id = id, .seq = jr->n_ops, .spec = spec };
 	jr->n_ops++;
 	if (id > jr->last_id)
@@ -379,7 +362,6 @@ static bool id_line(json_t *obj, const char *key, uint32_t *id)
 
 static int journal_line(struct journal *jr, json_t *obj, char *what, size_t what_len)
 {
-	struct rule_spec *specs;
 	uint32_t id;
 	int err;
 
@@ -390,10 +372,8 @@ static int journal_line(struct journal *jr, json_t *obj, char *what, size_t what
 			jr->last_id = id;
 		return 0;
 	}
-	specs = grow(jr->specs, &jr->cap_specs, jr->n_specs, sizeof(*specs));
-	if (!specs)
+	if (array_grow(&jr->specs, &jr->cap_specs, jr->n_specs, sizeof(*jr->specs)))
 		return -ENOMEM;
-	jr->specs = specs;
 	err = parse_line(obj, &jr->specs[jr->n_specs], what, what_len);
 	if (err)
 		return err;

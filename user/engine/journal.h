@@ -20,8 +20,6 @@
 #include <stddef.h>
 #include "engine/rule_table.h"
 
-#define DEFAULT_STATE_DIR	"/var/lib/connctl"
-#define DEFAULT_STATE_FILE	DEFAULT_STATE_DIR "/rules.json"
 #define STATE_VERSION		2
 
 /* The file as the agent writes it, and the changes not in it yet. */

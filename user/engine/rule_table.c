@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <stdlib.h>
 #include <string.h>
+#include "base/buf.h"
 #include "engine/rule_table.h"
 
 void rule_table_free(struct rule_table *t)
@@ -39,15 +40,8 @@ struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spe
 	uint32_t id = spec->rule.id;
 	size_t i;
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		struct rule_entry *v = realloc(t->v, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		t->v = v;
-		t->cap = cap;
-	}
+	if (array_grow(&t->v, &t->cap, t->n, sizeof(*t->v)))
+		return NULL;
 	/* Ids mostly arrive in order: appending is the common case. */
 	i = (t->n && t->v[t->n - 1].spec.rule.id < id) ? t->n : lower_bound(t, id);
 	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "engine/drainer.h"
-#include "front/protocol.h"
+#include "engine/bus.h"
+#include "engine/rule_spec.h"
 
 struct rule_stats {
 	uint64_t	matched;	/* connections that existed when it was added */

@@ -1,637 +1,298 @@
 // SPDX-License-Identifier: GPL-2.0
-/* Where requests are carried out: rules added, removed and shown. */
 #include <errno.h>
-#include <fcntl.h>
-#include <stdlib.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 #include "base/clock.h"
-#include "agent.h"
-#include "kernel/passes.h"
-#include "kernel/flows.h"
+#include "base/log.h"
+#include "base/loop.h"
+#include "engine/rulebook.h"
+#include "kernel/loader.h"
 #include "kernel/rule_maps.h"
-#include "sys/owner.h"
-#include "base/parse.h"
-#include "sys/sock_diag.h"
-#include "engine/journal.h"
 
 /* Long ttls are checked at least this often (epoll takes an int of ms). */
 #define EXPIRY_CHECK_MAX_MS	60000
+/* A failing state file is logged when it starts failing, then this often. */
+#define STATE_FAIL_LOG_NS	(60 * NSEC_PER_SEC)
 
-static json_t *stats_to_json(const struct rule_stats *s)
+/* --- per-rule counts, from the bus --- */
+
+static struct rule_entry *entry(struct rulebook *rb, uint32_t id)
 {
-	json_t *closed = json_object();
+	struct rule_entry *e = rule_table_find(&rb->rules, id);
 
-	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
-		json_object_set_new(closed, close_outcome_name(o),
-				    json_integer((json_int_t)s->closed[o]));
-	return json_pack("{s:I, s:I, s:o, s:I, s:I}",
-			 "matched", (json_int_t)s->matched,
-			 "new_matches", (json_int_t)s->new_matches,
-			 "closed", closed,
-			 "ended", (json_int_t)s->ended,
-			 "pending", (json_int_t)s->pending);
+	if (e)
+		rule_stats_changed(&rb->rules, e);
+	return e;
 }
 
-static json_t *rule_entry_to_json(const struct rule_entry *e, uint64_t now)
+static void pending_done(struct rule_stats *s)
 {
-	json_t *obj = rule_spec_to_json(&e->spec);
-	uint64_t expires = e->spec.rule.expires_ns;
-
-	if (expires)
-		json_object_set_new(obj, "expires_in_ms",
-				    json_integer(expires > now ?
-						 (json_int_t)((expires - now) / NSEC_PER_MSEC) : 0));
-	if (e->spec.rule.flags & CONNCTL_RULE_FROM_DIR)
-		json_object_set_new(obj, "from_rules_dir", json_true());
-	json_object_set_new(obj, "stats", stats_to_json(&e->stats));
-	return obj;
+	if (s->pending)
+		s->pending--;
 }
 
-static int rule_install(struct agent *agent, const struct rule_spec *spec)
+static void count(struct bus_sink *sink, const struct bus_event *ev)
 {
-	int err;
-
-	if (!rule_table_insert(&agent->rules, spec))
-		return -ENOMEM;
-	err = kernel_rule_add(&agent->dp, &spec->rule);
-	if (err)
-		rule_table_remove(&agent->rules, spec->rule.id);
-	return err;
-}
-
-static void publish_removed(struct agent *agent, uint32_t id, enum rule_removal why)
-{
-	agent->metrics.rules_removed[why]++;
-	if (server_watching(agent, id))
-		server_publish(agent, id, json_pack("{s:s, s:I, s:I, s:s}", "event", "rule.removed",
-				"time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
-				"rule", (json_int_t)id, "reason", rule_removal_name(why)));
-}
-
-static void rule_uninstall(struct agent *agent, uint32_t id)
-{
-	struct rule_entry *e = rule_table_find(&agent->rules, id);
-	struct connctl_rule rule;
+	struct rulebook *rb = container_of(sink, struct rulebook, sink);
+	struct rule_entry *e = entry(rb, ev->rule_id);
 
 	if (!e)
 		return;
-	rule = e->spec.rule;
-	rule_table_remove(&agent->rules, id);
-	kernel_rule_del(&agent->dp, &agent->rules, &rule);
+	switch (ev->kind) {
+	case BUS_RULE_ADDED:
+		e->stats.matched = ev->added.matched;
+		e->stats.closed[CLOSE_RST] += ev->added.reset;
+		break;
+	case BUS_MATCHED_NEW:
+		e->stats.new_matches++;
+		break;
+	case BUS_TAGGED:
+		e->stats.pending++;
+		break;
+	case BUS_CLOSED:
+		if (ev->closed.rec->outcome < NR_CLOSE_OUTCOMES)
+			e->stats.closed[ev->closed.rec->outcome]++;
+		if (ev->closed.was_waiting)
+			pending_done(&e->stats);
+		break;
+	case BUS_ENDED:
+		e->stats.ended++;
+		pending_done(&e->stats);
+		break;
+	case BUS_FORGOTTEN:
+		pending_done(&e->stats);
+		break;
+	default:
+		break;
+	}
 }
 
-/* Deleted, not expired: what it tagged is left alone, not closed later. */
-static void rule_cancel_pending(struct agent *agent, uint32_t id)
+static bool counts(struct bus_sink *s, enum bus_kind kind, uint32_t rule_id)
 {
-	struct pass_result res;
-
-	if (closer_untag(&agent->dp, id, &res))
-		return;
-	drain_forget_rule(agent, id);
-	if (res.matched)
-		pr_info("rule %u: %llu connections no longer wait to close", id,
-			(unsigned long long)res.matched);
+	return kind != BUS_RULE_REMOVED && kind != BUS_STATE_FILE && kind != BUS_EVENTS_LOST;
 }
 
-/* A failing state file is logged when it starts failing, then this often. */
-#define STATE_FAIL_LOG_NS	(60 * NSEC_PER_SEC)
+void rulebook_init(struct rulebook *rb, struct datapath *dp, struct netns_set *netns,
+		   struct bus *bus, const char *state_file, uint32_t max_rules)
+{
+	memset(rb, 0, sizeof(*rb));
+	rb->sink = (struct bus_sink){ .wants = counts, .emit = count };
+	rb->dp = dp;
+	rb->netns = netns;
+	rb->bus = bus;
+	rb->state_file = state_file;
+	rb->max_rules = max_rules;
+	state_journal_init(&rb->journal);
+	bus_subscribe(bus, &rb->sink);
+}
+
+void rulebook_close(struct rulebook *rb)
+{
+	bus_unsubscribe(rb->bus, &rb->sink);
+	rule_table_free(&rb->rules);
+	free(rb->batch.by_netns);
+	rb->batch.by_netns = NULL;
+	state_journal_close(&rb->journal);
+}
+
+/* --- the state file --- */
 
 /*
  * What changed reaches the disk (the state file's journal, with one
  * fdatasync for every change since the last commit). 0, or -errno when the
  * changes are not durable: then nothing that needs them may be acknowledged.
  */
-static int commit_state(struct agent *agent)
+static int commit_state(struct rulebook *rb)
 {
-	struct metrics *m = &agent->metrics;
+	struct bus_event ev = { .kind = BUS_STATE_FILE };
+	bool was_failing = rb->state_logged_ns != 0;
 	uint64_t now;
 	int err;
 
-	if (!agent->cfg.state_file[0])
+	if (!rb->state_file[0] || !rb->journal.dirty)
 		return 0;
-	err = state_commit(&agent->journal, agent->cfg.state_file, &agent->rules);
+	err = state_commit(&rb->journal, rb->state_file, &rb->rules);
+	ev.state_ok = !err;
+	bus_emit(rb->bus, &ev);
 	if (!err) {
-		if (m->state_failing)
-			pr_info("state file %s: written again", agent->cfg.state_file);
-		m->state_failing = false;
+		if (was_failing)
+			pr_info("state file %s: written again", rb->state_file);
+		rb->state_logged_ns = 0;
 		return 0;
 	}
-	m->state_errors++;
 	now = monotonic_ns();
-	if (!m->state_failing || now - agent->state_logged_ns >= STATE_FAIL_LOG_NS) {
+	if (!was_failing || now - rb->state_logged_ns >= STATE_FAIL_LOG_NS) {
 		pr_warn("cannot write the state file %s: %s; changes are refused "
-			"(not_durable) until it can be written", agent->cfg.state_file,
+			"(not_durable) until it can be written", rb->state_file,
 			strerror(-err));
-		agent->state_logged_ns = now;
+		rb->state_logged_ns = now;
 	}
-	m->state_failing = true;
 	return err;
 }
 
-/*
- * Once per turn of the event loop, before its responses leave: what the
- * turn changed on its own (a ttl run out) reaches the disk; the counts
- * reach the pinned rule_tally.
- */
-void agent_save_state(struct agent *agent)
+_Static_assert(NR_CLOSE_OUTCOMES == sizeof(((struct connctl_rule_tally *)0)->closed) /
+	       sizeof(((struct connctl_rule_tally *)0)->closed[0]),
+	       "connctl_rule_tally.closed has one count per close outcome");
+
+static void tally_from_stats(struct connctl_rule_tally *t, const struct rule_stats *s)
 {
-	kernel_rules_save_tallies(&agent->dp, &agent->rules);
-	commit_state(agent);
+	t->matched = s->matched;
+	t->new_matches = s->new_matches;
+	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+		t->closed[o] = s->closed[o];
+	t->ended = s->ended;
+}
+
+static void stats_from_tally(struct rule_stats *s, const struct connctl_rule_tally *t)
+{
+	s->matched = t->matched;
+	s->new_matches = t->new_matches;
+	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
+		s->closed[o] = t->closed[o];
+	s->ended = t->ended;
+}
+
+/* The counts that changed, into the pinned rule_tally: a restarted agent carries on. */
+static void save_tallies(struct rulebook *rb)
+{
+	struct rule_table *t = &rb->rules;
+	struct connctl_rule_tally tally;
+
+	/* Most turns change no count: skip the walk of up to 131,072 rules. */
+	if (!t->stats_dirty)
+		return;
+	t->stats_dirty = false;
+	for (size_t i = 0; i < t->n; i++) {
+		struct rule_entry *e = &t->v[i];
+
+		if (!e->stats_dirty)
+			continue;
+		tally_from_stats(&tally, &e->stats);
+		if (kernel_tally_write(rb->dp, e->spec.rule.id, &tally))
+			t->stats_dirty = true;	/* try again next turn */
+		else
+			e->stats_dirty = false;
+	}
+}
+
+void rulebook_save(struct rulebook *rb)
+{
+	save_tallies(rb);
+	commit_state(rb);
+}
+
+/* --- in and out of force --- */
+
+static void publish_removed(struct rulebook *rb, uint32_t id, enum connctl_action action,
+			    enum rule_removal why)
+{
+	struct bus_event ev = { .kind = BUS_RULE_REMOVED, .rule_id = id, .action = action,
+				.removed = why };
+
+	bus_emit(rb->bus, &ev);
+}
+
+static int rule_install(struct rulebook *rb, const struct rule_spec *spec)
+{
+	int err;
+
+	if (!rule_table_insert(&rb->rules, spec))
+		return -ENOMEM;
+	err = kernel_rule_add(rb->dp, &spec->rule);
+	if (err)
+		rule_table_remove(&rb->rules, spec->rule.id);
+	return err;
+}
+
+/* The standing rules, as the kernel's maps see them. */
+static struct rule_view standing(const struct rulebook *rb)
+{
+	return (struct rule_view){
+		.base = (const char *)rb->rules.v + offsetof(struct rule_entry, spec.rule),
+		.n = rb->rules.n, .stride = sizeof(struct rule_entry),
+	};
+}
+
+static void rule_uninstall(struct rulebook *rb, uint32_t id)
+{
+	struct rule_entry *e = rule_table_find(&rb->rules, id);
+	struct connctl_rule rule;
+	struct rule_view view;
+
+	if (!e)
+		return;
+	rule = e->spec.rule;
+	rule_table_remove(&rb->rules, id);
+	view = standing(rb);
+	kernel_rule_del(rb->dp, &view, &rule);
 }
 
 /*
  * A rule into force, in two steps: standing at once (a `once` rule never
  * stands), then applied to the connections that exist now by one walk for
- * every rule added in this turn of the event loop (agent_apply_adds). New
+ * every rule added in this turn of the event loop (rulebook_apply). New
  * connections meet the standing rule in sockops, so none slips between.
  */
-static int rule_stand(struct agent *agent, const struct rule_spec *spec)
+static int rule_stand(struct rulebook *rb, const struct rule_spec *spec)
 {
 	if (spec->rule.flags & CONNCTL_RULE_ONCE) {
-		rule_table_claim_id(&agent->rules, spec->rule.id);
+		rule_table_claim_id(&rb->rules, spec->rule.id);
 		return 0;
 	}
-	return rule_install(agent, spec);
-}
-
-/* With --netns: where a rule of the batch matched, namespace by namespace. */
-static json_t *matches_by_netns(struct agent *agent, const struct pending_add *add)
-{
-	const struct apply_batch *b = &agent->adds.batch;
-	json_t *arr = json_array();
-
-	for (size_t i = 0; i < b->n_by_netns; i++) {
-		json_t *obj;
-
-		if (b->by_netns[i].rule != add->slot)
-			continue;
-		obj = json_pack("{s:I}", "matched", (json_int_t)b->by_netns[i].matched);
-		netns_to_json(obj, &agent->netns, b->by_netns[i].netns_ino);
-		json_array_append_new(arr, obj);
-	}
-	return arr;
-}
-
-/* The walk's outcome for one rule of the batch: its counts, its response. */
-static json_t *rule_applied(struct agent *agent, const struct pending_add *add,
-			    const struct connctl_apply_result *res)
-{
-	const struct connctl_rule *rule = &add->spec.rule;
-	bool once = rule->flags & CONNCTL_RULE_ONCE;
-	uint64_t matched = res->matched - res->failed;
-	struct rule_entry *e;
-	json_t *resp;
-
-	if (res->failed)
-		pr_warn("rule %u: %llu matched connections could not be closed",
-			rule->id, (unsigned long long)res->failed);
-	if (rule->action < NR_ACTIONS) {
-		agent->metrics.matched_existing[rule->action] += matched;
-		if (rule->action == CONNCTL_ACTION_RESET)
-			agent->metrics.closed[rule->action][CLOSE_RST] += res->applied - res->failed;
-	}
-	if (!add->restored)
-		agent->metrics.rules_added++;
-	e = once ? NULL : rule_table_find(&agent->rules, rule->id);
-	if (e) {
-		e->stats.matched = matched;
-		if (rule->action == CONNCTL_ACTION_RESET)
-			e->stats.closed[CLOSE_RST] += res->applied - res->failed;
-		rule_stats_changed(&agent->rules, e);
-	}
-	if (add->restored)
-		pr_debug("rule %u restored: matched %llu", rule->id,
-			 (unsigned long long)matched);
-	else if (rule->flags & CONNCTL_RULE_FROM_DIR)
-		pr_info("rule %u added (%s) from --rules-dir: matched %llu", rule->id,
-			action_name(rule->action), (unsigned long long)matched);
-	else
-		pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
-			action_name(rule->action), once ? ", once" : "", add->peer.pid,
-			add->peer.uid, (unsigned long long)matched);
-	if (server_watching(agent, rule->id))
-		server_publish(agent, rule->id, json_pack("{s:s, s:I, s:I, s:I, s:o}", "event", "rule.added",
-				 "time_ms", (json_int_t)(realtime_ns() / NSEC_PER_MSEC),
-				 "rule", (json_int_t)rule->id, "matched", (json_int_t)matched,
-				 "spec", rule_spec_to_json(&add->spec)));
-	resp = json_pack("{s:b, s:I, s:I, s:o}", "ok", 1, "id", (json_int_t)rule->id,
-			 "matched", (json_int_t)matched,
-			 "rule", rule_spec_to_json(&add->spec));
-	if (netns_many(&agent->netns))
-		json_object_set_new(resp, "namespaces", matches_by_netns(agent, add));
-	if (res->failed)
-		json_object_set_new(resp, "failed", json_integer((json_int_t)res->failed));
-	return resp;
-}
-
-/* The walk failed, or the state file: the rule does not stand. */
-static json_t *rule_not_applied(struct agent *agent, const struct pending_add *add, int err)
-{
-	const struct connctl_rule *rule = &add->spec.rule;
-
-	if (!(rule->flags & CONNCTL_RULE_ONCE)) {
-		rule_uninstall(agent, rule->id);
-		state_note_del(&agent->journal, rule->id);
-	}
-	return error_response(PROTO_INTERNAL, "cannot put rule %u in force: %s",
-			      rule->id, strerror(-err));
-}
-
-/* A rule the state file must hold before it is acknowledged. */
-static bool add_needs_disk(const struct pending_add *add)
-{
-	return !add->error && !add->restored &&
-	       !(add->spec.rule.flags & (CONNCTL_RULE_ONCE | CONNCTL_RULE_FROM_DIR));
-}
-
-/*
- * The batch's rules into the state file before the walk acts on anything:
- * those that cannot be made durable are refused and taken out of force,
- * and no connection is touched for them.
- */
-static void commit_adds(struct agent *agent)
-{
-	struct add_queue *q = &agent->adds;
-	int err = commit_state(agent);
-
-	if (!err)
-		return;
-	for (uint32_t i = 0; i < q->n; i++) {
-		struct pending_add *add = &q->v[i];
-
-		if (!add_needs_disk(add))
-			continue;
-		rule_uninstall(agent, add->spec.rule.id);
-		add->error = error_response(PROTO_NOT_DURABLE, "rule %u not added: the state "
-					    "file %s cannot be written (%s); nothing changed",
-					    add->spec.rule.id, agent->cfg.state_file,
-					    strerror(-err));
-	}
-}
-
-int agent_apply_adds(struct agent *agent)
-{
-	struct add_queue *q = &agent->adds;
-	struct apply_batch *batch = &q->batch;
-	struct pass_result res;
-	int err = 0;
-
-	if (!q->n)
-		return 0;
-	commit_adds(agent);
-	batch->n = 0;
-	for (uint32_t i = 0; i < q->n; i++) {
-		if (q->v[i].error)
-			continue;
-		q->v[i].slot = batch->n;
-		batch->rules[batch->n++] = q->v[i].spec.rule;
-	}
-	if (batch->n)
-		err = closer_apply_batch(&agent->dp, batch, &res);
-	for (uint32_t i = 0; i < q->n; i++) {
-		struct pending_add *add = &q->v[i];
-		json_t *resp = add->error;
-
-		if (!resp)
-			resp = err ? rule_not_applied(agent, add, err) :
-				     rule_applied(agent, add, &batch->results[add->slot]);
-		if (add->client)
-			server_deliver(add->client, resp);
-		else
-			json_decref(resp);
-	}
-	q->n = 0;
-	/* Drains already at a boundary, and cancels, close now. */
-	events_poll(agent);
-	return err;
-}
-
-void agent_forget_client(struct agent *agent, const void *client)
-{
-	for (uint32_t i = 0; i < agent->adds.n; i++)
-		if (agent->adds.v[i].client == client)
-			agent->adds.v[i].client = NULL;
-}
-
-bool agent_adds_full(const struct agent *agent)
-{
-	return agent->adds.n >= CONNCTL_APPLY_BATCH;
-}
-
-static bool id_pending(const struct agent *agent, uint32_t id)
-{
-	for (uint32_t i = 0; i < agent->adds.n; i++)
-		if (agent->adds.v[i].spec.rule.id == id)
-			return true;
-	return false;
-}
-
-/*
- * A rule.add takes its place in the queue even when it fails here, so the
- * client's responses keep the order of its requests.
- */
-static json_t *rule_add_check(struct agent *agent, struct rule_spec *spec)
-{
-	struct connctl_rule *rule = &spec->rule;
-	int err;
-
-	if (rule->id && (rule_table_find(&agent->rules, rule->id) || id_pending(agent, rule->id)))
-		return error_response(PROTO_DUPLICATE_ID, "rule %u exists already", rule->id);
-	if (!(rule->flags & CONNCTL_RULE_ONCE) && agent->rules.n >= agent->cfg.max_rules)
-		return error_response(PROTO_TOO_MANY_RULES, "%zu rules stand already, the limit "
-			    "(--max-rules)", agent->rules.n);
-	if (!rule->id)
-		rule->id = rule_table_next_id(&agent->rules);
-	if (!rule->id)
-		return error_response(PROTO_TOO_MANY_RULES, "rule ids are exhausted");
-	if (spec->ttl_ns)
-		rule->expires_ns = realtime_ns() + spec->ttl_ns;
-	err = rule_stand(agent, spec);
-	if (err)
-		return error_response(err == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
-			    "cannot put rule %u in force: %s", rule->id, strerror(-err));
-	/* The directory, not the state file, brings its rules back. */
-	if (rule->flags & (CONNCTL_RULE_ONCE | CONNCTL_RULE_FROM_DIR))
-		state_note_last_id(&agent->journal, rule->id);
-	else
-		state_note_add(&agent->journal, spec);
-	return NULL;
-}
-
-uint32_t agent_queue_add(struct agent *agent, const struct rule_spec *spec)
-{
-	struct pending_add *add = &agent->adds.v[agent->adds.n];
-
-	*add = (struct pending_add){ .spec = *spec };
-	add->error = rule_add_check(agent, &add->spec);
-	agent->adds.n++;
-	if (add->error) {
-		const char *msg = json_string_value(json_object_get(
-			json_object_get(add->error, "error"), "message"));
-
-		pr_warn("--rules-dir: a rule not added: %s", msg ? msg : "?");
-		return 0;
-	}
-	return add->spec.rule.id;
-}
-
-/* NULL: the response follows from agent_apply_adds, to client. */
-static json_t *rule_add(struct agent *agent, const struct request *req,
-			const struct peer *peer, void *client)
-{
-	struct pending_add *add;
-
-	if (agent_adds_full(agent))
-		return error_response(PROTO_INTERNAL, "too many rules added at once");
-	add = &agent->adds.v[agent->adds.n];
-	*add = (struct pending_add){ .spec = req->spec, .peer = *peer, .client = client };
-	add->error = rule_add_check(agent, &add->spec);
-	agent->adds.n++;
-	return NULL;
+	return rule_install(rb, spec);
 }
 
 /* The rule out of force; its removal is in the journal already when noted. */
-static void remove_rule(struct agent *agent, uint32_t id, enum rule_removal why, bool noted)
+static void remove_rule(struct rulebook *rb, uint32_t id, enum rule_removal why, bool noted)
 {
-	const struct rule_entry *e = rule_table_find(&agent->rules, id);
+	const struct rule_entry *e = rule_table_find(&rb->rules, id);
 	enum connctl_action action;
-	bool from_dir;
 
 	if (!e)
 		return;
 	action = e->spec.rule.action;
-	from_dir = e->spec.rule.flags & CONNCTL_RULE_FROM_DIR;
-	rule_uninstall(agent, id);
-	if (!from_dir && !noted)
-		state_note_del(&agent->journal, id);
-	/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
-	if (action == CONNCTL_ACTION_DRAIN || action == CONNCTL_ACTION_CANCEL)
-		rule_cancel_pending(agent, id);
-	publish_removed(agent, id, why);
+	if (!(e->spec.rule.flags & CONNCTL_RULE_FROM_DIR) && !noted)
+		state_note_del(&rb->journal, id);
+	rule_uninstall(rb, id);
+	publish_removed(rb, id, action, why);
 }
 
-void agent_remove_rule(struct agent *agent, uint32_t id, enum rule_removal why)
+void rulebook_remove(struct rulebook *rb, uint32_t id, enum rule_removal why)
 {
-	remove_rule(agent, id, why, false);
+	remove_rule(rb, id, why, false);
 }
 
-static json_t *rule_del(struct agent *agent, const struct request *req,
-			const struct peer *peer)
+int rulebook_delete(struct rulebook *rb, uint32_t id, const struct requester *who,
+		    struct proto_error *err)
 {
-	const struct rule_entry *e = rule_table_find(&agent->rules, req->id);
-	int err;
+	const struct rule_entry *e = rule_table_find(&rb->rules, id);
+	int ret;
 
 	if (!e)
-		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+		return proto_fail(err, PROTO_UNKNOWN_RULE, "no rule with id %u", id);
 	if (e->spec.rule.flags & CONNCTL_RULE_FROM_DIR)
-		return error_response(PROTO_BAD_REQUEST, "rule %u comes from --rules-dir %s: "
-				      "remove it from the files there", req->id,
-				      agent->cfg.rules_dir ? agent->cfg.rules_dir : "");
+		return proto_fail(err, PROTO_BAD_REQUEST, "rule %u comes from --rules-dir: "
+				  "remove it from the files there", id);
 	/* On disk first: a deletion that would not survive a reboot is refused. */
-	state_note_del(&agent->journal, req->id);
-	err = commit_state(agent);
-	if (err)
-		return error_response(PROTO_NOT_DURABLE, "rule %u not deleted: the state file "
-				      "%s cannot be written (%s); it stands", req->id,
-				      agent->cfg.state_file, strerror(-err));
-	remove_rule(agent, req->id, REMOVED_DELETED, true);
-	pr_info("rule %u deleted by pid %d uid %u", req->id, peer->pid, peer->uid);
-	return json_pack("{s:b, s:I}", "ok", 1, "id", (json_int_t)req->id);
+	state_note_del(&rb->journal, id);
+	ret = commit_state(rb);
+	if (ret)
+		return proto_fail(err, PROTO_NOT_DURABLE, "rule %u not deleted: the state file "
+				  "%s cannot be written (%s); it stands", id, rb->state_file,
+				  strerror(-ret));
+	remove_rule(rb, id, REMOVED_DELETED, true);
+	pr_info("rule %u deleted by pid %d uid %u", id, who->pid, who->uid);
+	return 0;
 }
 
-/* A dry run lists this many connections at most; it counts them all. */
-#define DRY_RUN_LIST_MAX	1000
-#define DRY_RUN_OWNERS_MAX	8
-
-static const char *tcp_state_name(uint32_t state)
-{
-	static const char *const names[] = {
-		[1] = "established", [2] = "syn-sent", [3] = "syn-recv",
-		[4] = "fin-wait-1", [5] = "fin-wait-2", [6] = "time-wait", [7] = "close",
-		[8] = "close-wait", [9] = "last-ack", [10] = "listen", [11] = "closing",
-	};
-
-	return state < sizeof(names) / sizeof(names[0]) && names[state] ? names[state] : "?";
-}
-
-static json_t *owner_to_json(pid_t pid)
-{
-	char path[64], comm[64] = "";
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, comm, sizeof(comm) - 1);
-		comm[n > 0 ? n : 0] = '\0';
-		comm[strcspn(comm, "\n")] = '\0';
-		close(fd);
-	}
-	return json_pack("{s:i, s:s}", "pid", (int)pid, "command", comm);
-}
-
-/* Who holds the socket: as a drain or cancel would find its owner. */
-static json_t *owners_to_json(struct agent *agent, const struct connctl_listed *l)
-{
-	pid_t pids[DRY_RUN_OWNERS_MAX];
-	struct sock_diag_info info;
-	json_t *owners = json_array();
-	size_t n;
-
-	if (sock_diag_lookup(agent_diag_fd(agent, l->tuple.netns_ino), &l->tuple, l->cookie, &info) || !info.inode)
-		return owners;
-	n = owner_pids(&agent->drain.owners, info.inode, pids, DRY_RUN_OWNERS_MAX);
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(owners, owner_to_json(pids[i]));
-	return owners;
-}
-
-static json_t *listed_to_json(struct agent *agent, const struct connctl_listed *l)
-{
-	char local[PREFIX_STRLEN], remote[PREFIX_STRLEN];
-
-	format_addr(l->tuple.laddr, local, sizeof(local));
-	format_addr(l->tuple.raddr, remote, sizeof(remote));
-	json_t *obj = json_pack("{s:s, s:i, s:s, s:i, s:s, s:o}", "local", local,
-				"lport", l->tuple.lport, "remote", remote, "rport", l->tuple.rport,
-				"state", tcp_state_name(l->state),
-				"owners", owners_to_json(agent, l));
-
-	netns_to_json(obj, &agent->netns, l->tuple.netns_ino);
-	return obj;
-}
-
-bool token_take(struct token_bucket *b, uint64_t now_ns, uint32_t *retry_ms)
-{
-	if (b->last_ns && now_ns > b->last_ns)
-		b->tokens += (double)(now_ns - b->last_ns) / NSEC_PER_SEC * b->per_s;
-	if (!b->last_ns || b->tokens > b->burst)
-		b->tokens = b->burst;
-	b->last_ns = now_ns;
-	if (b->tokens >= 1) {
-		b->tokens -= 1;
-		return true;
-	}
-	*retry_ms = (uint32_t)((1 - b->tokens) / b->per_s * 1000) + 1;
-	return false;
-}
-
-/* rule.add with dry_run: what the rule would match now; nothing changes. */
-static json_t *rule_dry_run(struct agent *agent, const struct request *req,
-			    const struct peer *peer)
-{
-	struct connctl_listed *listed;
-	json_t *conns, *resp;
-	uint32_t retry_ms;
-	size_t n;
-	int err;
-
-	if (peer->uid != 0 && !token_take(&agent->reader_dry_runs, monotonic_ns(), &retry_ms))
-		return error_response(PROTO_RATE_LIMITED, "dry runs of readers are limited to "
-				      "%g a second; try again in %u ms",
-				      agent->reader_dry_runs.per_s, retry_ms);
-
-	err = closer_list(&agent->dp, &req->spec.rule, &listed, &n);
-	if (err)
-		return error_response(PROTO_INTERNAL, "cannot walk the connections: %s",
-				      strerror(-err));
-	/* Owners as they are now, not as a drain saw them a while ago. */
-	if (n)
-		owner_index_warm(&agent->drain.owners, 0);
-	conns = json_array();
-	for (size_t i = 0; i < n && i < DRY_RUN_LIST_MAX; i++)
-		json_array_append_new(conns, listed_to_json(agent, &listed[i]));
-	free(listed);
-	resp = json_pack("{s:b, s:b, s:I, s:o, s:o}", "ok", 1, "dry_run", 1,
-			 "matched", (json_int_t)n, "connections", conns,
-			 "rule", rule_spec_to_json(&req->spec));
-	if (n > DRY_RUN_LIST_MAX)
-		json_object_set_new(resp, "listed", json_integer(DRY_RUN_LIST_MAX));
-	return resp;
-}
-
-static json_t *rule_show(struct agent *agent, const struct request *req)
-{
-	uint64_t now = realtime_ns();
-	json_t *rules = json_array();
-
-	if (req->has_id) {
-		const struct rule_entry *e = rule_table_find(&agent->rules, req->id);
-
-		if (!e) {
-			json_decref(rules);
-			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
-		}
-		json_array_append_new(rules, rule_entry_to_json(e, now));
-	} else {
-		for (size_t i = 0; i < agent->rules.n; i++)
-			json_array_append_new(rules,
-					      rule_entry_to_json(&agent->rules.v[i], now));
-	}
-	return json_pack("{s:b, s:o}", "ok", 1, "rules", rules);
-}
-
-json_t *agent_refuse(const struct agent *agent, const struct peer *peer)
-{
-	if (agent->cfg.reader_group)
-		return error_response(PROTO_PERMISSION_DENIED,
-				      "needs root, or group %s to read (peer uid %u)",
-				      agent->cfg.reader_group, peer->uid);
-	return error_response(PROTO_PERMISSION_DENIED,
-			      "needs root (peer uid %u); connctld --group lets a group read",
-			      peer->uid);
-}
-
-json_t *agent_handle(struct agent *agent, const struct request *req,
-		     const struct peer *peer, void *client)
-{
-	if (!peer->reader)
-		return agent_refuse(agent, peer);
-	switch (req->op) {
-	case REQ_RULE_SHOW:
-		return rule_show(agent, req);
-	case REQ_EVENTS_SHOW:
-		return json_pack("{s:b, s:o}", "ok", 1,
-				 "events", drain_records_to_json(agent));
-	case REQ_EVENTS_WATCH:
-		if (req->has_id && !rule_table_find(&agent->rules, req->id))
-			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
-		return json_pack("{s:b, s:b}", "ok", 1, "watching", 1);
-	case REQ_FLOW_SHOW:
-		if (req->has_id && !rule_table_find(&agent->rules, req->id))
-			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
-		return json_pack("{s:b, s:o}", "ok", 1,
-				 "flows", flows_to_json(agent, req->has_id, req->id));
-	case REQ_STATS_SHOW: {
-		json_t *resp = tc_stats_to_json(agent);
-
-		json_object_set_new(resp, "ok", json_true());
-		return resp;
-	}
-	case REQ_RULE_ADD:
-	case REQ_RULE_DEL:
-		/* A dry run changes nothing: whoever may read may ask. */
-		if (req->op == REQ_RULE_ADD && req->dry_run)
-			return rule_dry_run(agent, req, peer);
-		if (peer->uid != 0)
-			return error_response(PROTO_PERMISSION_DENIED,
-				    "changing rules needs root (peer uid %u)", peer->uid);
-		return req->op == REQ_RULE_ADD ? rule_add(agent, req, peer, client) :
-						 rule_del(agent, req, peer);
-	}
-	return error_response(PROTO_INTERNAL, "unhandled request");
-}
-
-int agent_expire_rules(struct agent *agent)
+int rulebook_expire(struct rulebook *rb)
 {
 	uint64_t now = realtime_ns(), next = 0;
 
-	for (size_t i = agent->rules.n; i-- > 0;) {
-		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
+	for (size_t i = rb->rules.n; i-- > 0;) {
+		const struct connctl_rule *rule = &rb->rules.v[i].spec.rule;
 
 		if (!rule->expires_ns)
 			continue;
@@ -639,9 +300,8 @@ int agent_expire_rules(struct agent *agent)
 			uint32_t id = rule->id;
 
 			pr_info("rule %u expired (ttl)", id);
-			state_note_del(&agent->journal, id);
-			rule_uninstall(agent, id);
-			publish_removed(agent, id, REMOVED_EXPIRED);
+			/* Expired, not deleted: what it tagged still drains. */
+			remove_rule(rb, id, REMOVED_EXPIRED, false);
 		} else if (!next || rule->expires_ns < next) {
 			next = rule->expires_ns;
 		}
@@ -653,30 +313,261 @@ int agent_expire_rules(struct agent *agent)
 	return next > EXPIRY_CHECK_MAX_MS ? EXPIRY_CHECK_MAX_MS : (int)next;
 }
 
-/* One rule of the state file, standing again with its id and expiry. */
-static int restore_rule(struct agent *agent, const struct rule_spec *spec)
-{
-	struct pending_add *add;
-	int err;
+/* --- adds: queued, made durable, applied by one walk --- */
 
-	if (rule_table_find(&agent->rules, spec->rule.id) || id_pending(agent, spec->rule.id))
-		return -EEXIST;
-	if (agent_adds_full(agent)) {
-		err = agent_apply_adds(agent);
-		if (err)
-			return err;
-	}
-	err = rule_stand(agent, spec);
-	if (err)
-		return err;
-	add = &agent->adds.v[agent->adds.n++];
-	*add = (struct pending_add){ .spec = *spec, .restored = true };
+bool rulebook_adds_full(const struct rulebook *rb)
+{
+	return rb->n_adds >= CONNCTL_APPLY_BATCH;
+}
+
+static bool id_pending(const struct rulebook *rb, uint32_t id)
+{
+	for (uint32_t i = 0; i < rb->n_adds; i++)
+		if (rb->adds[i].spec.rule.id == id)
+			return true;
+	return false;
+}
+
+static bool refused(const struct pending_add *add)
+{
+	return add->error.code != PROTO_OK;
+}
+
+/* Checks, an id, standing: 0, or -EINVAL with the answer in err. */
+static int add_check(struct rulebook *rb, struct rule_spec *spec, struct proto_error *err)
+{
+	struct connctl_rule *rule = &spec->rule;
+	int ret;
+
+	if (rule->id && (rule_table_find(&rb->rules, rule->id) || id_pending(rb, rule->id)))
+		return proto_fail(err, PROTO_DUPLICATE_ID, "rule %u exists already", rule->id);
+	if (!(rule->flags & CONNCTL_RULE_ONCE) && rb->rules.n >= rb->max_rules)
+		return proto_fail(err, PROTO_TOO_MANY_RULES, "%zu rules stand already, the "
+				  "limit (--max-rules)", rb->rules.n);
+	if (!rule->id)
+		rule->id = rule_table_next_id(&rb->rules);
+	if (!rule->id)
+		return proto_fail(err, PROTO_TOO_MANY_RULES, "rule ids are exhausted");
+	if (spec->ttl_ns)
+		rule->expires_ns = realtime_ns() + spec->ttl_ns;
+	ret = rule_stand(rb, spec);
+	if (ret)
+		return proto_fail(err, ret == -E2BIG ? PROTO_TOO_MANY_RULES : PROTO_INTERNAL,
+				  "cannot put rule %u in force: %s", rule->id, strerror(-ret));
+	/* The directory, not the state file, brings its rules back. */
+	if (rule->flags & (CONNCTL_RULE_ONCE | CONNCTL_RULE_FROM_DIR))
+		state_note_last_id(&rb->journal, rule->id);
+	else
+		state_note_add(&rb->journal, spec);
 	return 0;
 }
 
-int agent_restore_rules(struct agent *agent)
+uint32_t rulebook_queue_add(struct rulebook *rb, const struct rule_spec *spec,
+			    const struct requester *who, add_done_fn *done, void *ctx)
 {
-	const char *path = agent->cfg.state_file;
+	struct pending_add *add = &rb->adds[rb->n_adds];
+	int err;
+
+	*add = (struct pending_add){ .spec = *spec, .done = done, .ctx = ctx };
+	if (who)
+		add->who = *who;
+	/* Checked before it is queued: it must not find itself pending. */
+	err = add_check(rb, &add->spec, &add->error);
+	rb->n_adds++;
+	return err ? 0 : add->spec.rule.id;
+}
+
+void rulebook_forget_waiter(struct rulebook *rb, const void *ctx)
+{
+	for (uint32_t i = 0; i < rb->n_adds; i++)
+		if (rb->adds[i].ctx == ctx)
+			rb->adds[i].done = NULL;
+}
+
+/* A rule the state file must hold before it is acknowledged. */
+static bool add_needs_disk(const struct pending_add *add)
+{
+	return !refused(add) && !add->restored &&
+	       !(add->spec.rule.flags & (CONNCTL_RULE_ONCE | CONNCTL_RULE_FROM_DIR));
+}
+
+/*
+ * The batch's rules into the state file before the walk acts on anything:
+ * those that cannot be made durable are refused and taken out of force,
+ * and no connection is touched for them.
+ */
+static void commit_adds(struct rulebook *rb)
+{
+	int err = commit_state(rb);
+
+	if (!err)
+		return;
+	for (uint32_t i = 0; i < rb->n_adds; i++) {
+		struct pending_add *add = &rb->adds[i];
+
+		if (!add_needs_disk(add))
+			continue;
+		rule_uninstall(rb, add->spec.rule.id);
+		proto_fail(&add->error, PROTO_NOT_DURABLE, "rule %u not added: the state file "
+			   "%s cannot be written (%s); nothing changed", add->spec.rule.id,
+			   rb->state_file, strerror(-err));
+	}
+}
+
+static void log_added(const struct pending_add *add, uint64_t matched)
+{
+	const struct connctl_rule *rule = &add->spec.rule;
+
+	if (add->restored)
+		pr_debug("rule %u restored: matched %llu", rule->id,
+			 (unsigned long long)matched);
+	else if (rule->flags & CONNCTL_RULE_FROM_DIR)
+		pr_info("rule %u added (%s) from --rules-dir: matched %llu", rule->id,
+			action_name(rule->action), (unsigned long long)matched);
+	else
+		pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
+			action_name(rule->action), rule->flags & CONNCTL_RULE_ONCE ? ", once" : "",
+			add->who.pid, add->who.uid, (unsigned long long)matched);
+}
+
+/* The walk's outcome for one rule of the batch: published, and its answer. */
+static void applied(struct rulebook *rb, struct pending_add *add,
+		    const struct connctl_apply_result *res, struct add_result *out)
+{
+	const struct connctl_rule *rule = &add->spec.rule;
+	uint64_t matched = res->matched - res->failed;
+	struct bus_event ev = {
+		.kind = BUS_RULE_ADDED, .rule_id = rule->id, .action = rule->action,
+		.added = { .spec = &add->spec, .matched = matched,
+			   .restored = add->restored },
+	};
+
+	if (res->failed)
+		pr_warn("rule %u: %llu matched connections could not be closed",
+			rule->id, (unsigned long long)res->failed);
+	if (rule->action == CONNCTL_ACTION_RESET)
+		ev.added.reset = res->applied - res->failed;
+	bus_emit(rb->bus, &ev);
+	log_added(add, matched);
+	out->matched = matched;
+	out->failed = res->failed;
+	out->by_netns = rb->batch.by_netns;
+	out->n_by_netns = rb->batch.n_by_netns;
+	out->slot = add->slot;
+}
+
+/* The walk failed: the rule does not stand. */
+static void not_applied(struct rulebook *rb, struct pending_add *add, int err)
+{
+	const struct connctl_rule *rule = &add->spec.rule;
+
+	if (!(rule->flags & CONNCTL_RULE_ONCE)) {
+		rule_uninstall(rb, rule->id);
+		state_note_del(&rb->journal, rule->id);
+	}
+	proto_fail(&add->error, PROTO_INTERNAL, "cannot put rule %u in force: %s", rule->id,
+		   strerror(-err));
+}
+
+int rulebook_apply(struct rulebook *rb)
+{
+	struct apply_batch *batch = &rb->batch;
+	struct pass_result res;
+	int err = 0;
+
+	if (!rb->n_adds)
+		return 0;
+	commit_adds(rb);
+	batch->n = 0;
+	for (uint32_t i = 0; i < rb->n_adds; i++) {
+		if (refused(&rb->adds[i]))
+			continue;
+		rb->adds[i].slot = batch->n;
+		batch->rules[batch->n++] = rb->adds[i].spec.rule;
+	}
+	if (batch->n)
+		err = passes_apply_batch(rb->dp, batch, &res);
+	for (uint32_t i = 0; i < rb->n_adds; i++) {
+		struct pending_add *add = &rb->adds[i];
+		struct add_result out = { .spec = &add->spec };
+
+		if (!refused(add) && err)
+			not_applied(rb, add, err);
+		if (!refused(add))
+			applied(rb, add, &batch->results[add->slot], &out);
+		out.error = add->error;
+		if (add->done)
+			add->done(add->ctx, &out);
+	}
+	rb->n_adds = 0;
+	return err;
+}
+
+/* --- start: adopted from the pins, or restored from the state file --- */
+
+/* One pinned rule into the table, its counts carried over. */
+static int adopt_one(void *ctx, const struct connctl_rule *rule,
+		     const struct connctl_rule_tally *tally)
+{
+	struct rulebook *rb = ctx;
+	struct rule_spec spec = { .rule = *rule };
+	struct rule_entry *e = rule_table_insert(&rb->rules, &spec);
+
+	if (!e)
+		return -ENOMEM;
+	if (tally)
+		stats_from_tally(&e->stats, tally);
+	return 0;
+}
+
+int rulebook_adopt(struct rulebook *rb)
+{
+	struct rule_view view;
+	int err = kernel_rules_read(rb->dp, adopt_one, rb);
+
+	if (!err) {
+		view = standing(rb);
+		err = kernel_rules_reindex(rb->dp, &view);
+	}
+	if (!err && rb->rules.n)
+		pr_info("adopted %zu standing rules from the pins", rb->rules.n);
+	return err;
+}
+
+/* One rule of the state file, standing again with its id and expiry. */
+static int restore_rule(struct rulebook *rb, const struct rule_spec *spec)
+{
+	int err;
+
+	if (rule_table_find(&rb->rules, spec->rule.id) || id_pending(rb, spec->rule.id))
+		return -EEXIST;
+	if (rulebook_adds_full(rb)) {
+		err = rulebook_apply(rb);
+		if (err)
+			return err;
+	}
+	err = rule_stand(rb, spec);
+	if (err)
+		return err;
+	rb->adds[rb->n_adds++] = (struct pending_add){ .spec = *spec, .restored = true };
+	return 0;
+}
+
+/* The pins are what is in force: the file follows them. */
+static void follow_pins(struct rulebook *rb, int err, const struct state_loaded *st,
+			const char *msg)
+{
+	if (!err)
+		rule_table_claim_id(&rb->rules, st->last_id);
+	else if (err != -ENOENT)
+		pr_warn("state file %s: rewritten from the pinned rules",
+			err == -EINVAL ? msg : strerror(-err));
+	state_note_rewrite(&rb->journal);
+}
+
+int rulebook_restore(struct rulebook *rb)
+{
+	const char *path = rb->state_file;
 	uint64_t now = realtime_ns();
 	struct state_loaded st;
 	size_t restored = 0;
@@ -688,16 +579,10 @@ int agent_restore_rules(struct agent *agent)
 	err = state_load(path, &st, msg, sizeof(msg));
 	if (!err && st.torn)
 		pr_warn("state file %s", msg);
-	if (agent->rules.n) {
-		/* The pins are what is in force: the file follows them. */
-		if (!err) {
-			rule_table_claim_id(&agent->rules, st.last_id);
+	if (rb->rules.n) {
+		follow_pins(rb, err, &st, msg);
+		if (!err)
 			free(st.specs);
-		} else if (err != -ENOENT) {
-			pr_warn("state file %s: rewritten from the pinned rules",
-				err == -EINVAL ? msg : strerror(-err));
-		}
-		state_note_rewrite(&agent->journal);
 		return 0;
 	}
 	if (err == -ENOENT)
@@ -711,7 +596,7 @@ int agent_restore_rules(struct agent *agent)
 		pr_warn("cannot read the state file %s: %s", path, strerror(-err));
 		return err;
 	}
-	rule_table_claim_id(&agent->rules, st.last_id);
+	rule_table_claim_id(&rb->rules, st.last_id);
 	for (size_t i = 0; i < st.n && !err; i++) {
 		const struct rule_spec *spec = &st.specs[i];
 
@@ -719,7 +604,7 @@ int agent_restore_rules(struct agent *agent)
 			pr_info("rule %u expired while the agent was down (ttl)", spec->rule.id);
 			continue;
 		}
-		err = restore_rule(agent, spec);
+		err = restore_rule(rb, spec);
 		if (err)
 			pr_warn("state file %s: cannot restore rule %u: %s", path,
 				spec->rule.id, strerror(-err));
@@ -729,11 +614,11 @@ int agent_restore_rules(struct agent *agent)
 	free(st.specs);
 	/* Applied to what exists now, as rules added over the socket are. */
 	if (!err)
-		err = agent_apply_adds(agent);
+		err = rulebook_apply(rb);
 	if (err)
 		return err;
 	if (restored)
 		pr_info("restored %zu rules from %s", restored, path);
-	state_note_rewrite(&agent->journal);
+	state_note_rewrite(&rb->journal);
 	return 0;
 }

@@ -8,60 +8,32 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 #include <microhttpd.h>
-#include "agent.h"
+#include "engine/counters.h"
+#include "engine/rulebook.h"
+#include "front/dispatch.h"
+#include "base/log.h"
 #include "base/clock.h"
 #include "kernel/flows.h"
 #include "front/metrics.h"
 #include "base/parse.h"
 
-static const double drain_delay_le[DRAIN_DELAY_BUCKETS] = {
-	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-};
-
-static const char *const removal_names[NR_REMOVALS] = {
-	[REMOVED_DELETED]	= "deleted",
-	[REMOVED_EXPIRED]	= "expired",
-	[REMOVED_RULES_DIR]	= "rules-dir",
-};
-
 /* Scrapers at once, and how long one may sit idle. */
 #define METRICS_CONNECTIONS	16
 #define METRICS_TIMEOUT_S	10
-
-const char *rule_removal_name(enum rule_removal why)
-{
-	return (unsigned int)why < NR_REMOVALS ? removal_names[why] : "?";
-}
-
-void metrics_drain_delay(struct metrics *m, uint64_t ns)
-{
-	double s = ns / 1e9;
-	int b = 0;
-
-	while (b < DRAIN_DELAY_BUCKETS && s > drain_delay_le[b])
-		b++;
-	m->drain_delay[b]++;
-	m->drain_delay_count++;
-	m->drain_delay_sum += s;
-}
-
-void metrics_request(struct metrics *m, const struct request *req)
-{
-	m->requests[req ? req->op : NR_REQUEST_OPS]++;
-}
 
 static void family(FILE *f, const char *name, const char *type, const char *help)
 {
 	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void write_rules(FILE *f, struct agent *agent)
+static void write_rules(FILE *f, const struct metrics_http *mh)
 {
-	const struct metrics *m = &agent->metrics;
+	const struct counters *m = mh->counters;
+	const struct rule_table *rules = &mh->rb->rules;
 	uint64_t standing[NR_ACTIONS] = { 0 };
 
-	for (size_t i = 0; i < agent->rules.n; i++) {
-		enum connctl_action a = agent->rules.v[i].spec.rule.action;
+	for (size_t i = 0; i < rules->n; i++) {
+		enum connctl_action a = rules->v[i].spec.rule.action;
 
 		if (a < NR_ACTIONS)
 			standing[a]++;
@@ -78,7 +50,7 @@ static void write_rules(FILE *f, struct agent *agent)
 			(unsigned long long)m->rules_removed[r]);
 }
 
-static void write_connections(FILE *f, const struct metrics *m)
+static void write_connections(FILE *f, const struct counters *m)
 {
 	family(f, "connctl_connections_matched_total", "counter",
 	       "Connections a rule matched: existing when it was added, or new while it stood.");
@@ -118,17 +90,17 @@ static void write_connections(FILE *f, const struct metrics *m)
 
 /* tc's counters of the standing rules, summed by action: gauges, since a
  * rule removed takes its counts with it. */
-static void write_tc(FILE *f, struct agent *agent)
+static void write_tc(FILE *f, const struct metrics_http *mh)
 {
 	struct connctl_rule_counters sums[NR_ACTIONS] = { 0 }, one, *pcpu;
 	int ncpu;
 
 	pcpu = tc_counters_buffer(&ncpu);
-	for (size_t i = 0; pcpu && i < agent->rules.n; i++) {
-		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
+	for (size_t i = 0; pcpu && i < mh->rb->rules.n; i++) {
+		const struct connctl_rule *rule = &mh->rb->rules.v[i].spec.rule;
 		struct connctl_rule_counters *s = &sums[rule->action % NR_ACTIONS];
 
-		tc_rule_counters(agent, rule->id, pcpu, ncpu, &one);
+		tc_rule_counters(mh->dp, rule->id, pcpu, ncpu, &one);
 		s->packets_in += one.packets_in;
 		s->packets_out += one.packets_out;
 		s->bytes_in += one.bytes_in;
@@ -137,9 +109,9 @@ static void write_tc(FILE *f, struct agent *agent)
 	}
 	free(pcpu);
 	family(f, "connctl_tc_interfaces", "gauge", "Interfaces the tc programs are on (--iface).");
-	fprintf(f, "connctl_tc_interfaces %zu\n", agent->cfg.n_ifaces);
+	fprintf(f, "connctl_tc_interfaces %zu\n", mh->n_ifaces);
 	family(f, "connctl_tc_flows", "gauge", "Flows in the tc flow table.");
-	fprintf(f, "connctl_tc_flows %zu\n", tc_flow_count(agent));
+	fprintf(f, "connctl_tc_flows %zu\n", tc_flow_count(mh->dp));
 	family(f, "connctl_tc_packets", "gauge",
 	       "Packets tc counted for the standing rules' flows, by action and direction.");
 	family(f, "connctl_tc_bytes", "gauge",
@@ -163,7 +135,7 @@ static void write_tc(FILE *f, struct agent *agent)
 	}
 }
 
-static void write_requests(FILE *f, const struct metrics *m)
+static void write_requests(FILE *f, const struct request_counters *m)
 {
 	family(f, "connctl_control_requests_total", "counter",
 	       "Requests on the control socket, by op (\"invalid\": not parsed).");
@@ -179,7 +151,7 @@ static void write_requests(FILE *f, const struct metrics *m)
 }
 
 /* What an operator should alert on: the state file, events lost. */
-static void write_health(FILE *f, const struct metrics *m)
+static void write_health(FILE *f, const struct counters *m)
 {
 	family(f, "connctl_state_file_ok", "gauge",
 	       "1 when the last write of the state file succeeded (changes are refused while 0).");
@@ -193,22 +165,22 @@ static void write_health(FILE *f, const struct metrics *m)
 	fprintf(f, "connctl_events_lost_total %llu\n", (unsigned long long)m->events_lost);
 }
 
-char *metrics_text(struct agent *agent, size_t *len)
+char *metrics_text(struct metrics_http *mh, size_t *len)
 {
 	char *text = NULL;
 	FILE *f = open_memstream(&text, len);
 
 	if (!f)
 		return NULL;
-	agent->metrics.scrapes++;
-	write_rules(f, agent);
-	write_connections(f, &agent->metrics);
-	write_tc(f, agent);
-	write_requests(f, &agent->metrics);
-	write_health(f, &agent->metrics);
+	mh->scrapes++;
+	write_rules(f, mh);
+	write_connections(f, mh->counters);
+	write_tc(f, mh);
+	write_requests(f, mh->requests);
+	write_health(f, mh->counters);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
 	fprintf(f, "connctl_metrics_scrapes_total %llu\n",
-		(unsigned long long)agent->metrics.scrapes);
+		(unsigned long long)mh->scrapes);
 	if (fclose(f)) {
 		free(text);
 		return NULL;
@@ -237,7 +209,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_size, void **req_cls)
 {
-	struct agent *agent = cls;
+	struct metrics_http *mh = cls;
 	size_t len = 0;
 	char *body;
 
@@ -252,7 +224,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(url, "/metrics"))
 		return reply(c, MHD_HTTP_NOT_FOUND, strdup("not found: try /metrics\n"), 24,
 			     "text/plain");
-	body = metrics_text(agent, &len);
+	body = metrics_text(mh, &len);
 	if (!body)
 		return MHD_NO;
 	return reply(c, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
@@ -260,10 +232,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 
 static void on_ready(struct watch *w, uint32_t events)
 {
-	struct agent *agent = container_of(w, struct agent, metrics_watch);
+	struct metrics_http *mh = container_of(w, struct metrics_http, watch);
 
 	(void)events;
-	MHD_run(agent->metrics_daemon);
+	MHD_run(mh->daemon);
 }
 
 /* "PORT", "ADDR:PORT" or "[ADDR6]:PORT"; the default address is loopback. */
@@ -321,77 +293,79 @@ static int listen_socket(const struct sockaddr_storage *ss)
 /* Metrics are worth retrying this often while their port cannot be had. */
 #define METRICS_RETRY_NS	(5 * NSEC_PER_SEC)
 
-static int metrics_start(struct agent *agent)
+static int metrics_start(struct metrics_http *mh)
 {
 	const union MHD_DaemonInfo *info;
 	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
-	int fd;
+	int fd, err;
 
-	agent->metrics_retry_ns = 0;
-	fd = listen_socket(&agent->metrics_addr);
+	mh->retry_ns = 0;
+	fd = listen_socket(&mh->addr);
 	if (fd < 0) {
 		/* The agent's job is the rules: it serves them, and tries again. */
 		pr_warn("--metrics %s: cannot listen: %s; serving rules without metrics, "
-			"trying again every %llu s", agent->cfg.metrics_listen, strerror(-fd),
+			"trying again every %llu s", mh->listen, strerror(-fd),
 			(unsigned long long)(METRICS_RETRY_NS / NSEC_PER_SEC));
-		agent->metrics_retry_ns = monotonic_ns() + METRICS_RETRY_NS;
+		mh->retry_ns = monotonic_ns() + METRICS_RETRY_NS;
 		return 0;
 	}
-	if (agent->metrics_addr.ss_family == AF_INET6)
+	if (mh->addr.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	agent->metrics_daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, agent,
-						 MHD_OPTION_LISTEN_SOCKET, fd,
-						 MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS,
-						 MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
-						 MHD_OPTION_END);
-	if (!agent->metrics_daemon) {
+	mh->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, mh,
+				      MHD_OPTION_LISTEN_SOCKET, fd,
+				      MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS,
+				      MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
+				      MHD_OPTION_END);
+	if (!mh->daemon) {
 		close(fd);
-		pr_warn("--metrics %s: cannot start the HTTP server", agent->cfg.metrics_listen);
+		pr_warn("--metrics %s: cannot start the HTTP server", mh->listen);
 		return -EINVAL;
 	}
-	info = MHD_get_daemon_info(agent->metrics_daemon, MHD_DAEMON_INFO_EPOLL_FD);
+	info = MHD_get_daemon_info(mh->daemon, MHD_DAEMON_INFO_EPOLL_FD);
 	if (!info) {
-		metrics_close(agent);
+		metrics_close(mh);
 		return -EINVAL;
 	}
-	agent->metrics_watch.fd = info->epoll_fd;
-	agent->metrics_watch.handle = on_ready;
-	if (watch_add(agent->epoll_fd, &agent->metrics_watch, EPOLLIN)) {
-		metrics_close(agent);
-		return -errno;
+	mh->watch.fd = info->epoll_fd;
+	mh->watch.handle = on_ready;
+	err = watch_add(mh->loop, &mh->watch, EPOLLIN);
+	if (err) {
+		metrics_close(mh);
+		return err;
 	}
-	pr_info("serving metrics on http://%s%s/metrics",
-		strchr(agent->cfg.metrics_listen, ':') ? "" : "127.0.0.1:",
-		agent->cfg.metrics_listen);
+	pr_info("serving metrics on http://%s%s/metrics", strchr(mh->listen, ':') ? "" : "127.0.0.1:",
+		mh->listen);
 	return 0;
 }
 
-int metrics_open(struct agent *agent, const char *listen)
+int metrics_open(struct metrics_http *mh, struct loop *loop, const char *listen)
 {
-	agent->metrics_watch.fd = -1;
+	mh->watch.fd = -1;
+	mh->loop = loop;
+	mh->listen = listen;
 	if (!listen)
 		return 0;
-	if (parse_listen(listen, &agent->metrics_addr)) {
+	if (parse_listen(listen, &mh->addr)) {
 		pr_warn("--metrics %s: expected PORT, ADDR:PORT or [ADDR6]:PORT", listen);
 		return -EINVAL;
 	}
-	return metrics_start(agent);
+	return metrics_start(mh);
 }
 
-void metrics_close(struct agent *agent)
+void metrics_close(struct metrics_http *mh)
 {
 	/* MHD closes the listening socket it was given, too. */
-	if (agent->metrics_daemon)
-		MHD_stop_daemon(agent->metrics_daemon);
-	agent->metrics_daemon = NULL;
-	agent->metrics_watch.fd = -1;
+	if (mh->daemon)
+		MHD_stop_daemon(mh->daemon);
+	mh->daemon = NULL;
+	mh->watch.fd = -1;
 }
 
-void metrics_tick(struct agent *agent)
+void metrics_tick(struct metrics_http *mh)
 {
-	if (agent->metrics_retry_ns && monotonic_ns() >= agent->metrics_retry_ns)
-		metrics_start(agent);
+	if (mh->retry_ns && monotonic_ns() >= mh->retry_ns)
+		metrics_start(mh);
 	/* Idle scrapers time out only when MHD runs. */
-	if (agent->metrics_daemon)
-		MHD_run(agent->metrics_daemon);
+	if (mh->daemon)
+		MHD_run(mh->daemon);
 }

@@ -2,63 +2,48 @@
 /*
  * --metrics: the agent's counters in the Prometheus text format, served at
  * /metrics by libmicrohttpd, driven from the agent's own event loop (no
- * thread: the handler reads the agent's state as the loop does).
+ * thread: the handler reads the engines' state as the loop does).
  */
 #ifndef CONNCTL_METRICS_H
 #define CONNCTL_METRICS_H
 
-#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-#include "connctl.h"
-#include "engine/drainer.h"
-#include "front/protocol.h"
+#include <sys/socket.h>
+#include "base/loop.h"
 
-#define NR_ACTIONS		(CONNCTL_ACTION_RESET + 1)
-/* Upper bounds of the drain delay histogram's buckets, in seconds. */
-#define DRAIN_DELAY_BUCKETS	14
+struct counters;
+struct datapath;
+struct request_counters;
+struct rulebook;
+struct MHD_Daemon;
 
-enum rule_removal {
-	REMOVED_DELETED,
-	REMOVED_EXPIRED,
-	REMOVED_RULES_DIR,
-	NR_REMOVALS,
+struct metrics_http {
+	/* What it reads, set before metrics_open. */
+	const struct counters		*counters;
+	const struct request_counters	*requests;
+	const struct rulebook		*rb;
+	const struct datapath		*dp;
+	size_t				n_ifaces;
+	/* Its own. */
+	struct loop			*loop;
+	const char			*listen;	/* --metrics; NULL: off */
+	struct sockaddr_storage		addr;
+	struct MHD_Daemon		*daemon;
+	struct watch			watch;
+	uint64_t			retry_ns;	/* its port was taken: try then; 0: no */
+	uint64_t			scrapes;
 };
 
-/* As events and metrics name it: deleted, expired, rules-dir. */
-const char *rule_removal_name(enum rule_removal why);
-
-/* Counters since the agent started: they only grow. */
-struct metrics {
-	uint64_t	matched_existing[NR_ACTIONS];
-	uint64_t	matched_new[NR_ACTIONS];
-	uint64_t	closed[NR_ACTIONS][NR_CLOSE_OUTCOMES];
-	uint64_t	ended[NR_ACTIONS];
-	uint64_t	drain_delay[DRAIN_DELAY_BUCKETS + 1];	/* the last: +Inf */
-	uint64_t	drain_delay_count;
-	double		drain_delay_sum;			/* seconds */
-	uint64_t	rules_added;
-	uint64_t	rules_removed[NR_REMOVALS];
-	uint64_t	requests[NR_REQUEST_OPS + 1];		/* the last: unparsed */
-	uint64_t	errors[NR_PROTO_CODES];
-	uint64_t	scrapes;
-	uint64_t	state_errors;	/* commits of the state file that failed */
-	bool		state_failing;	/* the last one did */
-	uint64_t	events_lost;	/* kernel events the ring buffer had no room for */
-};
-
-struct agent;
-
-/* From the last ACK of a response to its FIN, in ns. */
-void metrics_drain_delay(struct metrics *m, uint64_t ns);
-/* A request served, by its op; NULL: one that did not parse. Error
- * responses are counted as they are queued (server.c). */
-void metrics_request(struct metrics *m, const struct request *req);
-/* "ADDR:PORT", "[ADDR6]:PORT" or "PORT" (loopback) to listen on. */
-int metrics_open(struct agent *agent, const char *listen);
-void metrics_close(struct agent *agent);
-/* Now and then: scrapers that went quiet are timed out. */
-void metrics_tick(struct agent *agent);
+/*
+ * "ADDR:PORT", "[ADDR6]:PORT" or "PORT" (loopback) to listen on. A port that
+ * cannot be had now is tried again later: only a bad address fails.
+ */
+int metrics_open(struct metrics_http *mh, struct loop *loop, const char *listen);
+void metrics_close(struct metrics_http *mh);
+/* Now and then: scrapers that went quiet are timed out, a taken port retried. */
+void metrics_tick(struct metrics_http *mh);
 /* The text /metrics serves (malloc'd). */
-char *metrics_text(struct agent *agent, size_t *len);
+char *metrics_text(struct metrics_http *mh, size_t *len);
 
 #endif /* CONNCTL_METRICS_H */

@@ -26,8 +26,9 @@
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "agent.h"
-#include "kernel/rule_maps.h"
+#include "base/buf.h"
+#include "base/log.h"
+#include "engine/rulebook.h"
 #include "front/rules_dir.h"
 
 /* A rules file larger than this is refused. */
@@ -60,15 +61,8 @@ static void scan_free(struct dir_scan *sc)
 
 static int file_push(struct dir_file *f, const struct rule_spec *spec)
 {
-	if (f->n == f->cap) {
-		size_t cap = f->cap ? 2 * f->cap : 16;
-		struct rule_spec *specs = realloc(f->specs, cap * sizeof(*specs));
-
-		if (!specs)
-			return -ENOMEM;
-		f->specs = specs;
-		f->cap = cap;
-	}
+	if (array_grow(&f->specs, &f->cap, f->n, sizeof(*f->specs)))
+		return -ENOMEM;
 	f->specs[f->n++] = *spec;
 	return 0;
 }
@@ -190,15 +184,8 @@ static int read_file(const char *dir, int dir_fd, struct dir_file *f, char *what
 
 static struct dir_file *scan_add(struct dir_scan *sc, const char *name)
 {
-	if (sc->n == sc->cap) {
-		size_t cap = sc->cap ? 2 * sc->cap : 16;
-		struct dir_file *v = realloc(sc->files, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		sc->files = v;
-		sc->cap = cap;
-	}
+	if (array_grow(&sc->files, &sc->cap, sc->n, sizeof(*sc->files)))
+		return NULL;
 	memset(&sc->files[sc->n], 0, sizeof(sc->files[0]));
 	snprintf(sc->files[sc->n].name, sizeof(sc->files[0].name), "%s", name);
 	return &sc->files[sc->n++];
@@ -277,15 +264,9 @@ static void owner_set(struct rules_dir *rd, uint32_t id, const char *file)
 	struct rule_owner *o = owner_find(rd, id);
 
 	if (!o) {
-		if (rd->n_owners == rd->cap_owners) {
-			size_t cap = rd->cap_owners ? 2 * rd->cap_owners : 16;
-			struct rule_owner *v = realloc(rd->owners, cap * sizeof(*v));
-
-			if (!v)
-				return;	/* unowned: kept while any file is bad */
-			rd->owners = v;
-			rd->cap_owners = cap;
-		}
+		/* Unowned without memory: kept while any file is bad. */
+		if (array_grow(&rd->owners, &rd->cap_owners, rd->n_owners, sizeof(*rd->owners)))
+			return;
 		o = &rd->owners[rd->n_owners++];
 		o->id = id;
 	}
@@ -351,13 +332,13 @@ static struct dir_file *rule_home(struct rules_dir *rd, struct dir_scan *sc,
 }
 
 /* What the files ask for: rules to remove (by file), rules to add, counted. */
-static void plan(struct agent *agent, struct dir_scan *sc, uint32_t *gone, size_t *n_gone)
+static void plan(struct rules_dir *rd, struct dir_scan *sc, uint32_t *gone, size_t *n_gone)
 {
-	struct rules_dir *rd = &agent->rules_dir;
+	const struct rule_table *rules = &rd->rb->rules;
 
 	*n_gone = 0;
-	for (size_t i = 0; i < agent->rules.n; i++) {
-		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
+	for (size_t i = 0; i < rules->n; i++) {
+		const struct connctl_rule *rule = &rules->v[i].spec.rule;
 		struct rule_owner *o;
 		struct dir_file *f;
 		bool held;
@@ -386,19 +367,19 @@ static void plan(struct agent *agent, struct dir_scan *sc, uint32_t *gone, size_
  * A file applies whole or not at all: one whose new rules would pass
  * --max-rules is refused, and what it had stays.
  */
-static void check_room(struct agent *agent, struct dir_scan *sc, size_t n_gone)
+static void check_room(struct rules_dir *rd, struct dir_scan *sc, size_t n_gone)
 {
-	size_t total = agent->rules.n - n_gone;
+	size_t total = rd->rb->rules.n - n_gone;
 
 	for (size_t i = 0; i < sc->n; i++) {
 		struct dir_file *f = &sc->files[i];
 
 		if (f->bad || !f->added)
 			continue;
-		if (total + f->added > agent->cfg.max_rules) {
+		if (total + f->added > rd->rb->max_rules) {
 			pr_warn("--rules-dir %s/%s: its %zu new rules would pass --max-rules %u: "
 				"none applied; the rules it had stay as they were",
-				agent->cfg.rules_dir, f->name, f->added, agent->cfg.max_rules);
+				rd->path, f->name, f->added, rd->rb->max_rules);
 			f->bad = true;
 			continue;
 		}
@@ -406,10 +387,9 @@ static void check_room(struct agent *agent, struct dir_scan *sc, size_t n_gone)
 	}
 }
 
-static void remove_gone(struct agent *agent, struct dir_scan *sc, const uint32_t *gone,
+static void remove_gone(struct rules_dir *rd, struct dir_scan *sc, const uint32_t *gone,
 			size_t n_gone)
 {
-	struct rules_dir *rd = &agent->rules_dir;
 
 	for (size_t i = 0; i < n_gone; i++) {
 		struct rule_owner *o = owner_find(rd, gone[i]);
@@ -418,12 +398,12 @@ static void remove_gone(struct agent *agent, struct dir_scan *sc, const uint32_t
 		/* Its file was refused meanwhile (no room): it stays. */
 		if (f && f->bad)
 			continue;
-		agent_remove_rule(agent, gone[i], REMOVED_RULES_DIR);
+		rulebook_remove(rd->rb, gone[i], REMOVED_RULES_DIR);
 		owner_drop(rd, gone[i]);
 	}
 }
 
-static size_t add_new(struct agent *agent, struct dir_scan *sc)
+static size_t add_new(struct rules_dir *rd, struct dir_scan *sc)
 {
 	size_t added = 0;
 
@@ -435,56 +415,58 @@ static size_t add_new(struct agent *agent, struct dir_scan *sc)
 
 			if (f->kept[k])
 				continue;
-			if (agent_adds_full(agent))
-				agent_apply_adds(agent);
-			id = agent_queue_add(agent, &f->specs[k]);
-			if (!id)
+			if (rulebook_adds_full(rd->rb))
+				rulebook_apply(rd->rb);
+			id = rulebook_queue_add(rd->rb, &f->specs[k], NULL, NULL, NULL);
+			if (!id) {
+				pr_warn("--rules-dir %s/%s: a rule not added", rd->path, f->name);
 				continue;
-			owner_set(&agent->rules_dir, id, f->name);
+			}
+			owner_set(rd, id, f->name);
 			added++;
 		}
 	}
 	return added;
 }
 
-static int reconcile(struct agent *agent)
+static int reconcile(struct rules_dir *rd)
 {
-	const char *path = agent->cfg.rules_dir;
+	const char *path = rd->path;
 	struct dir_scan sc = { 0 };
-	size_t n_gone, added, before = agent->rules.n;
+	size_t n_gone, added, before = rd->rb->rules.n;
 	uint32_t *gone;
 	int err;
 
 	err = scan(path, &sc);
-	gone = calloc(agent->rules.n ? agent->rules.n : 1, sizeof(*gone));
+	gone = calloc(before ? before : 1, sizeof(*gone));
 	if (err || !gone) {
 		if (!err)
 			err = -ENOMEM;
 		goto out;
 	}
-	plan(agent, &sc, gone, &n_gone);
-	check_room(agent, &sc, n_gone);
-	remove_gone(agent, &sc, gone, n_gone);
-	added = add_new(agent, &sc);
-	if (added || before != agent->rules.n)
+	plan(rd, &sc, gone, &n_gone);
+	check_room(rd, &sc, n_gone);
+	remove_gone(rd, &sc, gone, n_gone);
+	added = add_new(rd, &sc);
+	if (added || before != rd->rb->rules.n)
 		pr_info("--rules-dir %s: %zu files: %zu rules added, %zu removed", path, sc.n,
-			added, before + added - agent->rules.n);
+			added, before + added - rd->rb->rules.n);
 out:
 	free(gone);
 	scan_free(&sc);
 	return err;
 }
 
-static void remove_all(struct agent *agent)
+static void remove_all(struct rulebook *rb)
 {
 	size_t removed = 0;
 
-	for (size_t i = agent->rules.n; i-- > 0;) {
-		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
+	for (size_t i = rb->rules.n; i-- > 0;) {
+		const struct connctl_rule *rule = &rb->rules.v[i].spec.rule;
 
 		if (!(rule->flags & CONNCTL_RULE_FROM_DIR))
 			continue;
-		agent_remove_rule(agent, rule->id, REMOVED_RULES_DIR);
+		rulebook_remove(rb, rule->id, REMOVED_RULES_DIR);
 		removed++;
 	}
 	if (removed)
@@ -500,48 +482,48 @@ static void on_change(struct watch *wt, uint32_t events)
 	/* What changed does not matter: the whole directory is read again. */
 	while (read(wt->fd, buf, sizeof(buf)) > 0)
 		;
-	reconcile(rd->agent);
+	reconcile(rd);
 }
 
-int rules_dir_open(struct agent *agent)
+int rules_dir_open(struct rules_dir *rd, struct loop *loop, struct rulebook *rb,
+		  const char *path)
 {
-	struct rules_dir *rd = &agent->rules_dir;
 	int err;
 
-	rd->w.fd = -1;
-	rd->agent = agent;
-	if (!agent->cfg.rules_dir) {
+	*rd = (struct rules_dir){ .w.fd = -1, .rb = rb, .path = path };
+	if (!path) {
 		/* Rules of a directory no longer given: nothing keeps them. */
-		remove_all(agent);
+		remove_all(rb);
 		return 0;
 	}
 	rd->w.fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (rd->w.fd < 0)
 		return -errno;
-	if (inotify_add_watch(rd->w.fd, agent->cfg.rules_dir,
+	if (inotify_add_watch(rd->w.fd, path,
 			      IN_CREATE | IN_DELETE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO |
 			      IN_MOVED_FROM | IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF) < 0) {
 		err = -errno;
-		pr_warn("--rules-dir %s: %s", agent->cfg.rules_dir, strerror(errno));
+		pr_warn("--rules-dir %s: %s", path, strerror(errno));
 		return err;
 	}
 	rd->w.handle = on_change;
-	if (watch_add(agent->epoll_fd, &rd->w, EPOLLIN))
-		return -errno;
+	err = watch_add(loop, &rd->w, EPOLLIN);
+	if (err)
+		return err;
 	/*
 	 * A file that does not parse leaves the rules as they stand (pinned,
 	 * from an earlier run), as it would later: the agent still starts.
 	 */
-	reconcile(agent);
-	return agent_apply_adds(agent);
+	reconcile(rd);
+	return rulebook_apply(rb);
 }
 
-void rules_dir_close(struct agent *agent)
+void rules_dir_close(struct rules_dir *rd)
 {
-	if (agent->rules_dir.w.fd >= 0)
-		close(agent->rules_dir.w.fd);
-	agent->rules_dir.w.fd = -1;
-	free(agent->rules_dir.owners);
-	agent->rules_dir.owners = NULL;
-	agent->rules_dir.n_owners = agent->rules_dir.cap_owners = 0;
+	if (rd->w.fd >= 0)
+		close(rd->w.fd);
+	rd->w.fd = -1;
+	free(rd->owners);
+	rd->owners = NULL;
+	rd->n_owners = rd->cap_owners = 0;
 }

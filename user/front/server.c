@@ -17,7 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 #include "base/clock.h"
-#include "agent.h"
+#include "base/log.h"
+#include "engine/rulebook.h"
+#include "front/dispatch.h"
+#include "front/render.h"
+#include "front/server.h"
 #include "base/buf.h"
 #include "sys/paths.h"
 
@@ -48,7 +52,11 @@ struct client {
 
 struct server {
 	struct watch	w;
-	struct agent	*agent;
+	struct bus_sink	sink;		/* events for the watchers */
+	struct server_config cfg;
+	struct loop	*loop;
+	struct dispatch	*dispatch;
+	struct bus	*bus;
 	struct client	*clients;
 	size_t		n_root;		/* clients of root, against --max-clients */
 	size_t		n_others;	/* everyone else's, against --max-reader-clients */
@@ -75,8 +83,8 @@ static void client_free(struct client *c)
 	else
 		s->n_others--;
 	if (c->held)
-		agent_forget_client(s->agent, c);
-	watch_del(s->agent->epoll_fd, &c->w);
+		rulebook_forget_waiter(s->dispatch->rb, c);
+	watch_del(s->loop, &c->w);
 	close(c->w.fd);
 	free(c->in);
 	free(c->out);
@@ -96,7 +104,7 @@ static void client_queue(struct client *c, json_t *resp)
 
 	json_decref(resp);
 	if (code != PROTO_OK)
-		c->server->agent->metrics.errors[code]++;
+		c->server->dispatch->counters.errors[code]++;
 	if (!text || client_queue_text(c, text, strlen(text)))
 		pr_warn("client pid %d: response dropped: out of memory", c->peer.pid);
 	free(text);
@@ -111,7 +119,7 @@ static void client_update_events(struct client *c)
 		events |= EPOLLIN;
 	if (c->out_len)
 		events |= EPOLLOUT;
-	if (events != c->events && !watch_mod(c->server->agent->epoll_fd, &c->w, events))
+	if (events != c->events && !watch_mod(c->server->loop, &c->w, events))
 		c->events = events;
 }
 
@@ -133,12 +141,13 @@ static int client_flush(struct client *c)
 	return 0;
 }
 
-void server_deliver(void *client, json_t *resp)
+/* A queued rule.add's outcome, from the walk: its answer, in its place. */
+static void add_done(void *ctx, const struct add_result *res)
 {
-	struct client *c = client;
+	struct client *c = ctx;
 
 	c->held--;
-	client_queue(c, resp);
+	client_queue(c, render_add_result(res, c->server->dispatch->netns));
 }
 
 /* Past this much unsent output, a watcher's events are dropped (and counted). */
@@ -164,37 +173,38 @@ static void watcher_send(struct client *c, const char *text, size_t len)
 		c->lost++;
 }
 
-bool server_watching(const struct agent *agent, uint32_t rule_id)
+static bool watcher_wants(const struct client *c, uint32_t rule_id)
 {
-	const struct server *s = agent->server;
+	return c->watching && (!c->watch_one || c->watch_rule == rule_id);
+}
 
-	for (const struct client *c = s ? s->clients : NULL; c; c = c->next)
-		if (c->watching && (!c->watch_one || c->watch_rule == rule_id))
+static bool watching(struct bus_sink *sink, enum bus_kind kind, uint32_t rule_id)
+{
+	struct server *s = container_of(sink, struct server, sink);
+
+	if (kind != BUS_RULE_ADDED && kind != BUS_RULE_REMOVED && kind != BUS_TAGGED &&
+	    kind != BUS_CLOSED && kind != BUS_ENDED)
+		return false;
+	for (const struct client *c = s->clients; c; c = c->next)
+		if (watcher_wants(c, rule_id))
 			return true;
 	return false;
 }
 
-void server_publish(struct agent *agent, uint32_t rule_id, json_t *event)
+/* An event, to the clients watching events of its rule; rendered once. */
+static void publish(struct bus_sink *sink, const struct bus_event *ev)
 {
-	struct server *s = agent->server;
-	char *text = NULL;
-	size_t len = 0;
+	struct server *s = container_of(sink, struct server, sink);
+	json_t *obj = render_bus_event(ev, s->dispatch->netns);
+	char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
 
-	if (!event)
+	json_decref(obj);
+	if (!text)
 		return;
-	for (struct client *c = s ? s->clients : NULL; c; c = c->next) {
-		if (!c->watching || (c->watch_one && c->watch_rule != rule_id))
-			continue;
-		if (!text) {
-			text = json_dumps(event, JSON_COMPACT | JSON_REAL_PRECISION(9));
-			if (!text)
-				break;
-			len = strlen(text);
-		}
-		watcher_send(c, text, len);
-	}
+	for (struct client *c = s->clients; c; c = c->next)
+		if (watcher_wants(c, ev->rule_id))
+			watcher_send(c, text, strlen(text));
 	free(text);
-	json_decref(event);
 }
 
 /*
@@ -204,7 +214,7 @@ void server_publish(struct agent *agent, uint32_t rule_id, json_t *event)
  */
 static bool client_request(struct client *c, const char *line, size_t len)
 {
-	struct agent *agent = c->server->agent;
+	struct dispatch *d = c->server->dispatch;
 	struct proto_error err;
 	struct request req;
 	bool parsed, add;
@@ -213,23 +223,24 @@ static bool client_request(struct client *c, const char *line, size_t len)
 	/* Whoever may not even read gets no further: nothing of it is parsed. */
 	if (!c->peer.reader) {
 		c->active_ns = monotonic_ns();
-		metrics_request(&agent->metrics, NULL);
-		client_queue(c, agent_refuse(agent, &c->peer));
+		d->counters.requests[NR_REQUEST_OPS]++;
+		client_queue(c, dispatch_refuse(d, &c->peer));
 		return true;
 	}
 	parsed = !request_parse(line, len, &req, &err);
 	add = parsed && req.op == REQ_RULE_ADD && !req.dry_run;
-	if ((c->held && !add) || (add && agent_adds_full(agent)))
+	if ((c->held && !add) || (add && rulebook_adds_full(d->rb)))
 		return false;
 	c->active_ns = monotonic_ns();
 	if (c->watching)
 		resp = error_response(PROTO_BAD_REQUEST, "this connection watches events; "
 				      "send requests on another");
 	else if (parsed)
-		resp = agent_handle(agent, &req, &c->peer, c);
+		resp = dispatch_request(d, &req, &c->peer, add_done, c);
 	else
 		resp = error_to_json(&err);
-	metrics_request(&agent->metrics, parsed ? &req : NULL);
+	if (!parsed)
+		d->counters.requests[NR_REQUEST_OPS]++;
 	if (!resp) {
 		c->held++;
 		return true;
@@ -245,7 +256,7 @@ static bool client_request(struct client *c, const char *line, size_t len)
 
 static void client_line_too_long(struct client *c)
 {
-	metrics_request(&c->server->agent->metrics, NULL);
+	c->server->dispatch->counters.requests[NR_REQUEST_OPS]++;
 	client_queue(c, error_response(PROTO_LINE_TOO_LONG,
 				       "request line over %d bytes: ignored",
 				       PROTO_MAX_LINE));
@@ -324,33 +335,24 @@ static bool client_done(const struct client *c)
 	return c->read_closed && !c->out_len && !c->held && !has_line(c);
 }
 
-/* Rounds of served lines per turn, before the loop looks at its other fds. */
-#define COMMIT_ROUNDS_MAX	8
-
-bool server_commit(struct agent *agent)
+void server_flush(struct server *s)
 {
-	struct server *s = agent->server;
 	struct client *c, *next;
 
-	for (int round = 0; ; round++) {
-		size_t served = 0;
-
-		agent_apply_adds(agent);
-		agent_save_state(agent);
-		if (!s)
-			return false;
-		for (c = s->clients; c; c = next) {
-			next = c->next;
-			if (client_flush(c) || client_done(c))
-				client_free(c);
-		}
-		if (round == COMMIT_ROUNDS_MAX)
-			return true;
-		for (c = s->clients; c; c = c->next)
-			served += client_process(c);
-		if (!served)
-			return false;
+	for (c = s->clients; c; c = next) {
+		next = c->next;
+		if (client_flush(c) || client_done(c))
+			client_free(c);
 	}
+}
+
+bool server_serve_buffered(struct server *s)
+{
+	size_t served = 0;
+
+	for (struct client *c = s->clients; c; c = c->next)
+		served += client_process(c);
+	return served > 0;
 }
 
 static void reject_client(int fd, const char *why)
@@ -390,12 +392,10 @@ static bool peer_may_read(int fd, const struct ucred *cred, gid_t reader_gid)
 /* Root's clients and everyone else's are counted apart: readers cannot lock root out. */
 static const char *client_refusal(const struct server *s, uid_t uid)
 {
-	const struct agent *agent = s->agent;
-
 	if (uid == 0)
-		return s->n_root >= agent->max_clients ?
+		return s->n_root >= s->cfg.max_clients ?
 		       "too many clients of root at once (--max-clients); try again" : NULL;
-	return s->n_others >= agent->max_reader_clients ?
+	return s->n_others >= s->cfg.max_reader_clients ?
 	       "too many clients at once (--max-reader-clients); try again" : NULL;
 }
 
@@ -426,10 +426,10 @@ static int client_new(struct server *s, int fd)
 	c->w.handle = client_handle;
 	c->server = s;
 	c->peer = (struct peer){ .pid = cred.pid, .uid = cred.uid, .gid = cred.gid,
-				 .reader = peer_may_read(fd, &cred, s->agent->cfg.reader_gid) };
+				 .reader = peer_may_read(fd, &cred, s->cfg.reader_gid) };
 	c->active_ns = monotonic_ns();
 	c->events = EPOLLIN;
-	if (watch_add(s->agent->epoll_fd, &c->w, c->events)) {
+	if (watch_add(s->loop, &c->w, c->events)) {
 		free(c->in);
 		free(c);
 		return -errno;
@@ -480,7 +480,7 @@ static void accept_at_fd_limit(struct server *s)
 		s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	}
 	if (fd < 0 && !s->paused_until_ns &&
-	    !watch_mod(s->agent->epoll_fd, &s->w, 0))
+	    !watch_mod(s->loop, &s->w, 0))
 		s->paused_until_ns = monotonic_ns() + ACCEPT_PAUSE_NS;
 }
 
@@ -598,32 +598,38 @@ static int listen_on(const char *path, gid_t gid)
 	return fd;
 }
 
-int server_open(struct agent *agent, const char *path)
+int server_open(struct server **out, const struct server_config *cfg, struct loop *loop,
+		struct dispatch *dispatch, struct bus *bus)
 {
 	struct server *s;
-	int fd;
+	int fd, err;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	fd = listen_on(path, agent->cfg.reader_gid);
+	fd = listen_on(cfg->path, cfg->reader_gid);
 	if (fd < 0) {
 		free(s);
 		return fd;
 	}
+	s->cfg = *cfg;
 	s->w.fd = fd;
 	s->w.handle = server_accept;
-	s->agent = agent;
+	s->loop = loop;
+	s->dispatch = dispatch;
+	s->bus = bus;
 	s->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	snprintf(s->path, sizeof(s->path), "%s", path);
-	if (watch_add(agent->epoll_fd, &s->w, EPOLLIN)) {
-		fd = -errno;
+	snprintf(s->path, sizeof(s->path), "%s", cfg->path);
+	err = watch_add(loop, &s->w, EPOLLIN);
+	if (err) {
 		close(s->w.fd);
-		unlink(path);
+		unlink(cfg->path);
 		free(s);
-		return fd;
+		return err;
 	}
-	agent->server = s;
+	s->sink = (struct bus_sink){ .wants = watching, .emit = publish };
+	bus_subscribe(bus, &s->sink);
+	*out = s;
 	return 0;
 }
 
@@ -632,21 +638,21 @@ static void resume_accept(struct server *s)
 {
 	if (!s->paused_until_ns || monotonic_ns() < s->paused_until_ns)
 		return;
-	if (!watch_mod(s->agent->epoll_fd, &s->w, EPOLLIN))
+	if (!watch_mod(s->loop, &s->w, EPOLLIN))
 		s->paused_until_ns = 0;
 }
 
-void server_expire_idle(struct agent *agent)
+void server_tick(struct server *s)
 {
-	struct server *s = agent->server;
 	uint64_t now = monotonic_ns(), limit;
 	struct client *c, *next;
 
-	if (s)
-		resume_accept(s);
-	if (!s || !agent->cfg.client_idle_s)
+	if (!s)
 		return;
-	limit = (uint64_t)agent->cfg.client_idle_s * NSEC_PER_SEC;
+	resume_accept(s);
+	if (!s->cfg.client_idle_s)
+		return;
+	limit = (uint64_t)s->cfg.client_idle_s * NSEC_PER_SEC;
 	for (c = s->clients; c; c = next) {
 		next = c->next;
 		/* Waiting on us (output pending, or events) is not idle. */
@@ -655,28 +661,26 @@ void server_expire_idle(struct agent *agent)
 			continue;
 		client_queue(c, error_response(PROTO_IDLE_TIMEOUT,
 			     "closed after %u s without a request (--client-idle-timeout)",
-			     agent->cfg.client_idle_s));
+			     s->cfg.client_idle_s));
 		client_flush(c);
 		pr_debug("client pid %d: idle, closed", c->peer.pid);
 		client_free(c);
 	}
 }
 
-void server_close(struct agent *agent)
+void server_close(struct server *s)
 {
-	struct server *s = agent->server;
-
 	if (!s)
 		return;
+	bus_unsubscribe(s->bus, &s->sink);
 	while (s->clients) {
 		client_flush(s->clients);
 		client_free(s->clients);
 	}
-	watch_del(agent->epoll_fd, &s->w);
+	watch_del(s->loop, &s->w);
 	close(s->w.fd);
 	if (s->spare_fd >= 0)
 		close(s->spare_fd);
 	unlink(s->path);
 	free(s);
-	agent->server = NULL;
 }

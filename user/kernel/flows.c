@@ -5,10 +5,11 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "base/buf.h"
 #include "base/clock.h"
-#include "agent.h"
+#include "base/log.h"
+#include "kernel/loader.h"
 #include "kernel/flows.h"
-#include "sys/cgroup.h"
 #include "sockops.skel.h"
 
 /* How long a flow stays once it is over, or once nothing has crossed it. */
@@ -24,47 +25,22 @@ static const char *const state_names[] = {
 	[CONNCTL_FLOW_RESET]	= "reset",
 };
 
-static int flows_fd(struct agent *agent)
+static int flows_fd(const struct datapath *dp)
 {
-	return bpf_map__fd(agent->dp.sockops->maps.flows);
+	return bpf_map__fd(dp->sockops->maps.flows);
 }
 
-static json_t *flow_to_json(const struct agent *agent, const struct connctl_flow_key *k,
-			    const struct connctl_flow *f, uint64_t now)
+const char *flow_state_name(enum connctl_flow_state state)
 {
-	char l[PREFIX_STRLEN], r[PREFIX_STRLEN];
-	const char *state = (unsigned int)f->state < sizeof(state_names) / sizeof(state_names[0]) ?
-			    state_names[f->state] : "?";
-	json_t *obj;
-
-	format_addr(k->laddr, l, sizeof(l));
-	format_addr(k->raddr, r, sizeof(r));
-	obj = json_pack("{s:s, s:i, s:s, s:i, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, "
-			"s:I, s:I}",
-			"local", l, "lport", k->lport, "remote", r, "rport", k->rport,
-			"rule", (json_int_t)f->rule_id, "action", action_name(f->action),
-			"state", state, "mark", (json_int_t)f->mark,
-			"packets_in", (json_int_t)f->packets_in,
-			"packets_out", (json_int_t)f->packets_out,
-			"bytes_in", (json_int_t)f->bytes_in,
-			"bytes_out", (json_int_t)f->bytes_out,
-			"dropped", (json_int_t)f->dropped,
-			"age_ms", (json_int_t)((now - f->first_seen_ns) / NSEC_PER_MSEC),
-			"idle_ms", (json_int_t)((now - f->last_seen_ns) / NSEC_PER_MSEC));
-	/* tc is on the agent's own interfaces: the flows are its namespace's. */
-	netns_to_json(obj, &agent->netns, agent->netns.own_ino);
-	if (obj && f->cgroup_id)
-		json_object_set_new(obj, "cgroup", json_string(cgroup2_name(f->cgroup_id)));
-	return obj;
+	return (unsigned int)state < sizeof(state_names) / sizeof(state_names[0]) ?
+	       state_names[state] : "?";
 }
 
-json_t *flows_to_json(struct agent *agent, bool one_rule, uint32_t rule_id)
+void flows_each(const struct datapath *dp, flow_fn *fn, void *ctx)
 {
 	struct connctl_flow_key key, next;
 	struct connctl_flow flow;
-	json_t *arr = json_array();
-	uint64_t now = monotonic_ns();
-	int fd = flows_fd(agent);
+	int fd = flows_fd(dp);
 	void *prev = NULL;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
@@ -72,11 +48,8 @@ json_t *flows_to_json(struct agent *agent, bool one_rule, uint32_t rule_id)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &flow))
 			continue;	/* removed while we walk */
-		if (one_rule && flow.rule_id != rule_id)
-			continue;
-		json_array_append_new(arr, flow_to_json(agent, &key, &flow, now));
+		fn(ctx, &key, &flow);
 	}
-	return arr;
 }
 
 static size_t count_entries(int fd, size_t key_size)
@@ -101,10 +74,11 @@ struct connctl_rule_counters *tc_counters_buffer(int *ncpu)
 	return *ncpu > 0 ? calloc((size_t)*ncpu, sizeof(struct connctl_rule_counters)) : NULL;
 }
 
-void tc_rule_counters(struct agent *agent, uint32_t id, struct connctl_rule_counters *pcpu,
-		      int ncpu, struct connctl_rule_counters *sum)
+void tc_rule_counters(const struct datapath *dp, uint32_t id,
+		      struct connctl_rule_counters *pcpu, int ncpu,
+		      struct connctl_rule_counters *sum)
 {
-	int fd = bpf_map__fd(agent->dp.sockops->maps.rule_stats);
+	int fd = bpf_map__fd(dp->sockops->maps.rule_stats);
 
 	memset(sum, 0, sizeof(*sum));
 	if (!pcpu || bpf_map_lookup_elem(fd, &id, pcpu))
@@ -119,38 +93,15 @@ void tc_rule_counters(struct agent *agent, uint32_t id, struct connctl_rule_coun
 	}
 }
 
-size_t tc_flow_count(struct agent *agent)
+size_t tc_flow_count(const struct datapath *dp)
 {
-	return count_entries(flows_fd(agent), sizeof(struct connctl_flow_key));
+	return count_entries(flows_fd(dp), sizeof(struct connctl_flow_key));
 }
 
-json_t *tc_stats_to_json(struct agent *agent)
+size_t tc_flow_miss_count(const struct datapath *dp)
 {
-	struct connctl_rule_counters sum, *pcpu;
-	json_t *rules = json_array();
-	int ncpu;
-
-	pcpu = tc_counters_buffer(&ncpu);
-	for (size_t i = 0; pcpu && i < agent->rules.n; i++) {
-		const struct connctl_rule *rule = &agent->rules.v[i].spec.rule;
-
-		tc_rule_counters(agent, rule->id, pcpu, ncpu, &sum);
-		json_array_append_new(rules, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
-			"flows", (json_int_t)sum.flows,
-			"packets_in", (json_int_t)sum.packets_in,
-			"packets_out", (json_int_t)sum.packets_out,
-			"bytes_in", (json_int_t)sum.bytes_in,
-			"bytes_out", (json_int_t)sum.bytes_out,
-			"dropped", (json_int_t)sum.dropped,
-			"rule", (json_int_t)rule->id, "action", action_name(rule->action)));
-	}
-	free(pcpu);
-	return json_pack("{s:o, s:I, s:I, s:I}", "rules", rules,
-			 "flows", (json_int_t)tc_flow_count(agent),
-			 "unmatched_flows_cached",
-			 (json_int_t)count_entries(bpf_map__fd(agent->dp.sockops->maps.flow_miss),
-						   sizeof(struct connctl_flow_key)),
-			 "interfaces", (json_int_t)agent->cfg.n_ifaces);
+	return count_entries(bpf_map__fd(dp->sockops->maps.flow_miss),
+			     sizeof(struct connctl_flow_key));
 }
 
 static bool flow_is_over(const struct connctl_flow *f, uint64_t now)
@@ -167,13 +118,13 @@ static bool flow_is_over(const struct connctl_flow *f, uint64_t now)
 	}
 }
 
-void flows_collect(struct agent *agent)
+void flows_collect(const struct datapath *dp)
 {
-	struct connctl_flow_key key, next, *over = NULL, *grown;
+	struct connctl_flow_key key, next, *over = NULL;
 	struct connctl_flow flow;
 	uint64_t now = monotonic_ns();
 	size_t n = 0, cap = 0;
-	int fd = flows_fd(agent);
+	int fd = flows_fd(dp);
 	void *prev = NULL;
 
 	/* Collect first: deleting the key a walk stands on restarts the walk. */
@@ -182,13 +133,8 @@ void flows_collect(struct agent *agent)
 		prev = &key;
 		if (bpf_map_lookup_elem(fd, &key, &flow) || !flow_is_over(&flow, now))
 			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 64;
-			grown = realloc(over, cap * sizeof(*over));
-			if (!grown)
-				break;
-			over = grown;
-		}
+		if (array_grow(&over, &cap, n, sizeof(*over)))
+			break;
 		over[n++] = key;
 	}
 	for (size_t i = 0; i < n; i++)

@@ -29,6 +29,19 @@ static const char *const cgroup_link_pins[NR_CGROUP_LINKS] = {
 	[LINK_SKB_OUT]	= CONNCTL_LINK_SKB_OUT,
 };
 
+/* libbpf's debug output only with -vv, its info with -v. */
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	log_vmsg(level == LIBBPF_DEBUG ? LOG_LIBBPF : level == LIBBPF_INFO ? LOG_DEBUG :
+		 LOG_WARN, "libbpf: ", fmt, ap);
+	return 0;
+}
+
+void datapath_log_init(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
 static void pin_path(char *buf, size_t len, const char *pin_dir, const char *name)
 {
 	snprintf(buf, len, "%s/%s", pin_dir, name);

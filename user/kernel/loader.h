@@ -44,6 +44,8 @@ struct datapath {
 	bool			adopted;	/* found programs already attached */
 };
 
+/* libbpf's own lines through the agent's logger, at its levels. */
+void datapath_log_init(void);
 int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup);
 /* Closes our handles; pinned maps and links stay, so enforcement stays. */
 void datapath_close(struct datapath *dp);

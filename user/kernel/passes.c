@@ -65,7 +65,6 @@ static void pass_setup(struct pass *p, const struct connctl_rule *rule,
 	bss->iter_shard = shard;
 	bss->iter_shards = shards;
 	bss->iter_matched = 0;
-	bss->iter_seen = 0;
 	bss->iter_lost = 0;
 	bss->iter_pending = 0;
 	bss->iter_next_ns = 0;
@@ -189,7 +188,6 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 		pass_add_result(&passes[i], res, batch);
 	}
 	/* Every shard walks every connection: one count is the namespace's. */
-	res->seen += passes[0].iter->bss->iter_seen;
 	return err;
 }
 
@@ -198,19 +196,12 @@ static void count_by_netns(struct apply_batch *batch, const uint64_t *before, ui
 {
 	for (uint32_t i = 0; i < batch->n; i++) {
 		uint64_t matched = batch->results[i].matched - before[i];
-		struct apply_netns_count *c;
 
 		if (!matched)
 			continue;
-		if (batch->n_by_netns == batch->cap_by_netns) {
-			size_t cap = batch->cap_by_netns ? 2 * batch->cap_by_netns : 16;
-
-			c = realloc(batch->by_netns, cap * sizeof(*c));
-			if (!c)
-				return;
-			batch->by_netns = c;
-			batch->cap_by_netns = cap;
-		}
+		if (array_grow(&batch->by_netns, &batch->cap_by_netns, batch->n_by_netns,
+			       sizeof(*batch->by_netns)))
+			return;
 		batch->by_netns[batch->n_by_netns++] =
 			(struct apply_netns_count){ .rule = i, .netns_ino = ino, .matched = matched };
 	}
@@ -280,31 +271,31 @@ static int apply_shards(const struct datapath *dp)
 	return inuse >= 0 && inuse < SHARD_MIN_SOCKETS ? 1 : dp->iter_shards;
 }
 
-int closer_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pass_result *res)
+int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pass_result *res)
 {
 	if (batch->n > CONNCTL_APPLY_BATCH)
 		return -E2BIG;
 	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, apply_shards(dp), res, NULL);
 }
 
-int closer_sweep(struct datapath *dp, struct pass_result *res)
+int passes_sweep(struct datapath *dp, struct pass_result *res)
 {
 	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res, NULL);
 }
 
-int closer_catch_up(struct datapath *dp, struct pass_result *res)
+int passes_catch_up(struct datapath *dp, struct pass_result *res)
 {
 	return run_passes(dp, CONNCTL_ITER_CATCH_UP, NULL, NULL, 1, res, NULL);
 }
 
-int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
+int passes_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
 {
 	struct connctl_rule rule = { .id = rule_id };
 
 	return run_passes(dp, CONNCTL_ITER_UNTAG, &rule, NULL, 1, res, NULL);
 }
 
-int closer_list(struct datapath *dp, const struct connctl_rule *rule,
+int passes_list(struct datapath *dp, const struct connctl_rule *rule,
 		struct connctl_listed **listed, size_t *n)
 {
 	struct listing out = { 0 };

@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* Where connections are closed: iterator passes over what exists now. */
-#ifndef CONNCTL_CLOSER_H
-#define CONNCTL_CLOSER_H
+/*
+ * Passes of the tcp iterator over what exists now, in every namespace the
+ * agent acts in: rules applied, drains swept, tags removed, dry runs listed.
+ */
+#ifndef CONNCTL_PASSES_H
+#define CONNCTL_PASSES_H
 
 #include <stdint.h>
 #include "connctl.h"
@@ -12,7 +15,6 @@ struct pass_result {
 	uint64_t	lost;		/* events the ring buffer had no room for */
 	uint64_t	pending;	/* sweep: tagged connections still open */
 	uint64_t	next_ns;	/* sweep: a quiet period runs out; 0: none */
-	uint64_t	seen;		/* connections the walk met */
 };
 
 /* How many connections rule (an index in the batch) matched in a namespace. */
@@ -37,20 +39,20 @@ struct apply_batch {
  * namespace: each gets the strongest rule that matches it, reset now, or a
  * tag for drain or cancel (events follow on the ring buffer).
  */
-int closer_apply_batch(struct datapath *dp, struct apply_batch *batch,
+int passes_apply_batch(struct datapath *dp, struct apply_batch *batch,
 		       struct pass_result *res);
 /* A pass over tagged connections: boundaries reached, drains timed out. */
-int closer_sweep(struct datapath *dp, struct pass_result *res);
+int passes_sweep(struct datapath *dp, struct pass_result *res);
 /* A sweep that also resets the reset matches whose events were lost. */
-int closer_catch_up(struct datapath *dp, struct pass_result *res);
+int passes_catch_up(struct datapath *dp, struct pass_result *res);
 /* A pass that removes the tags of a deleted rule. */
-int closer_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res);
+int passes_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res);
 
 /*
  * A dry run: the connections rule would match now (malloc'd, *n of them),
  * from one walk that changes nothing.
  */
-int closer_list(struct datapath *dp, const struct connctl_rule *rule,
+int passes_list(struct datapath *dp, const struct connctl_rule *rule,
 		struct connctl_listed **listed, size_t *n);
 
-#endif /* CONNCTL_CLOSER_H */
+#endif /* CONNCTL_PASSES_H */

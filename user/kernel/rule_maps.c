@@ -112,7 +112,7 @@ static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
  * A rule left the table: its prefix's entry, listed again from the table
  * (the entry may have listed only some of its rules).
  */
-static void lpm_del(struct datapath *dp, const struct rule_table *t,
+static void lpm_del(struct datapath *dp, const struct rule_view *standing,
 		    const struct connctl_rule *rule)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
@@ -122,12 +122,14 @@ static void lpm_del(struct datapath *dp, const struct rule_table *t,
 
 	lpm_key_of(rule, &key);
 	b.prefixlen = key.prefixlen;
-	for (size_t i = 0; i < t->n; i++) {
-		lpm_key_of(&t->v[i].spec.rule, &k);
+	for (size_t i = 0; i < standing->n; i++) {
+		const struct connctl_rule *r = rule_view_at(standing, i);
+
+		lpm_key_of(r, &k);
 		if (memcmp(&k, &key, sizeof(k)))
 			continue;
 		if (b.count < CONNCTL_BUCKET_IDS)
-			b.ids[b.count] = t->v[i].spec.rule.id;
+			b.ids[b.count] = r->id;
 		b.count++;
 	}
 	if (b.count)
@@ -138,8 +140,8 @@ static void lpm_del(struct datapath *dp, const struct rule_table *t,
 		pr_warn("rule %u: cannot update the prefix index: %s", rule->id, strerror(errno));
 }
 
-/* From the rule table, whatever the trie held before (a crash mid-update). */
-static int lpm_rebuild(struct datapath *dp, const struct rule_table *t)
+/* From the standing rules, whatever the trie held before (a crash mid-update). */
+static int lpm_rebuild(struct datapath *dp, const struct rule_view *standing)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm), err;
 	struct connctl_lpm_key key;
@@ -147,8 +149,8 @@ static int lpm_rebuild(struct datapath *dp, const struct rule_table *t)
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		if (bpf_map_delete_elem(fd, &key))
 			return -errno;
-	for (size_t i = 0; i < t->n; i++) {
-		err = lpm_add(dp, &t->v[i].spec.rule);
+	for (size_t i = 0; i < standing->n; i++) {
+		err = lpm_add(dp, rule_view_at(standing, i));
 		if (err)
 			return err;
 	}
@@ -181,7 +183,7 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 	return 0;
 }
 
-void kernel_rule_del(struct datapath *dp, const struct rule_table *t,
+void kernel_rule_del(struct datapath *dp, const struct rule_view *standing,
 		     const struct connctl_rule *rule)
 {
 	__u32 id = rule->id;
@@ -189,7 +191,7 @@ void kernel_rule_del(struct datapath *dp, const struct rule_table *t,
 	index_remove(dp->index, id);
 	if ((rule->match & CONNCTL_MATCH_CGROUP) && dp->index->cgroup_rules)
 		__atomic_sub_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
-	lpm_del(dp, t, rule);
+	lpm_del(dp, standing, rule);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
 	    errno != ENOENT)
 		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
@@ -199,100 +201,86 @@ void kernel_rule_del(struct datapath *dp, const struct rule_table *t,
 	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &id);
 }
 
-_Static_assert(NR_CLOSE_OUTCOMES == sizeof(((struct connctl_rule_tally *)0)->closed) /
-	       sizeof(((struct connctl_rule_tally *)0)->closed[0]),
-	       "connctl_rule_tally.closed has one count per close outcome");
-
-static void tally_from_stats(struct connctl_rule_tally *t, const struct rule_stats *s)
+int kernel_tally_write(struct datapath *dp, uint32_t id, const struct connctl_rule_tally *tally)
 {
-	t->matched = s->matched;
-	t->new_matches = s->new_matches;
-	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
-		t->closed[o] = s->closed[o];
-	t->ended = s->ended;
+	return bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &id, tally,
+				   BPF_ANY) ? -errno : 0;
 }
 
-static void stats_from_tally(struct rule_stats *s, const struct connctl_rule_tally *t)
+/* Sorted by id: a binary search. */
+static bool view_has(const struct rule_view *v, __u32 id)
 {
-	s->matched = t->matched;
-	s->new_matches = t->new_matches;
-	for (int o = 0; o < NR_CLOSE_OUTCOMES; o++)
-		s->closed[o] = t->closed[o];
-	s->ended = t->ended;
-}
+	size_t lo = 0, hi = v->n;
 
-void kernel_rules_save_tallies(struct datapath *dp, struct rule_table *t)
-{
-	int fd = bpf_map__fd(dp->sockops->maps.rule_tally);
-	struct connctl_rule_tally tally;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		__u32 at = rule_view_at(v, mid)->id;
 
-	/* Most turns change no count: skip the walk of up to 65,536 rules. */
-	if (!t->stats_dirty)
-		return;
-	t->stats_dirty = false;
-	for (size_t i = 0; i < t->n; i++) {
-		struct rule_entry *e = &t->v[i];
-
-		if (!e->stats_dirty)
-			continue;
-		tally_from_stats(&tally, &e->stats);
-		if (bpf_map_update_elem(fd, &e->spec.rule.id, &tally, BPF_ANY))
-			t->stats_dirty = true;	/* try again next turn */
+		if (at == id)
+			return true;
+		if (at < id)
+			lo = mid + 1;
 		else
-			e->stats_dirty = false;
+			hi = mid;
 	}
+	return false;
 }
 
 static bool index_lists_exactly(const struct connctl_rule_index *index,
-				const struct rule_table *t)
+				const struct rule_view *standing)
 {
 	__u32 n = index_count(index);
 
-	if (n != t->n)
+	if (n != standing->n)
 		return false;
 	for (__u32 i = 0; i < n; i++)
-		if (!rule_table_find(t, index->ids[i]))
+		if (!view_has(standing, index->ids[i]))
 			return false;
 	return true;
 }
 
-int kernel_rules_adopt(struct datapath *dp, struct rule_table *t)
+int kernel_rules_read(struct datapath *dp, pinned_rule_fn *fn, void *ctx)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rules);
-	__u32 key, next, *prev = NULL, cgroup_rules;
+	int tally_fd = bpf_map__fd(dp->sockops->maps.rule_tally);
+	__u32 key, next, *prev = NULL;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-		struct rule_spec spec = {};
+		struct connctl_rule_tally tally;
+		struct connctl_rule rule;
+		bool counted;
+		int err;
 
 		key = next;
 		prev = &key;
-		struct connctl_rule_tally tally;
-		struct rule_entry *e;
-
-		if (bpf_map_lookup_elem(fd, &key, &spec.rule))
+		if (bpf_map_lookup_elem(fd, &key, &rule))
 			continue;
-		e = rule_table_insert(t, &spec);
-		if (!e)
-			return -ENOMEM;
-		/* Counts carry over from the agent before. */
-		if (!bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &key, &tally))
-			stats_from_tally(&e->stats, &tally);
+		counted = !bpf_map_lookup_elem(tally_fd, &key, &tally);
+		err = fn(ctx, &rule, counted ? &tally : NULL);
+		if (err)
+			return err;
 	}
+	return 0;
+}
+
+int kernel_rules_reindex(struct datapath *dp, const struct rule_view *standing)
+{
+	__u32 cgroup_rules = 0;
+
 	/*
 	 * Normally the pinned index and trie are right. An add writes the rules
 	 * map, the trie, then the index; a delete the reverse: a crash between
 	 * any two leaves the index unlike the rules map, and both are rebuilt.
 	 */
-	cgroup_rules = 0;
-	for (size_t i = 0; i < t->n; i++)
-		cgroup_rules += !!(t->v[i].spec.rule.match & CONNCTL_MATCH_CGROUP);
+	for (size_t i = 0; i < standing->n; i++)
+		cgroup_rules += !!(rule_view_at(standing, i)->match & CONNCTL_MATCH_CGROUP);
 	__atomic_store_n(&dp->index->cgroup_rules, cgroup_rules, __ATOMIC_RELEASE);
-	if (index_lists_exactly(dp->index, t))
+	if (index_lists_exactly(dp->index, standing))
 		return 0;
 	pr_info("rebuilding the rule index from the rules map");
 	__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
-	for (size_t i = 0; i < t->n; i++)
-		index_append(dp->index, t->v[i].spec.rule.id);
+	for (size_t i = 0; i < standing->n; i++)
+		index_append(dp->index, rule_view_at(standing, i)->id);
 	index_bump_gen(dp->index);
-	return lpm_rebuild(dp, t);
+	return lpm_rebuild(dp, standing);
 }

@@ -10,6 +10,7 @@
 #include "connctl.h"
 #include "base/log.h"
 #include "kernel/tc.h"
+#include "sys/netns.h"
 #include "tc.skel.h"
 
 static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
@@ -100,13 +101,6 @@ static void detach_one(int ifindex, uint32_t flows_id)
 	}
 }
 
-static uint64_t current_netns(void)
-{
-	struct stat st;
-
-	return stat("/proc/self/ns/net", &st) ? 0 : (uint64_t)st.st_ino;
-}
-
 static bool named(int ifindex, const int *ifindexes, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -123,7 +117,7 @@ static bool named(int ifindex, const int *ifindexes, size_t n)
 static int detach_unnamed(int map_fd, uint32_t flows_id, const int *ifindexes, size_t n)
 {
 	struct connctl_tc_iface stale[MAX_IFACES], rec;
-	uint64_t netns = current_netns();
+	uint64_t netns = netns_self_ino();
 	size_t n_stale = 0;
 	__u32 key, next;
 	void *prev = NULL;
@@ -179,7 +173,7 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct connctl_tc_iface rec = {
 			.ifindex = (__u32)ifindexes[i],
-			.netns_ino = current_netns(),
+			.netns_ino = netns_self_ino(),
 		};
 		int progs[] = {
 			bpf_program__fd(dp->tc->progs.connctl_tc_in),

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <ftw.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
+#include <unistd.h>
 #include <linux/magic.h>
 #include "base/log.h"
 #include "sys/cgroup.h"
@@ -103,34 +104,57 @@ static uint32_t level_under(const char *path, const char *root)
 	return level;
 }
 
-/* nftw has no argument of its own for the callback: the walk's target. */
-static uint64_t walk_id;
-static char walk_found[PATH_MAX];
-
-static int find_id(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/* Depth first under dir (path) for the cgroup directory whose inode is id. */
+static int find_cgroup(int dir_fd, char *path, size_t len, uint64_t id, int depth)
 {
-	(void)ftw;
-	if (flag != FTW_D || st->st_ino != walk_id)
-		return 0;
-	snprintf(walk_found, sizeof(walk_found), "%s", path);
-	return 1;
+	size_t at = strlen(path);
+	struct dirent *de;
+	int ret = -ENOENT;
+	DIR *dir;
+
+	if (depth > 32)
+		return -ENOENT;
+	dir = fdopendir(dir_fd);
+	if (!dir) {
+		close(dir_fd);
+		return -errno;
+	}
+	while (ret == -ENOENT && (de = readdir(dir))) {
+		struct stat st;
+		int fd;
+
+		if (de->d_type != DT_DIR || de->d_name[0] == '.')
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW))
+			continue;
+		if (snprintf(path + at, len - at, "/%s", de->d_name) >= (int)(len - at))
+			continue;
+		if (st.st_ino == id)
+			ret = 0;
+		else if ((fd = openat(dirfd(dir), de->d_name,
+				      O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) >= 0)
+			ret = find_cgroup(fd, path, len, id, depth + 1);
+		if (ret)
+			path[at] = '\0';
+	}
+	closedir(dir);
+	return ret;
 }
 
 int cgroup2_path_of(uint64_t id, char *path, size_t len)
 {
-	char root[PATH_MAX];
-	int ret;
+	int ret, fd;
+	struct stat st;
 
-	ret = cgroup2_find_root(root, sizeof(root));
+	ret = cgroup2_find_root(path, len);
 	if (ret)
 		return ret;
-	walk_id = id;
-	walk_found[0] = '\0';
-	ret = nftw(root, find_id, 32, FTW_PHYS | FTW_MOUNT);
-	if (ret != 1)
-		return -ENOENT;
-	snprintf(path, len, "%s", walk_found);
-	return 0;
+	if (!stat(path, &st) && st.st_ino == id)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return find_cgroup(fd, path, len, id, 0);
 }
 
 static bool has_dotdot(const char *s)

@@ -7,13 +7,93 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdbool.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 #include "base/clock.h"
+#include "base/buf.h"
 #include "base/log.h"
+#include "base/parse.h"
 #include "sys/netns.h"
 #include "sys/sock_diag.h"
 
 #define NETNS_RUN_DIR	"/var/run/netns"
+
+/*
+ * Where a network namespace may be named: /proc/PID/ns/net (PID digits or
+ * "self") or a name under /var/run/netns or /run/netns. Nothing else is
+ * opened, so a request cannot make the agent open (or probe) any file.
+ */
+static bool netns_path_allowed(const char *s)
+{
+	static const char *const run_dirs[] = { "/var/run/netns/", "/run/netns/" };
+	const char *p;
+
+	if (!strncmp(s, "/proc/", 6)) {
+		p = s + 6;
+		if (!strncmp(p, "self/", 5)) {
+			p += 5;
+		} else {
+			if (*p < '1' || *p > '9')
+				return false;
+			while (*p >= '0' && *p <= '9')
+				p++;
+			if (*p++ != '/')
+				return false;
+		}
+		return !strcmp(p, "ns/net");
+	}
+	for (size_t i = 0; i < sizeof(run_dirs) / sizeof(run_dirs[0]); i++) {
+		size_t len = strlen(run_dirs[i]);
+
+		if (strncmp(s, run_dirs[i], len))
+			continue;
+		p = s + len;
+		return *p && *p != '.' && !strchr(p, '/');
+	}
+	return false;
+}
+
+int netns_parse(const char *s, uint32_t *ino, char *err)
+{
+	size_t len = strlen(s);
+	struct stat st;
+	uint64_t n;
+	int fd;
+
+	if (!strncmp(s, "net:[", 5) && len > 6 && s[len - 1] == ']') {
+		if (parse_uint(s + 5, len - 6, UINT32_MAX, &n) || !n) {
+			snprintf(err, ERRLEN, "netns '%.64s': not a namespace inode", s);
+			return -EINVAL;
+		}
+		*ino = (uint32_t)n;
+		return 0;
+	}
+	if (!netns_path_allowed(s)) {
+		snprintf(err, ERRLEN, "netns '%.64s': expected /var/run/netns/NAME, "
+			 "/proc/PID/ns/net or net:[INODE]", s);
+		return -EINVAL;
+	}
+	/*
+	 * /proc/PID/ns/net is a magic link to the namespace itself, and the
+	 * names under /var/run/netns are bind mounts: no link to follow there.
+	 */
+	fd = open(s, O_RDONLY | O_CLOEXEC | O_NONBLOCK |
+		  (s[1] == 'p' ? 0 : O_NOFOLLOW));
+	if (fd < 0) {
+		snprintf(err, ERRLEN, "netns '%.64s': %s", s, strerror(errno));
+		return -EINVAL;
+	}
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode) || ioctl(fd, NS_GET_NSTYPE) != CLONE_NEWNET) {
+		close(fd);
+		snprintf(err, ERRLEN, "netns '%.64s': not a network namespace", s);
+		return -EINVAL;
+	}
+	close(fd);
+	*ino = (uint32_t)st.st_ino;
+	return 0;
+}
 
 uint32_t netns_self_ino(void)
 {
@@ -28,6 +108,11 @@ int netns_init(struct netns_set *s)
 	if (s->own_fd < 0)
 		return -errno;
 	s->own_ino = netns_self_ino();
+	s->own_diag_fd = sock_diag_open();
+	if (s->own_diag_fd < 0) {
+		pr_warn("cannot open a sock_diag socket: %s", strerror(-s->own_diag_fd));
+		return s->own_diag_fd;
+	}
 	return netns_scan(s, 0);
 }
 
@@ -40,6 +125,9 @@ void netns_free(struct netns_set *s)
 	if (s->own_fd >= 0)
 		close(s->own_fd);
 	s->own_fd = -1;
+	if (s->own_diag_fd >= 0)
+		close(s->own_diag_fd);
+	s->own_diag_fd = -1;
 	s->v = NULL;
 	s->diag = NULL;
 	s->n = s->n_diag = 0;
@@ -57,15 +145,8 @@ static void add(struct netns_set *s, uint32_t ino, const char *name, const char 
 {
 	if (known(s, ino))
 		return;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 16;
-		struct netns *v = realloc(s->v, cap * sizeof(*v));
-
-		if (!v)
-			return;
-		s->v = v;
-		s->cap = cap;
-	}
+	if (array_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
+		return;
 	s->v[s->n].ino = ino;
 	snprintf(s->v[s->n].name, sizeof(s->v[0].name), "%s", name);
 	snprintf(s->v[s->n].path, sizeof(s->v[0].path), "%s", path);
@@ -196,13 +277,13 @@ const char *netns_name(const struct netns_set *s, uint32_t ino)
 	return NULL;
 }
 
-int netns_diag_fd(struct netns_set *s, uint32_t ino, int own_fd)
+int netns_diag_fd(struct netns_set *s, uint32_t ino)
 {
 	const struct netns *ns = NULL;
 	int fd, err;
 
 	if (!ino || ino == s->own_ino)
-		return own_fd;
+		return s->own_diag_fd;
 	for (size_t i = 0; i < s->n_diag; i++)
 		if (s->diag[i].ino == ino)
 			return s->diag[i].fd;
@@ -219,28 +300,10 @@ int netns_diag_fd(struct netns_set *s, uint32_t ino, int own_fd)
 	netns_leave(s);
 	if (fd < 0)
 		return fd;
-	if (s->n_diag == s->cap_diag) {
-		size_t cap = s->cap_diag ? 2 * s->cap_diag : 8;
-		struct netns_diag *v = realloc(s->diag, cap * sizeof(*v));
-
-		if (!v) {
-			close(fd);
-			return -ENOMEM;
-		}
-		s->diag = v;
-		s->cap_diag = cap;
+	if (array_grow(&s->diag, &s->cap_diag, s->n_diag, sizeof(*s->diag))) {
+		close(fd);
+		return -ENOMEM;
 	}
 	s->diag[s->n_diag++] = (struct netns_diag){ .ino = ino, .fd = fd };
 	return fd;
-}
-
-void netns_to_json(json_t *obj, const struct netns_set *s, uint32_t ino)
-{
-	const char *name = netns_name(s, ino);
-
-	if (!obj || !ino)
-		return;
-	json_object_set_new(obj, "netns", json_integer(ino));
-	if (name)
-		json_object_set_new(obj, "netns_name", json_string(name));
 }

@@ -11,7 +11,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <jansson.h>
 
 #define NETNS_NAME_LEN		64
 #define NETNS_PATHS_MAX		64
@@ -34,6 +33,7 @@ struct netns_set {
 	size_t			n_paths;
 	uint32_t		own_ino;
 	int			own_fd;		/* to come back to */
+	int			own_diag_fd;	/* NETLINK_SOCK_DIAG here, for SOCK_DESTROY */
 	struct netns		*v;		/* own first */
 	size_t			n, cap;
 	uint64_t		scanned_ns;	/* CLOCK_MONOTONIC of the last scan */
@@ -41,6 +41,11 @@ struct netns_set {
 	size_t			n_diag, cap_diag;
 };
 
+/*
+ * A network namespace as a rule names it: a path to one (/var/run/netns/NAME,
+ * /proc/PID/ns/net), opened to check it is one, or net:[INODE].
+ */
+int netns_parse(const char *s, uint32_t *ino, char *err);
 /* The inode of the agent's own network namespace: how rules name one. */
 uint32_t netns_self_ino(void);
 int netns_init(struct netns_set *s);
@@ -58,12 +63,11 @@ void netns_leave(struct netns_set *s);
 /* A name for the namespace with this inode, or NULL if it is not known. */
 const char *netns_name(const struct netns_set *s, uint32_t ino);
 /*
- * A sock_diag socket for the namespace with this inode: own_fd for the
- * agent's own, else one opened there (kept until the namespace is gone).
+ * A sock_diag socket for the namespace with this inode (a connection's
+ * tuple's netns_ino): the agent's own, else one opened there (kept until
+ * the namespace is gone); -ENOENT when that namespace is gone.
  */
-int netns_diag_fd(struct netns_set *s, uint32_t ino, int own_fd);
+int netns_diag_fd(struct netns_set *s, uint32_t ino);
 
-/* "netns": its inode, and "netns_name" where known, into obj. */
-void netns_to_json(json_t *obj, const struct netns_set *s, uint32_t ino);
 
 #endif /* CONNCTL_NETNS_H */

@@ -10,6 +10,7 @@
 #include <sys/pidfd.h>
 #include <sys/stat.h>
 #include "base/clock.h"
+#include "base/buf.h"
 #include "sys/owner.h"
 
 void owner_index_free(struct owner_index *idx)
@@ -20,15 +21,8 @@ void owner_index_free(struct owner_index *idx)
 
 static int index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd)
 {
-	if (idx->n == idx->cap) {
-		size_t cap = idx->cap ? 2 * idx->cap : 1024;
-		struct owner_fd *v = realloc(idx->v, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		idx->v = v;
-		idx->cap = cap;
-	}
+	if (array_grow(&idx->v, &idx->cap, idx->n, sizeof(*idx->v)))
+		return -ENOMEM;
 	idx->v[idx->n++] = (struct owner_fd){ .inode = inode, .pid = pid, .fd = fd };
 	return 0;
 }

@@ -7,9 +7,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "sys/paths.h"
-#include "engine/journal.h"
-
-#define DEFAULT_PIN_DIR_PATH	"/sys/fs/bpf/connctl"
 
 int path_dir_private(const char *path, char *why, size_t why_len)
 {
@@ -38,7 +35,7 @@ void path_default_state(const char *pin_dir, char *buf, size_t len)
 	char name[NAME_MAX - 5];
 	size_t n = 0;
 
-	if (!strcmp(pin_dir, DEFAULT_PIN_DIR_PATH)) {
+	if (!strcmp(pin_dir, DEFAULT_PIN_DIR)) {
 		snprintf(buf, len, "%s", DEFAULT_STATE_FILE);
 		return;
 	}

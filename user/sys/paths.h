@@ -5,6 +5,11 @@
 
 #include <stddef.h>
 
+#define DEFAULT_SOCKET_PATH	"/run/connctl/connctl.sock"
+#define DEFAULT_PIN_DIR		"/sys/fs/bpf/connctl"
+#define DEFAULT_STATE_DIR	"/var/lib/connctl"
+#define DEFAULT_STATE_FILE	DEFAULT_STATE_DIR "/rules.json"
+
 /*
  * 0 when the directory that holds path, if it exists, is owned by us and
  * writable by no one else; -EPERM with why written otherwise: another user

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The kernel layer, faked for the engines' unit tests: rule maps kept in a
+ * list, passes that return what the test set. What the engines asked of the
+ * kernel is recorded for the test to check.
+ */
+#include <errno.h>
+#include <string.h>
+#include "fakes.h"
+
+struct fake_kernel fake_kernel;
+
+int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
+{
+	if (fake_kernel.n_rules == FAKE_RULES_MAX)
+		return -E2BIG;
+	fake_kernel.rules[fake_kernel.n_rules++] = rule->id;
+	return 0;
+}
+
+void kernel_rule_del(struct datapath *dp, const struct rule_view *standing,
+		     const struct connctl_rule *rule)
+{
+	for (size_t i = 0; i < fake_kernel.n_rules; i++) {
+		if (fake_kernel.rules[i] == rule->id) {
+			fake_kernel.rules[i] = fake_kernel.rules[--fake_kernel.n_rules];
+			return;
+		}
+	}
+}
+
+int kernel_rules_read(struct datapath *dp, pinned_rule_fn *fn, void *ctx)
+{
+	return 0;
+}
+
+int kernel_rules_reindex(struct datapath *dp, const struct rule_view *standing)
+{
+	return 0;
+}
+
+int kernel_tally_write(struct datapath *dp, uint32_t id, const struct connctl_rule_tally *tally)
+{
+	return 0;
+}
+
+bool fake_kernel_has(uint32_t id)
+{
+	for (size_t i = 0; i < fake_kernel.n_rules; i++)
+		if (fake_kernel.rules[i] == id)
+			return true;
+	return false;
+}
+
+int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pass_result *res)
+{
+	fake_kernel.walks++;
+	memset(res, 0, sizeof(*res));
+	for (uint32_t i = 0; i < batch->n; i++)
+		batch->results[i] = (struct connctl_apply_result){
+			.matched = fake_kernel.matched, .applied = fake_kernel.matched,
+		};
+	return fake_kernel.walk_err;
+}
+
+int passes_sweep(struct datapath *dp, struct pass_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	return 0;
+}
+
+int passes_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	fake_kernel.untagged = rule_id;
+	return 0;
+}

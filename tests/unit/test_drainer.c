@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The drainer on its own: kernel events in, what it did on the bus, the sys
+ * and kernel layers faked, a real loopback TCP connection as the owner's
+ * socket. A cancel closes through the owner (the peer reads EOF), a drain
+ * closes only while nothing moved since the kernel judged it, a socket gone
+ * first is ENDED, a timeout is an rst-timeout, a deleted rule's connections
+ * are forgotten.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <netinet/in.h>
+#include <linux/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "engine/drainer.h"
+#include "fakes/fakes.h"
+
+struct fixture {
+	struct loop		loop;
+	struct bus		bus;
+	struct fake_sink	sink;
+	struct drainer		d;
+	int			client, owner;	/* a loopback connection */
+};
+
+static int tcp_pair(int *client, int *server)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (l < 0 || bind(l, (struct sockaddr *)&sa, sizeof(sa)) || listen(l, 1) ||
+	    getsockname(l, (struct sockaddr *)&sa, &len))
+		return -1;
+	*client = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(*client, (struct sockaddr *)&sa, sizeof(sa)))
+		return -1;
+	*server = accept(l, NULL, NULL);
+	close(l);
+	return *server < 0 ? -1 : 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	memset(&fake_kernel, 0, sizeof(fake_kernel));
+	memset(&fake_sys, 0, sizeof(fake_sys));
+	if (loop_open(&f->loop) || tcp_pair(&f->client, &f->owner))
+		return -1;
+	fake_sys.owner_fd = f->owner;
+	fake_sink_init(&f->sink, &f->bus);
+	if (drainer_open(&f->d, &f->loop, NULL, NULL, &f->bus))
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+
+	drainer_close(&f->d);
+	loop_close(&f->loop);
+	close(f->client);
+	close(f->owner);
+	free(f);
+	return 0;
+}
+
+/* An event as the kernel reports a connection of rule 3. */
+static struct connctl_event event(enum connctl_event_type type, enum connctl_action action,
+				  const struct fixture *f)
+{
+	struct connctl_event ev = { .type = type, .rule_id = 3, .action = action,
+				    .cookie = 42, .role = CONNCTL_ROLE_PASSIVE };
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	/* What the kernel saw: the socket's counters as they are now. */
+	if (!getsockopt(f->owner, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		ev.bytes_received = ti.tcpi_bytes_received;
+		ev.bytes_acked = ti.tcpi_bytes_acked;
+	}
+	return ev;
+}
+
+static bool peer_reads_eof(int fd)
+{
+	char c;
+
+	return recv(fd, &c, 1, MSG_DONTWAIT) == 0;
+}
+
+static void test_cancel_closes_through_the_owner(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = event(CONNCTL_EV_MATCH, CONNCTL_ACTION_CANCEL, f);
+	const struct seen_event *closed;
+
+	drainer_on_event(&f->d, &ev);
+	assert_non_null(fake_sink_find(&f->sink, BUS_TAGGED, 0));
+	closed = fake_sink_find(&f->sink, BUS_CLOSED, 0);
+	assert_non_null(closed);
+	assert_int_equal(closed->outcome, CLOSE_FIN);
+	assert_true(closed->was_waiting);
+	assert_true(peer_reads_eof(f->client));
+	assert_int_equal(f->d.tracked.n, 0);
+}
+
+static void test_drain_waits_while_something_moved(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = event(CONNCTL_EV_READY, CONNCTL_ACTION_DRAIN, f);
+	struct connctl_event stale = ev;
+
+	/* The kernel judged a boundary, but a request arrived since: no close. */
+	stale.bytes_received += 5;
+	drainer_on_event(&f->d, &stale);
+	assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_false(peer_reads_eof(f->client));
+	assert_int_equal(f->d.tracked.n, 1);
+	/* Judged again, with nothing moved: closed with a FIN. */
+	drainer_on_event(&f->d, &ev);
+	assert_int_equal(fake_sink_find(&f->sink, BUS_CLOSED, 0)->outcome, CLOSE_FIN);
+	assert_true(peer_reads_eof(f->client));
+}
+
+static void test_gone_first_is_ended(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = event(CONNCTL_EV_READY, CONNCTL_ACTION_DRAIN, f);
+
+	fake_sys.gone = true;
+	drainer_on_event(&f->d, &ev);
+	assert_non_null(fake_sink_find(&f->sink, BUS_ENDED, 0));
+	assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_int_equal(f->d.tracked.n, 0);
+}
+
+static void test_timeout(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event tagged = event(CONNCTL_EV_TAGGED, CONNCTL_ACTION_DRAIN, f);
+	struct connctl_event timeout = event(CONNCTL_EV_TIMEOUT, CONNCTL_ACTION_DRAIN, f);
+	const struct seen_event *closed;
+
+	drainer_on_event(&f->d, &tagged);
+	drainer_on_event(&f->d, &timeout);
+	closed = fake_sink_find(&f->sink, BUS_CLOSED, 0);
+	assert_non_null(closed);
+	assert_int_equal(closed->outcome, CLOSE_RST_TIMEOUT);
+	assert_true(closed->was_waiting);
+	assert_int_equal(f->d.tracked.n, 0);
+}
+
+static void test_deleted_rule_forgotten(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event tagged = event(CONNCTL_EV_TAGGED, CONNCTL_ACTION_DRAIN, f);
+	struct bus_event removed = { .kind = BUS_RULE_REMOVED, .rule_id = 3,
+				     .action = CONNCTL_ACTION_DRAIN, .removed = REMOVED_DELETED };
+
+	drainer_on_event(&f->d, &tagged);
+	bus_emit(&f->bus, &removed);
+	assert_non_null(fake_sink_find(&f->sink, BUS_FORGOTTEN, 0));
+	assert_int_equal(fake_kernel.untagged, 3);
+	assert_int_equal(f->d.tracked.n, 0);
+	assert_false(peer_reads_eof(f->client));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_cancel_closes_through_the_owner, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_drain_waits_while_something_moved, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_gone_first_is_ended, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_deleted_rule_forgotten, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("drainer", tests, NULL, NULL);
+}
