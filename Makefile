@@ -13,7 +13,6 @@ CFLAGS		?= -O2 -g
 CFLAGS		+= -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter \
 		   -Iinclude -Iuser -I$(BUILD) -MMD -MP
 LDLIBS		:= -lbpf -lelf -lz -ljansson -pthread
-AGENT_LDLIBS	:= -lmicrohttpd
 BPF_CFLAGS	:= -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall \
 		   -Iinclude -Ibpf -I$(BUILD) -MMD -MP
 
@@ -24,6 +23,10 @@ else
 Q := @
 msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
 endif
+
+# The version: the release, and the commit built from when there is one.
+VERSION_BASE	:= 0.5.0
+VERSION		?= $(VERSION_BASE)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+git./')
 
 BPF_PROGS	:= sockops cgroup_skb iter tc
 BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
@@ -60,7 +63,7 @@ UNIT_BINS	:= $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps run test bench fuzz asan clean install demo
+.PHONY: all deps run test bench fuzz asan clean install demo static image deb FORCE
 
 all: $(BUILD)/connctld $(BUILD)/connctl
 
@@ -77,7 +80,7 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/asan/connctld
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/asan/connctld static image deb
 	$(Q)tests/run.sh
 
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
@@ -103,6 +106,14 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(call msg,SKEL,$@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
 
+# Rewritten only when the version changes, so only what shows it rebuilds.
+$(BUILD)/version.h: FORCE
+	$(Q)mkdir -p $(@D)
+	$(Q)echo '#define CONNCTL_VERSION "$(VERSION)"' >$@.new
+	$(Q)cmp -s $@.new $@ && rm $@.new || mv $@.new $@
+
+$(OBJ)/user/connctld.o $(OBJ)/user/cli/connctl.o $(BUILD)/asan/user/connctld.o: $(BUILD)/version.h
+
 # Every agent object may include a skeleton: generate them first.
 $(AGENT_OBJS): | $(SKELS)
 
@@ -113,7 +124,7 @@ $(OBJ)/%.o: %.c
 
 $(BUILD)/connctld: $(AGENT_OBJS)
 	$(call msg,LD,$@)
-	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) $(AGENT_LDLIBS) -o $@
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
 # The CLI speaks JSON over a socket: jansson is all it links.
 $(BUILD)/connctl: $(CLI_OBJS)
@@ -174,13 +185,47 @@ $(ASAN_OBJ)/%.o: %.c | $(SKELS)
 
 $(BUILD)/asan/connctld: $(patsubst %.c,$(ASAN_OBJ)/%.o,$(AGENT_SRCS))
 	$(call msg,LD-ASAN,$@)
-	$(Q)$(CC) -fsanitize=address $^ $(LDLIBS) $(AGENT_LDLIBS) -o $@
+	$(Q)$(CC) -fsanitize=address $^ $(LDLIBS) -o $@
+
+# connctld and connctl linked statically, stripped, the BPF objects inside
+# as always: they run on any x86-64 Linux with BTF, with no libraries.
+STATIC		:= $(BUILD)/static
+static: $(STATIC)/connctld $(STATIC)/connctl
+
+$(STATIC)/connctld: $(AGENT_OBJS)
+	$(call msg,LD-STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -static $^ $(LDLIBS) -o $@
+	$(Q)strip $@
+
+$(STATIC)/connctl: $(CLI_OBJS)
+	$(call msg,LD-STATIC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -static $^ -ljansson -o $@
+	$(Q)strip $@
+
+# An OCI image of the static binaries (no base image, no registry): the
+# layout in build/image, an archive of it in build/connctl-image.tar.
+IMAGE_TAG	:= $(VERSION_BASE)
+image: static
+	$(call msg,IMAGE,$(BUILD)/image)
+	$(Q)scripts/image.sh $(BUILD) $(VERSION) $(IMAGE_TAG) >/dev/null
+
+# A Debian package: binaries, man pages, the unit, completion; starts nothing.
+deb: all
+	$(call msg,DEB,$(BUILD)/connctl_$(DEB_VERSION)_*.deb)
+	$(Q)rm -f $(BUILD)/connctl_*.deb
+	$(Q)scripts/deb.sh $(BUILD) $(DEB_VERSION) >/dev/null
+DEB_VERSION	:= $(subst +git.,+git,$(VERSION))
 
 # Binaries, man pages and the systemd unit (started from $(PREFIX)/sbin).
 PREFIX		?= /usr/local
 UNITDIR		?= /etc/systemd/system
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(UNITDIR)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(UNITDIR) \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 scripts/connctl.bash \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/connctl
 	install -m 0755 $(BUILD)/connctld $(BUILD)/connctl $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 man/connctl.8 man/connctld.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 	sed 's|/usr/local/sbin/|$(PREFIX)/sbin/|' scripts/connctld.service \

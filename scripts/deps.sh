@@ -6,9 +6,10 @@ set -euo pipefail
 pkgs=(
 	make gcc clang llvm libclang-rt-14-dev pkg-config
 	libbpf-dev bpftool libelf-dev zlib1g-dev
-	libjansson-dev libcmocka-dev libmicrohttpd-dev
+	libjansson-dev libcmocka-dev
 	iproute2 nftables nginx-light curl tcpdump python3 wrk procps util-linux
 	python3-yaml systemd groff-base man-db
+	skopeo umoci lintian dpkg-dev	# make image and make deb, checked by their tests
 	prometheus	# promtool, to check the agent's /metrics
 )
 

@@ -35,6 +35,7 @@
 #include "sys/cgroup.h"
 #include "sys/netns.h"
 #include "sys/paths.h"
+#include "version.h"
 
 /* Flows that ended without a last packet, idle clients, pins: looked at this often. */
 #define TICK_NS			(1 * NSEC_PER_SEC)
@@ -157,6 +158,7 @@ static const char usage_text[] =
 "                    pins and exit (drops enforcement)\n"
 "  -v, --verbose     debug logs; twice (-vv) adds libbpf's own\n"
 "  -h, --help        this text\n"
+"  -V, --version     the version, and exit\n"
 "\n"
 "Stopping connctld (SIGTERM, SIGINT) keeps the programs and rules pinned and\n"
 "in force; a restarted connctld adopts them.\n"
@@ -235,15 +237,43 @@ static int set_client_idle(struct agent_config *c, const char *a)
 	return parse_count("--client-idle-timeout", a, 86400, &c->client_idle_s);
 }
 
+/*
+ * A group of /etc/group, or a number: read from the file itself, since a
+ * static connctld has no NSS modules to ask.
+ */
+static int group_gid(const char *name, gid_t *gid)
+{
+	struct group *gr;
+	unsigned long n;
+	int ret = -ENOENT;
+	char *end;
+	FILE *f;
+
+	n = strtoul(name, &end, 10);
+	if (*name && !*end && n < (gid_t)-1) {
+		*gid = (gid_t)n;
+		return 0;
+	}
+	f = fopen("/etc/group", "re");
+	if (!f)
+		return -errno;
+	while ((gr = fgetgrent(f))) {
+		if (!strcmp(gr->gr_name, name)) {
+			*gid = gr->gr_gid;
+			ret = 0;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
 static int set_group(struct agent_config *c, const char *a)
 {
-	struct group *gr = getgrnam(a);
-
-	if (!gr) {
-		fprintf(stderr, "connctld: --group %s: no such group\n", a);
+	if (group_gid(a, &c->reader_gid)) {
+		fprintf(stderr, "connctld: --group %s: no such group in /etc/group\n", a);
 		return -ENOENT;
 	}
-	c->reader_gid = gr->gr_gid;
 	c->reader_group = a;
 	return 0;
 }
@@ -328,21 +358,22 @@ static const struct option_setter {
 /* 0 to run, 1 to exit 0 (help), -1 to exit with a usage error. */
 static int parse_options(int argc, char **argv, struct agent_config *cfg)
 {
-	struct option longopts[N_SETTERS + 3];
+	struct option longopts[N_SETTERS + 4];
 	int opt, index;
 
 	for (size_t i = 0; i < N_SETTERS; i++)
 		longopts[i] = option_table[i].opt;
 	longopts[N_SETTERS] = (struct option){ "verbose", no_argument, NULL, 'v' };
 	longopts[N_SETTERS + 1] = (struct option){ "help", no_argument, NULL, 'h' };
-	longopts[N_SETTERS + 2] = (struct option){ NULL, 0, NULL, 0 };
-	while ((opt = getopt_long(argc, argv, "vh", longopts, &index)) != -1) {
+	longopts[N_SETTERS + 2] = (struct option){ "version", no_argument, NULL, 'V' };
+	longopts[N_SETTERS + 3] = (struct option){ NULL, 0, NULL, 0 };
+	while ((opt = getopt_long(argc, argv, "vhV", longopts, &index)) != -1) {
 		if (opt == 0 && option_table[index].set(cfg, optarg))
 			return -1;
 		if (opt == 'v' && cfg->log_level < LOG_LIBBPF)
 			cfg->log_level++;
-		if (opt == 'h') {
-			fputs(usage_text, stdout);
+		if (opt == 'h' || opt == 'V') {
+			fputs(opt == 'h' ? usage_text : "connctld " CONNCTL_VERSION "\n", stdout);
 			return 1;
 		}
 		if (opt == '?') {
@@ -564,6 +595,8 @@ static bool turn(struct agent *agent)
 
 static void tick(struct agent *agent)
 {
+	/* Between turns no request or file holds a rule: only the standing ones count. */
+	rulebook_collect_paths(&agent->rb);
 	flows_collect(&agent->dp);
 	datapath_check_pins(&agent->dp, agent->cfg.pin_dir);
 	server_tick(agent->server);
@@ -636,7 +669,7 @@ int main(int argc, char **argv)
 		.netns		= { .own_fd = -1, .own_diag_fd = -1 },
 		.drainer	= { .timer = { .fd = -1 } },
 		.rules_dir	= { .w = { .fd = -1 } },
-		.metrics	= { .watch = { .fd = -1 } },
+		.metrics	= { .http = { .w = { .fd = -1 } } },
 		.signals	= { .fd = -1 },
 	};
 	int err;

@@ -24,7 +24,8 @@ META = {"name!": STR, "namespace": STR, "labels": {"*": STR}}
 PROBE = {"exec!": {"command!": [STR]}, "periodSeconds": INT, "timeoutSeconds": INT,
          "initialDelaySeconds": INT, "failureThreshold": INT}
 CONTAINER = {
-    "name!": STR, "image!": STR, "command": [STR], "args": [STR],
+    "name!": STR, "image!": STR, "imagePullPolicy": {"Always", "IfNotPresent", "Never"},
+    "command": [STR], "args": [STR],
     "securityContext": {"privileged": BOOL, "capabilities": {"add": [STR], "drop": [STR]}},
     "resources": {"requests": {"cpu": STR, "memory": STR}, "limits": {"cpu": STR, "memory": STR}},
     "livenessProbe": PROBE, "readinessProbe": PROBE,

@@ -13,6 +13,9 @@
 #include "front/protocol.h"
 #include "engine/journal.h"
 
+/* The cgroup paths the parsed rules name. */
+static struct path_pool test_paths;
+
 static void check_round_trip(struct request *req)
 {
 	struct proto_error err;
@@ -28,7 +31,7 @@ static void check_round_trip(struct request *req)
 	json_decref(line);
 	if (!text)
 		abort();
-	if (request_parse(text, strlen(text), &again, &err)) {
+	if (request_parse(text, strlen(text), &test_paths, &again, &err)) {
 		fprintf(stderr, "own output refused: %s: %s\n", text, err.message);
 		abort();
 	}
@@ -51,7 +54,7 @@ static void fuzz_state_file(const uint8_t *data, size_t size)
 		return;
 	if (write(fd, data, size) == (ssize_t)size) {
 		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (!state_load(path, &st, msg, sizeof(msg)))
+		if (!state_load(path, &test_paths, &st, msg, sizeof(msg)))
 			free(st.specs);
 	}
 	close(fd);
@@ -62,7 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct proto_error err;
 	struct request req;
 
-	if (!request_parse((const char *)data, size, &req, &err) && req.op == REQ_RULE_ADD)
+	if (!request_parse((const char *)data, size, &test_paths, &req, &err) && req.op == REQ_RULE_ADD)
 		check_round_trip(&req);
 	fuzz_state_file(data, size);
 	return 0;

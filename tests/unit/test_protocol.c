@@ -10,9 +10,12 @@
 #include <cmocka.h>
 #include "front/protocol.h"
 
+/* The cgroup paths the parsed rules name. */
+static struct path_pool test_paths;
+
 static int parse(const char *line, struct request *req, struct proto_error *err)
 {
-	return request_parse(line, strlen(line), req, err);
+	return request_parse(line, strlen(line), &test_paths, req, err);
 }
 
 static void test_add_full(void **state)
@@ -218,7 +221,7 @@ static void test_line_too_long(void **state)
 	struct request req;
 
 	memset(line, ' ', len);
-	assert_int_not_equal(request_parse(line, len, &req, &err), 0);
+	assert_int_not_equal(request_parse(line, len, &test_paths, &req, &err), 0);
 	assert_int_equal(err.code, PROTO_LINE_TOO_LONG);
 	free(line);
 }
@@ -229,7 +232,7 @@ static void test_embedded_nul(void **state)
 	struct proto_error err;
 	struct request req;
 
-	assert_int_not_equal(request_parse(line, sizeof(line) - 1, &req, &err), 0);
+	assert_int_not_equal(request_parse(line, sizeof(line) - 1, &test_paths, &req, &err), 0);
 	assert_int_equal(err.code, PROTO_BAD_JSON);
 }
 

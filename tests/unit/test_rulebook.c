@@ -206,6 +206,34 @@ static void test_counts_from_the_bus(void **state)
 	assert_true(f->rb.rules.stats_dirty);
 }
 
+static bool in_use_none(void *ctx, const char *path)
+{
+	return false;
+}
+
+/* The pool of cgroup paths: one copy each, and freed once no rule names it. */
+static void test_paths_collected(void **state)
+{
+	struct fixture *f = *state;
+	struct rule_spec a = drain_port(80);
+	const char *p = path_pool_intern(&f->rb.paths, "/web");
+
+	assert_ptr_equal(path_pool_intern(&f->rb.paths, "/web"), p);
+	path_pool_intern(&f->rb.paths, "/gone");	/* a dry run's, say */
+	a.cgroup = p;
+	rulebook_queue_add(&f->rb, &a, NULL, NULL, NULL);
+	rulebook_apply(&f->rb);
+	rulebook_collect_paths(&f->rb);
+	assert_int_equal(f->rb.paths.n, 1);		/* /web stays, /gone went */
+	assert_string_equal(f->rb.paths.v[0], "/web");
+	rulebook_remove(&f->rb, 1, REMOVED_DELETED);
+	rulebook_collect_paths(&f->rb);
+	assert_int_equal(f->rb.paths.n, 0);
+	path_pool_intern(&f->rb.paths, "/x");
+	path_pool_collect(&f->rb.paths, in_use_none, NULL);
+	assert_int_equal(f->rb.paths.n, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +242,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_not_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_and_expire, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_from_the_bus, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_paths_collected, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("rulebook", tests, NULL, NULL);

@@ -16,6 +16,9 @@
 #include <cmocka.h>
 #include "engine/journal.h"
 
+/* The cgroup paths the parsed rules name. */
+static struct path_pool test_paths;
+
 struct fixture {
 	char			dir[64];
 	char			path[96];
@@ -114,7 +117,7 @@ static void test_journal_played_back(void **state)
 	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
 	assert_int_equal(file_lines(f->path), 7);
 
-	assert_int_equal(state_load(f->path, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
 	assert_false(st.torn);
 	assert_int_equal(st.n, 3);
 	assert_int_equal(st.specs[0].rule.id, 1);
@@ -148,7 +151,7 @@ static void test_journal_compacted(void **state)
 		assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
 		assert_true(file_lines(f->path) <= 2 * f->rules.n + 1024 + 3);
 	}
-	assert_int_equal(state_load(f->path, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.n, 1);
 	assert_int_equal(st.specs[0].rule.id, 1);
 	free(st.specs);
@@ -165,7 +168,7 @@ static void test_torn_last_line_dropped(void **state)
 	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
 	append(f->path, "{\"rule\":{\"id\":3,\"act");
 
-	assert_int_equal(state_load(f->path, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
 	assert_true(st.torn);
 	assert_int_equal(st.n, 2);
 	assert_non_null(strstr(msg, ":4: the last change was cut short"));
@@ -184,7 +187,7 @@ static void test_corrupt_line_refused(void **state)
 	add(f, 3);
 	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
 
-	assert_int_equal(state_load(f->path, &st, msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), -EINVAL);
 	snprintf(where, sizeof(where), "%s:3: ", f->path);
 	assert_non_null(strstr(msg, where));
 	assert_null(st.specs);
@@ -198,7 +201,7 @@ static void test_version_1_read(void **state)
 
 	append(f->path, "{\"connctl_state\":1,\"last_id\":7}\n"
 	       "{\"rule\":{\"id\":5,\"action\":\"reset\",\"lport\":80},\"expires_at_ms\":0}\n");
-	assert_int_equal(state_load(f->path, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.n, 1);
 	assert_int_equal(st.specs[0].rule.id, 5);
 	assert_int_equal(st.last_id, 7);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include "sys/paths.h"
+#include "version.h"
 
 enum exit_code {
 	EXIT_OK		= 0,
@@ -91,6 +92,7 @@ static const char usage_text[] =
 "  -j, --json      JSON output (errors too)\n"
 "  -p, --pretty    indented JSON output\n"
 "  -h, --help      this text\n"
+"  -V, --version   the version, and exit\n"
 "\n"
 "Examples:\n"
 "  connctl rule add action reset remote 192.0.2.7       # cut a client off now\n"
@@ -758,6 +760,7 @@ int main(int argc, char **argv)
 		{ "json",	no_argument,	   NULL, 'j' },
 		{ "pretty",	no_argument,	   NULL, 'p' },
 		{ "help",	no_argument,	   NULL, 'h' },
+		{ "version",	no_argument,	   NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *socket_path = DEFAULT_SOCKET_PATH, *verb = NULL;
@@ -765,7 +768,7 @@ int main(int argc, char **argv)
 	int opt, ret;
 
 	/* '+': stop at the first non-option, so "rule add ... lport 80" stays whole. */
-	while ((opt = getopt_long(argc, argv, "+jph", long_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "+jphV", long_options, NULL)) != -1) {
 		switch (opt) {
 		case 's':
 			socket_path = optarg;
@@ -778,6 +781,9 @@ int main(int argc, char **argv)
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
+			return EXIT_OK;
+		case 'V':
+			puts("connctl " CONNCTL_VERSION);
 			return EXIT_OK;
 		default:
 			fputs("Try 'connctl --help'.\n", stderr);

@@ -274,7 +274,8 @@ static int corrupt(char *msg, size_t len, const char *path, size_t line, const c
 }
 
 /* One rule line: validated as a rule.add request would be, with its id. */
-static int parse_line(json_t *obj, struct rule_spec *spec, char *what, size_t what_len)
+static int parse_line(json_t *obj, struct path_pool *paths, struct rule_spec *spec, char *what,
+		      size_t what_len)
 {
 	json_t *rule = json_object_get(obj, "rule"), *exp = json_object_get(obj, "expires_at_ms");
 	struct proto_error perr;
@@ -293,7 +294,7 @@ static int parse_line(json_t *obj, struct rule_spec *spec, char *what, size_t wh
 		return -ENOMEM;
 	}
 	json_object_del(copy, "ttl");
-	err = rule_spec_parse(copy, spec, &perr);
+	err = rule_spec_parse(copy, paths, spec, &perr);
 	json_decref(copy);
 	if (err) {
 		snprintf(what, what_len, "%s", perr.message);
@@ -360,7 +361,8 @@ static bool id_line(json_t *obj, const char *key, uint32_t *id)
 	return true;
 }
 
-static int journal_line(struct journal *jr, json_t *obj, char *what, size_t what_len)
+static int journal_line(struct journal *jr, json_t *obj, struct path_pool *paths, char *what,
+			size_t what_len)
 {
 	uint32_t id;
 	int err;
@@ -374,7 +376,7 @@ static int journal_line(struct journal *jr, json_t *obj, char *what, size_t what
 	}
 	if (array_grow(&jr->specs, &jr->cap_specs, jr->n_specs, sizeof(*jr->specs)))
 		return -ENOMEM;
-	err = parse_line(obj, &jr->specs[jr->n_specs], what, what_len);
+	err = parse_line(obj, paths, &jr->specs[jr->n_specs], what, what_len);
 	if (err)
 		return err;
 	id = jr->specs[jr->n_specs].rule.id;
@@ -420,7 +422,8 @@ static int journal_play(struct journal *jr, struct state_loaded *out)
 	return 0;
 }
 
-int state_load(const char *path, struct state_loaded *out, char *msg, size_t msg_len)
+int state_load(const char *path, struct path_pool *paths, struct state_loaded *out, char *msg,
+	       size_t msg_len)
 {
 	struct journal jr = { 0 };
 	size_t lineno = 0, len = 0;
@@ -469,7 +472,7 @@ int state_load(const char *path, struct state_loaded *out, char *msg, size_t msg
 			err = corrupt(msg, msg_len, path, lineno, what);
 			break;
 		}
-		err = journal_line(&jr, obj, what, sizeof(what));
+		err = journal_line(&jr, obj, paths, what, sizeof(what));
 		json_decref(obj);
 		if (err) {
 			if (err == -EINVAL)

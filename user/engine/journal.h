@@ -69,6 +69,7 @@ struct state_loaded {
  * is a change that was being written when the machine stopped, and never
  * acknowledged: it is dropped, with torn set and msg saying where.
  */
-int state_load(const char *path, struct state_loaded *out, char *msg, size_t msg_len);
+int state_load(const char *path, struct path_pool *paths, struct state_loaded *out, char *msg,
+	       size_t msg_len);
 
 #endif /* CONNCTL_STATE_H */

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "base/buf.h"
 #include "engine/rule_spec.h"
 #include "sys/cgroup.h"
 #include "sys/netns.h"
@@ -148,33 +149,44 @@ static int set_family(struct connctl_rule *rule, enum connctl_family family,
 	return 0;
 }
 
-/*
- * One copy of each cgroup path rules name, kept for the agent's life: a rule
- * is copied by value (queues, the table, the state file) and points to it.
- */
-static const char *intern(const char *s)
+const char *path_pool_intern(struct path_pool *p, const char *s)
 {
-	static struct interned {
-		struct interned	*next;
-		char		s[];
-	} *head;
-	struct interned *i;
-	size_t len = strlen(s);
+	char *copy;
 
-	for (i = head; i; i = i->next)
-		if (!strcmp(i->s, s))
-			return i->s;
-	i = malloc(sizeof(*i) + len + 1);
-	if (!i)
+	for (size_t i = 0; i < p->n; i++)
+		if (!strcmp(p->v[i], s))
+			return p->v[i];
+	if (array_grow(&p->v, &p->cap, p->n, sizeof(*p->v)))
 		return NULL;
-	memcpy(i->s, s, len + 1);
-	i->next = head;
-	head = i;
-	return i->s;
+	copy = strdup(s);
+	if (copy)
+		p->v[p->n++] = copy;
+	return copy;
 }
 
-static int parse_match(json_t *obj, struct connctl_rule *rule, const char **cgroup,
-		       struct proto_error *err)
+void path_pool_collect(struct path_pool *p, path_in_use_fn *in_use, void *ctx)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < p->n; i++) {
+		if (in_use(ctx, p->v[i]))
+			p->v[kept++] = p->v[i];
+		else
+			free(p->v[i]);
+	}
+	p->n = kept;
+}
+
+void path_pool_free(struct path_pool *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->v[i]);
+	free(p->v);
+	memset(p, 0, sizeof(*p));
+}
+
+static int parse_match(json_t *obj, struct path_pool *paths, struct connctl_rule *rule,
+		       const char **cgroup, struct proto_error *err)
 {
 	enum connctl_family family;
 	json_t *v;
@@ -232,7 +244,7 @@ static int parse_match(json_t *obj, struct connctl_rule *rule, const char **cgro
 		rule->cgroup_id = id;
 		rule->cgroup_level = level;
 		rule->match |= CONNCTL_MATCH_CGROUP;
-		*cgroup = intern(path);
+		*cgroup = path_pool_intern(paths, path);
 	}
 	if (!rule->match)
 		return proto_fail(err, PROTO_BAD_RULE, "a rule needs at least one of local, "
@@ -293,7 +305,8 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 	return 0;
 }
 
-static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *err)
+static int parse_rule(json_t *obj, struct path_pool *paths, struct rule_spec *spec,
+		      struct proto_error *err)
 {
 	static const char *const fields[] = {
 		"id", "action", "local", "remote", "lport", "rport", "netns", "cgroup",
@@ -315,7 +328,7 @@ static int parse_rule(json_t *obj, struct rule_spec *spec, struct proto_error *e
 	if (!json_is_string(v) || action_parse(json_string_value(v), &rule->action))
 		return proto_fail(err, PROTO_BAD_ACTION,
 				  "bad action: expected reset, drain, cancel or observe");
-	if (parse_match(obj, rule, &spec->cgroup, err))
+	if (parse_match(obj, paths, rule, &spec->cgroup, err))
 		return -EINVAL;
 	return parse_options(obj, spec, err);
 }
@@ -376,9 +389,10 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 	return obj;
 }
 
-int rule_spec_parse(json_t *rule, struct rule_spec *spec, struct proto_error *err)
+int rule_spec_parse(json_t *rule, struct path_pool *paths, struct rule_spec *spec,
+		    struct proto_error *err)
 {
 	memset(spec, 0, sizeof(*spec));
 	memset(err, 0, sizeof(*err));
-	return parse_rule(rule, spec, err);
+	return parse_rule(rule, paths, spec, err);
 }

@@ -61,12 +61,30 @@ struct proto_error {
 struct rule_spec {
 	struct connctl_rule	rule;	/* id 0 when the agent is to pick it */
 	uint64_t		ttl_ns;	/* 0: no ttl */
-	const char		*cgroup;	/* its path under the cgroup v2 root,
-						 * interned; NULL: as cgroup:[ID] */
+	const char		*cgroup;	/* its path under the cgroup v2 root, in a
+						 * path pool; NULL: as cgroup:[ID] */
 };
 
+/*
+ * The cgroup paths rules name, one copy of each: rules are copied by value
+ * (queues, the table, the state file) and point into it. Its owner (the rule
+ * book) drops the paths no standing rule names any more.
+ */
+struct path_pool {
+	char	**v;
+	size_t	n, cap;
+};
+
+typedef bool path_in_use_fn(void *ctx, const char *path);
+
+const char *path_pool_intern(struct path_pool *p, const char *s);
+/* Keep the paths in_use says are; free the others (no rule may point to them). */
+void path_pool_collect(struct path_pool *p, path_in_use_fn *in_use, void *ctx);
+void path_pool_free(struct path_pool *p);
+
 /* A rule object (the "rule" of a rule.add), checked as rule.add checks it. */
-int rule_spec_parse(json_t *rule, struct rule_spec *spec, struct proto_error *err);
+int rule_spec_parse(json_t *rule, struct path_pool *paths, struct rule_spec *spec,
+		    struct proto_error *err);
 /* The rule's fields as a client gives them, so `rule show` reads like `rule add`. */
 json_t *rule_spec_to_json(const struct rule_spec *spec);
 int proto_fail(struct proto_error *err, enum proto_code code,

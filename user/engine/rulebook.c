@@ -92,6 +92,7 @@ void rulebook_close(struct rulebook *rb)
 {
 	bus_unsubscribe(rb->bus, &rb->sink);
 	rule_table_free(&rb->rules);
+	path_pool_free(&rb->paths);
 	free(rb->batch.by_netns);
 	rb->batch.by_netns = NULL;
 	state_journal_close(&rb->journal);
@@ -253,6 +254,8 @@ static void remove_rule(struct rulebook *rb, uint32_t id, enum rule_removal why,
 	if (!e)
 		return;
 	action = e->spec.rule.action;
+	if (e->spec.cgroup)
+		rb->paths_kept = SIZE_MAX;	/* its path may be free now */
 	if (!(e->spec.rule.flags & CONNCTL_RULE_FROM_DIR) && !noted)
 		state_note_del(&rb->journal, id);
 	rule_uninstall(rb, id);
@@ -503,6 +506,44 @@ int rulebook_apply(struct rulebook *rb)
 	return err;
 }
 
+static int ptr_cmp(const void *a, const void *b)
+{
+	const char *x = *(const char *const *)a, *y = *(const char *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct paths_used {
+	const char	**v;
+	size_t		n;
+};
+
+static bool path_used(void *ctx, const char *path)
+{
+	const struct paths_used *u = ctx;
+
+	return bsearch(&path, u->v, u->n, sizeof(*u->v), ptr_cmp) != NULL;
+}
+
+void rulebook_collect_paths(struct rulebook *rb)
+{
+	struct paths_used used = { 0 };
+
+	/* Paths come with parses (requests, files, dry runs); only then is there any to free. */
+	if (rb->paths.n == rb->paths_kept)
+		return;
+	used.v = malloc((rb->rules.n ? rb->rules.n : 1) * sizeof(*used.v));
+	if (!used.v)
+		return;
+	for (size_t i = 0; i < rb->rules.n; i++)
+		if (rb->rules.v[i].spec.cgroup)
+			used.v[used.n++] = rb->rules.v[i].spec.cgroup;
+	qsort(used.v, used.n, sizeof(*used.v), ptr_cmp);
+	path_pool_collect(&rb->paths, path_used, &used);
+	rb->paths_kept = rb->paths.n;
+	free(used.v);
+}
+
 /* --- start: adopted from the pins, or restored from the state file --- */
 
 /* One pinned rule into the table, its counts carried over. */
@@ -576,7 +617,7 @@ int rulebook_restore(struct rulebook *rb)
 
 	if (!path[0])
 		return 0;
-	err = state_load(path, &st, msg, sizeof(msg));
+	err = state_load(path, &rb->paths, &st, msg, sizeof(msg));
 	if (!err && st.torn)
 		pr_warn("state file %s", msg);
 	if (rb->rules.n) {

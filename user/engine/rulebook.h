@@ -54,6 +54,8 @@ struct pending_add {
 struct rulebook {
 	struct bus_sink		sink;		/* per-rule counts */
 	struct rule_table	rules;
+	struct path_pool	paths;		/* the cgroup paths rules name */
+	size_t			paths_kept;	/* in the pool after the last collect */
 	struct pending_add	adds[CONNCTL_APPLY_BATCH];
 	uint32_t		n_adds;
 	struct apply_batch	batch;		/* the walk's input and output */
@@ -97,6 +99,8 @@ int rulebook_delete(struct rulebook *rb, uint32_t id, const struct requester *wh
 void rulebook_remove(struct rulebook *rb, uint32_t id, enum rule_removal why);
 /* Drop rules whose ttl ran out; ms to the next expiry, or -1. */
 int rulebook_expire(struct rulebook *rb);
+/* Between turns: the cgroup paths no standing rule names any more, freed. */
+void rulebook_collect_paths(struct rulebook *rb);
 /* The turn's changes to the state file, the counts to the pinned rule_tally. */
 void rulebook_save(struct rulebook *rb);
 

@@ -7,10 +7,10 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <unistd.h>
-#include <microhttpd.h>
 #include "engine/counters.h"
 #include "engine/rulebook.h"
 #include "front/dispatch.h"
+#include "front/http.h"
 #include "base/log.h"
 #include "base/clock.h"
 #include "kernel/flows.h"
@@ -188,54 +188,23 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	return text;
 }
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, char *body,
-			     size_t len, const char *type)
+static int on_request(void *ctx, const char *path, struct http_reply *r)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
+	struct metrics_http *mh = ctx;
 
-	r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-	if (!r) {
-		free(body);
-		return MHD_NO;
+	if (strcmp(path, "/metrics")) {
+		r->status = 404;
+		r->type = "text/plain";
+		r->body = strdup("not found: try /metrics\n");
+		r->len = r->body ? strlen(r->body) : 0;
+		return 0;
 	}
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	ret = MHD_queue_response(c, status, r);
-	MHD_destroy_response(r);
-	return ret;
-}
-
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version,
-				  const char *upload_data, size_t *upload_size, void **req_cls)
-{
-	struct metrics_http *mh = cls;
-	size_t len = 0;
-	char *body;
-
-	(void)version;
-	(void)upload_data;
-	(void)req_cls;
-	if (*upload_size)
-		return MHD_NO;
-	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
-		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, strdup("GET /metrics\n"), 13,
-			     "text/plain");
-	if (strcmp(url, "/metrics"))
-		return reply(c, MHD_HTTP_NOT_FOUND, strdup("not found: try /metrics\n"), 24,
-			     "text/plain");
-	body = metrics_text(mh, &len);
-	if (!body)
-		return MHD_NO;
-	return reply(c, MHD_HTTP_OK, body, len, "text/plain; version=0.0.4; charset=utf-8");
-}
-
-static void on_ready(struct watch *w, uint32_t events)
-{
-	struct metrics_http *mh = container_of(w, struct metrics_http, watch);
-
-	(void)events;
-	MHD_run(mh->daemon);
+	r->body = metrics_text(mh, &r->len);
+	if (!r->body)
+		return -ENOMEM;
+	r->status = 200;
+	r->type = "text/plain; version=0.0.4; charset=utf-8";
+	return 0;
 }
 
 /* "PORT", "ADDR:PORT" or "[ADDR6]:PORT"; the default address is loopback. */
@@ -295,8 +264,6 @@ static int listen_socket(const struct sockaddr_storage *ss)
 
 static int metrics_start(struct metrics_http *mh)
 {
-	const union MHD_DaemonInfo *info;
-	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
 	int fd, err;
 
 	mh->retry_ns = 0;
@@ -309,30 +276,11 @@ static int metrics_start(struct metrics_http *mh)
 		mh->retry_ns = monotonic_ns() + METRICS_RETRY_NS;
 		return 0;
 	}
-	if (mh->addr.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	mh->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, mh,
-				      MHD_OPTION_LISTEN_SOCKET, fd,
-				      MHD_OPTION_CONNECTION_LIMIT, METRICS_CONNECTIONS,
-				      MHD_OPTION_CONNECTION_TIMEOUT, METRICS_TIMEOUT_S,
-				      MHD_OPTION_END);
-	if (!mh->daemon) {
-		close(fd);
-		pr_warn("--metrics %s: cannot start the HTTP server", mh->listen);
-		return -EINVAL;
-	}
-	info = MHD_get_daemon_info(mh->daemon, MHD_DAEMON_INFO_EPOLL_FD);
-	if (!info) {
-		metrics_close(mh);
-		return -EINVAL;
-	}
-	mh->watch.fd = info->epoll_fd;
-	mh->watch.handle = on_ready;
-	err = watch_add(mh->loop, &mh->watch, EPOLLIN);
-	if (err) {
-		metrics_close(mh);
+	err = http_open(&mh->http, mh->loop, fd, METRICS_CONNECTIONS,
+			METRICS_TIMEOUT_S * NSEC_PER_SEC, on_request, mh);
+	if (err)
 		return err;
-	}
+	mh->serving = true;
 	pr_info("serving metrics on http://%s%s/metrics", strchr(mh->listen, ':') ? "" : "127.0.0.1:",
 		mh->listen);
 	return 0;
@@ -340,7 +288,7 @@ static int metrics_start(struct metrics_http *mh)
 
 int metrics_open(struct metrics_http *mh, struct loop *loop, const char *listen)
 {
-	mh->watch.fd = -1;
+	mh->http.w.fd = -1;
 	mh->loop = loop;
 	mh->listen = listen;
 	if (!listen)
@@ -354,18 +302,15 @@ int metrics_open(struct metrics_http *mh, struct loop *loop, const char *listen)
 
 void metrics_close(struct metrics_http *mh)
 {
-	/* MHD closes the listening socket it was given, too. */
-	if (mh->daemon)
-		MHD_stop_daemon(mh->daemon);
-	mh->daemon = NULL;
-	mh->watch.fd = -1;
+	if (mh->serving)
+		http_close(&mh->http);
+	mh->serving = false;
 }
 
 void metrics_tick(struct metrics_http *mh)
 {
 	if (mh->retry_ns && monotonic_ns() >= mh->retry_ns)
 		metrics_start(mh);
-	/* Idle scrapers time out only when MHD runs. */
-	if (mh->daemon)
-		MHD_run(mh->daemon);
+	if (mh->serving)
+		http_tick(&mh->http);
 }

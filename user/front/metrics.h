@@ -1,22 +1,23 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * --metrics: the agent's counters in the Prometheus text format, served at
- * /metrics by libmicrohttpd, driven from the agent's own event loop (no
- * thread: the handler reads the engines' state as the loop does).
+ * /metrics by a small HTTP server in the agent's own event loop (no thread:
+ * the handler reads the engines' state as the loop does).
  */
 #ifndef CONNCTL_METRICS_H
 #define CONNCTL_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 #include "base/loop.h"
+#include "front/http.h"
 
 struct counters;
 struct datapath;
 struct request_counters;
 struct rulebook;
-struct MHD_Daemon;
 
 struct metrics_http {
 	/* What it reads, set before metrics_open. */
@@ -29,8 +30,8 @@ struct metrics_http {
 	struct loop			*loop;
 	const char			*listen;	/* --metrics; NULL: off */
 	struct sockaddr_storage		addr;
-	struct MHD_Daemon		*daemon;
-	struct watch			watch;
+	struct http_server		http;
+	bool				serving;
 	uint64_t			retry_ns;	/* its port was taken: try then; 0: no */
 	uint64_t			scrapes;
 };

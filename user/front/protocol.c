@@ -31,7 +31,8 @@ static const struct {
 	{ "stats.show",	REQ_STATS_SHOW,	(const char *const[]){ "op", NULL } },
 };
 
-static int parse_request(json_t *root, struct request *req, struct proto_error *err)
+static int parse_request(json_t *root, struct path_pool *paths, struct request *req,
+			 struct proto_error *err)
 {
 	const char *name;
 	json_t *v;
@@ -64,7 +65,7 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 		v = json_object_get(root, "rule");
 		if (!v)
 			return proto_fail(err, PROTO_BAD_REQUEST, "rule.add needs a 'rule' object");
-		return rule_spec_parse(v, &req->spec, err);
+		return rule_spec_parse(v, paths, &req->spec, err);
 	case REQ_RULE_DEL:
 	case REQ_RULE_SHOW:
 		v = json_object_get(root, "id");
@@ -89,8 +90,8 @@ static int parse_request(json_t *root, struct request *req, struct proto_error *
 	return 0;
 }
 
-int request_parse(const char *line, size_t len, struct request *req,
-		  struct proto_error *err)
+int request_parse(const char *line, size_t len, struct path_pool *paths,
+		  struct request *req, struct proto_error *err)
 {
 	json_error_t jerr;
 	json_t *root;
@@ -105,7 +106,7 @@ int request_parse(const char *line, size_t len, struct request *req,
 	if (!root)
 		return proto_fail(err, PROTO_BAD_JSON, "malformed JSON at column %d: %s",
 				  jerr.column, jerr.text);
-	ret = parse_request(root, req, err);
+	ret = parse_request(root, paths, req, err);
 	json_decref(root);
 	return ret;
 }

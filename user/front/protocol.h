@@ -32,8 +32,9 @@ struct request {
 	bool			dry_run;	/* rule.add: report matches, change nothing */
 };
 
-int request_parse(const char *line, size_t len, struct request *req,
-		  struct proto_error *err);
+/* A request line; cgroup paths of its rule go into paths. */
+int request_parse(const char *line, size_t len, struct path_pool *paths,
+		  struct request *req, struct proto_error *err);
 /* The code of an error response's "error":{"code":...}, PROTO_OK for none. */
 enum proto_code proto_code_of(json_t *resp);
 const char *request_op_name(enum request_op op);

@@ -80,7 +80,8 @@ static bool is_rules_file(const char *name)
  * once. Only what has an "action" is taken for a rule: what a file that is
  * no rules file holds (a link to a secret) never reaches the log.
  */
-static int file_rule(json_t *rule, struct rule_spec *spec, char *what, size_t what_len)
+static int file_rule(json_t *rule, struct path_pool *paths, struct rule_spec *spec, char *what,
+		     size_t what_len)
 {
 	struct proto_error perr;
 
@@ -94,7 +95,7 @@ static int file_rule(json_t *rule, struct rule_spec *spec, char *what, size_t wh
 			 "the file decides when a rule stands");
 		return -EINVAL;
 	}
-	if (rule_spec_parse(rule, spec, &perr)) {
+	if (rule_spec_parse(rule, paths, spec, &perr)) {
 		snprintf(what, what_len, "%s", perr.message);
 		return -EINVAL;
 	}
@@ -129,8 +130,8 @@ static int open_in_dir(const char *dir, int dir_fd, const char *name, char *what
 }
 
 /* A file holds one rule (an object) or several (an array of them). */
-static int read_file(const char *dir, int dir_fd, struct dir_file *f, char *what,
-		     size_t what_len)
+static int read_file(const char *dir, int dir_fd, struct path_pool *paths, struct dir_file *f,
+		     char *what, size_t what_len)
 {
 	json_error_t jerr;
 	struct stat st;
@@ -157,7 +158,7 @@ static int read_file(const char *dir, int dir_fd, struct dir_file *f, char *what
 	if (json_is_object(root)) {
 		struct rule_spec spec;
 
-		err = file_rule(root, &spec, what, what_len);
+		err = file_rule(root, paths, &spec, what, what_len);
 		if (!err)
 			err = file_push(f, &spec);
 	} else if (json_is_array(root)) {
@@ -165,7 +166,7 @@ static int read_file(const char *dir, int dir_fd, struct dir_file *f, char *what
 			struct rule_spec spec;
 			char why[256];
 
-			err = file_rule(rule, &spec, why, sizeof(why));
+			err = file_rule(rule, paths, &spec, why, sizeof(why));
 			if (err) {
 				snprintf(what, what_len, "rule %zu: %s", i + 1, why);
 				break;
@@ -192,7 +193,7 @@ static struct dir_file *scan_add(struct dir_scan *sc, const char *name)
 }
 
 /* Every rules file, each on its own: one that cannot be used is marked bad. */
-static int scan(const char *path, struct dir_scan *sc)
+static int scan(const char *path, struct path_pool *paths, struct dir_scan *sc)
 {
 	char what[320];
 	struct dirent *de;
@@ -215,7 +216,7 @@ static int scan(const char *path, struct dir_scan *sc)
 			return -ENOMEM;
 		}
 		what[0] = '\0';
-		err = read_file(path, dirfd(dir), f, what, sizeof(what));
+		err = read_file(path, dirfd(dir), paths, f, what, sizeof(what));
 		if (err == -ENOMEM) {
 			closedir(dir);
 			return err;
@@ -437,7 +438,7 @@ static int reconcile(struct rules_dir *rd)
 	uint32_t *gone;
 	int err;
 
-	err = scan(path, &sc);
+	err = scan(path, &rd->rb->paths, &sc);
 	gone = calloc(before ? before : 1, sizeof(*gone));
 	if (err || !gone) {
 		if (!err)

@@ -227,7 +227,7 @@ static bool client_request(struct client *c, const char *line, size_t len)
 		client_queue(c, dispatch_refuse(d, &c->peer));
 		return true;
 	}
-	parsed = !request_parse(line, len, &req, &err);
+	parsed = !request_parse(line, len, &d->rb->paths, &req, &err);
 	add = parsed && req.op == REQ_RULE_ADD && !req.dry_run;
 	if ((c->held && !add) || (add && rulebook_adds_full(d->rb)))
 		return false;
