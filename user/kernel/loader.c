@@ -32,8 +32,9 @@ static const char *const cgroup_link_pins[NR_CGROUP_LINKS] = {
 /* libbpf's debug output only with -vv, its info with -v. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
+	/* libbpf's lines start "libbpf: " already. */
 	log_vmsg(level == LIBBPF_DEBUG ? LOG_LIBBPF : level == LIBBPF_INFO ? LOG_DEBUG :
-		 LOG_WARN, "libbpf: ", fmt, ap);
+		 LOG_WARN, "", fmt, ap);
 	return 0;
 }
 
