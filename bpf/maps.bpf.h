@@ -50,6 +50,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_lpm SEC(".maps");
 
+/* Rule ids by local port, for rules with no remote prefix and one port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct connctl_rule_bucket);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_ports SEC(".maps");
+
+/* Rule ids by cgroup, for rules with a cgroup, no remote prefix and not by port. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_RULES);
+	__type(key, __u64);
+	__type(value, struct connctl_rule_bucket);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_cgroups SEC(".maps");
+
 /* Per-socket tag: cannot go stale, it dies with the socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

@@ -160,11 +160,63 @@ static long lpm_step(__u32 i, struct lpm_walk *w)
 	return 0;
 }
 
+/* The rules a bucket lists; false when it cannot list them all. */
+static __always_inline bool try_bucket(struct best_match *best,
+				       const struct connctl_rule_bucket *b)
+{
+	if (!b)
+		return true;
+	if (b->count > CONNCTL_BUCKET_IDS)
+		return false;
+	for (int j = 0; j < CONNCTL_BUCKET_IDS && j < b->count; j++)
+		match_id(best, b->ids[j]);
+	return true;
+}
+
+/*
+ * One level of the socket's cgroup ancestry: the rules listed by that
+ * cgroup. The LPM walk's context serves again (stack is short): complete
+ * is cleared when a list is not whole.
+ */
+static long cgroup_step(__u32 level, struct lpm_walk *w)
+{
+	__u64 id;
+
+	if (level >= CONNCTL_CGROUP_LEVELS)
+		return 1;
+	id = w->best->tuple.cgroup_ids[level];
+	if (id && !try_bucket(w->best, bpf_map_lookup_elem(&rule_cgroups, &id))) {
+		w->complete = false;
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * After the prefixes: the rules listed by the connection's local port and,
+ * when cgroups were read, by each of its cgroups; w->complete cleared when
+ * a list is not whole.
+ */
+static __always_inline void try_port_and_cgroup_rules(struct lpm_walk *w)
+{
+	struct best_match *best = w->best;
+	__u32 port = best->tuple.lport;
+
+	if (!try_bucket(best, bpf_map_lookup_elem(&rule_ports, &port))) {
+		w->complete = false;
+		return;
+	}
+	if (best->index->cgroup_rules)
+		bpf_loop(CONNCTL_CGROUP_LEVELS, cgroup_step, w, 0);
+}
+
 /*
  * Fills best->rule (id 0 when none matches); best->index and tuple set.
  * Only the rules whose remote prefix holds the remote address can match:
- * the LPM walk lists them, from the longest prefix to ::/0. An entry that
- * lists too many, or too deep a chain, and every rule is tried.
+ * the LPM walk lists them, from the longest prefix to ::/0, then the rules
+ * of the local port (rule_ports) and of the socket's cgroups (rule_cgroups).
+ * An entry that lists too many, or too deep a chain, and every rule is
+ * tried.
  */
 static __always_inline void find_best_rule(struct best_match *best, __u32 count)
 {
@@ -172,6 +224,8 @@ static __always_inline void find_best_rule(struct best_match *best, __u32 count)
 
 	__builtin_memcpy(w.key.addr, best->tuple.raddr, sizeof(w.key.addr));
 	bpf_loop(CONNCTL_LPM_DEPTH, lpm_step, &w, 0);
+	if (w.complete)
+		try_port_and_cgroup_rules(&w);
 	if (!w.complete)
 		bpf_loop(count, match_rule, best, 0);
 }

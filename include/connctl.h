@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define CONNCTL_LAYOUT		5
+#define CONNCTL_LAYOUT		6
 
 /*
  * Pin names under the pin directory that userspace opens by name (bpftool:
@@ -214,8 +214,11 @@ struct connctl_rule_index {
  * every rule: an LPM trie whose entries hold the ids of the rules with that
  * exact prefix (no remote: ::/0). The matcher looks the remote address up,
  * then again below the prefix found, and so on up to ::/0, trying only the
- * rules listed on the way. An entry with more rules than it can list, or a
- * chain deeper than CONNCTL_LPM_DEPTH, sends it back to walking them all.
+ * rules listed on the way. Rules with no remote prefix and one local port
+ * are listed by that port instead (rule_ports, same buckets): a thousand
+ * `lport` rules do not crowd ::/0. An entry with more rules than it can
+ * list, or a chain deeper than CONNCTL_LPM_DEPTH, sends it back to walking
+ * them all.
  */
 #define CONNCTL_BUCKET_IDS	6
 #define CONNCTL_LPM_DEPTH	8

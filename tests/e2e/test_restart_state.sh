@@ -12,7 +12,7 @@ start_agent
 connctl rule add action reset lport 9 >/dev/null
 connctl rule add action drain lport 8080 ttl 1h quiet 200ms >/dev/null
 connctl rule add action observe rport 443 mark 7 >/dev/null
-connctl rule add action reset lport 10 ttl 2s >/dev/null
+connctl rule add action reset lport 10 ttl 4s >/dev/null
 connctl rule del 1 >/dev/null
 ids() { connctl -j rule show | jget "$(cat)" '[r["id"] for r in d]'; }
 expect_eq "$(ids)" "[2, 3, 4]" "rules before any restart"
@@ -38,12 +38,13 @@ kill_agent
 start_agent
 expect_eq "$(ids)" "[2, 3, 4]" "rules after SIGKILL and restart"
 
-# A reboot: the pins are gone. The rule with a 2 s ttl runs out meanwhile.
+# A reboot: the pins are gone. The rule with a 4 s ttl runs out meanwhile
+# (long enough to outlast the restarts before, even on a loaded machine).
 stop_agent
 in_ns_only "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1
 [ ! -d "$PIN_DIR" ] || die "the pins survived --uninstall"
-sleep_past_ttl() { [ "$(($(date +%s) - $(stat -c %Y "$STATE_FILE")))" -ge 3 ]; }
-wait_until 6 sleep_past_ttl || die "waiting for the ttl"
+sleep_past_ttl() { [ "$(($(date +%s) - $(stat -c %Y "$STATE_FILE")))" -ge 5 ]; }
+wait_until 10 sleep_past_ttl || die "waiting for the ttl"
 start_agent
 show=$(connctl -j rule show)
 expect_eq "$(jget "$show" '[r["id"] for r in d]')" "[2, 3]" "rules back from the state file"

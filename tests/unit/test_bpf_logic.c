@@ -243,20 +243,29 @@ static int ingress(struct tc_bpf *tc, struct pkt *p, __u32 *mark)
 	return (int)opts.retval;
 }
 
-/* A standing rule, as the agent puts it in the maps: rules, index, prefixes. */
+/*
+ * A standing rule, as the agent puts it in the maps: the rules map, the
+ * index, and its listing: by local port for one port and no remote prefix,
+ * else under ::/0.
+ */
 static void stand(struct tc_bpf *tc, struct connctl_rule_index *index,
 		  const struct connctl_rule *rule)
 {
 	struct connctl_lpm_key key = { .prefixlen = 0 };
 	struct connctl_rule_bucket b = { .prefixlen = 0 };
-	__u32 id = rule->id;
+	bool by_port = (rule->match & CONNCTL_MATCH_LPORT) && rule->lport.min == rule->lport.max;
+	__u32 id = rule->id, port = rule->lport.min;
+	struct bpf_map *map = by_port ? tc->maps.rule_ports : tc->maps.rule_lpm;
+	const void *k = by_port ? (const void *)&port : (const void *)&key;
+	size_t ksize = by_port ? sizeof(port) : sizeof(key);
 
 	assert_int_equal(bpf_map__update_elem(tc->maps.rules, &id, sizeof(id), rule,
 					      sizeof(*rule), BPF_ANY), 0);
-	bpf_map__lookup_elem(tc->maps.rule_lpm, &key, sizeof(key), &b, sizeof(b), 0);
-	b.ids[b.count++] = id;
-	assert_int_equal(bpf_map__update_elem(tc->maps.rule_lpm, &key, sizeof(key), &b,
-					      sizeof(b), BPF_ANY), 0);
+	bpf_map__lookup_elem(map, k, ksize, &b, sizeof(b), 0);
+	if (b.count < CONNCTL_BUCKET_IDS)
+		b.ids[b.count] = id;
+	b.count++;
+	assert_int_equal(bpf_map__update_elem(map, k, ksize, &b, sizeof(b), BPF_ANY), 0);
 	index->ids[index->count++] = id;
 	index->gen++;
 }
@@ -318,6 +327,26 @@ static void test_tc_classify(void **state)
 					      sizeof(flow), 0), 0);
 	assert_int_equal(flow.state, CONNCTL_FLOW_RESET);
 	assert_int_equal(flow.dropped, 1);
+
+	/*
+	 * A thousand rules of one port each: each found through its port, so
+	 * the right one marks its flow (a walk of all would find it too, but
+	 * ::/0 lists none of them: no rule is under it).
+	 */
+	for (__u32 i = 0; i < 1000; i++) {
+		struct connctl_rule r = { .id = 100 + i, .action = CONNCTL_ACTION_OBSERVE,
+					  .match = CONNCTL_MATCH_LPORT,
+					  .lport = { (__u16)(20000 + i), (__u16)(20000 + i) },
+					  .mark = 5000 + i };
+
+		stand(tc, index, &r);
+	}
+	p = packet("10.0.0.2", 40003, "10.0.0.1", 20777, false);
+	assert_int_equal(ingress(tc, &p, &mark), 0);
+	assert_int_equal(mark, 5777);
+	p = packet("10.0.0.2", 40004, "10.0.0.1", 21000, false);
+	assert_int_equal(ingress(tc, &p, &mark), 0);
+	assert_int_equal(mark, 0);
 
 	munmap(index, len);
 	tc_bpf__destroy(tc);

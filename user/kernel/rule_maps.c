@@ -75,6 +75,86 @@ static void index_bump_gen(struct connctl_rule_index *index)
 	__atomic_add_fetch(&index->gen, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * Where the matchers find a rule: by its remote prefix (rule_lpm); with
+ * none, by its one local port (rule_ports), else by its cgroup
+ * (rule_cgroups), else under ::/0.
+ */
+enum listing { BY_PREFIX, BY_PORT, BY_CGROUP };
+
+struct listing_key {
+	enum listing	by;
+	__u32		port;
+	__u64		cgroup;
+};
+
+static struct listing_key listing_of(const struct connctl_rule *rule)
+{
+	if (rule->match & CONNCTL_MATCH_REMOTE)
+		return (struct listing_key){ .by = BY_PREFIX };
+	if ((rule->match & CONNCTL_MATCH_LPORT) && rule->lport.min == rule->lport.max)
+		return (struct listing_key){ .by = BY_PORT, .port = rule->lport.min };
+	if (rule->match & CONNCTL_MATCH_CGROUP)
+		return (struct listing_key){ .by = BY_CGROUP, .cgroup = rule->cgroup_id };
+	return (struct listing_key){ .by = BY_PREFIX };
+}
+
+static bool same_listing(const struct listing_key *a, const struct listing_key *b)
+{
+	return a->by == b->by && a->port == b->port && a->cgroup == b->cgroup;
+}
+
+/* The hash that lists rules by port or cgroup, and the key into it. */
+static int listing_map(struct datapath *dp, const struct listing_key *k, const void **key)
+{
+	if (k->by == BY_PORT) {
+		*key = &k->port;
+		return bpf_map__fd(dp->sockops->maps.rule_ports);
+	}
+	*key = &k->cgroup;
+	return bpf_map__fd(dp->sockops->maps.rule_cgroups);
+}
+
+static int hashed_add(struct datapath *dp, const struct connctl_rule *rule,
+		      const struct listing_key *k)
+{
+	struct connctl_rule_bucket b = {};
+	const void *key;
+	int fd = listing_map(dp, k, &key);
+
+	bpf_map_lookup_elem(fd, key, &b);
+	if (b.count < CONNCTL_BUCKET_IDS)
+		b.ids[b.count] = rule->id;
+	b.count++;
+	return bpf_map_update_elem(fd, key, &b, BPF_ANY) ? -errno : 0;
+}
+
+/* A rule left: its port's or cgroup's entry, listed again from the rules that stand. */
+static void hashed_del(struct datapath *dp, const struct rule_view *standing,
+		       const struct connctl_rule *rule, const struct listing_key *k)
+{
+	struct connctl_rule_bucket b = {};
+	const void *key;
+	int fd = listing_map(dp, k, &key), err;
+
+	for (size_t i = 0; i < standing->n; i++) {
+		const struct connctl_rule *r = rule_view_at(standing, i);
+		struct listing_key rk = listing_of(r);
+
+		if (!same_listing(&rk, k))
+			continue;
+		if (b.count < CONNCTL_BUCKET_IDS)
+			b.ids[b.count] = r->id;
+		b.count++;
+	}
+	if (b.count)
+		err = bpf_map_update_elem(fd, key, &b, BPF_ANY);
+	else
+		err = bpf_map_delete_elem(fd, key) && errno != ENOENT;
+	if (err)
+		pr_warn("rule %u: cannot update the rule listing: %s", rule->id, strerror(errno));
+}
+
 static void lpm_key_of(const struct connctl_rule *rule, struct connctl_lpm_key *key)
 {
 	memset(key, 0, sizeof(*key));
@@ -91,12 +171,16 @@ static bool lpm_lookup_exact(int fd, const struct connctl_lpm_key *key,
 	return !bpf_map_lookup_elem(fd, key, b) && b->prefixlen == key->prefixlen;
 }
 
+/* A rule listed where the matchers look for it. */
 static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
+	struct listing_key k = listing_of(rule);
 	struct connctl_rule_bucket b;
 	struct connctl_lpm_key key;
 
+	if (k.by != BY_PREFIX)
+		return hashed_add(dp, rule, &k);
 	lpm_key_of(rule, &key);
 	if (!lpm_lookup_exact(fd, &key, &b)) {
 		memset(&b, 0, sizeof(b));
@@ -109,24 +193,29 @@ static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
 }
 
 /*
- * A rule left the table: its prefix's entry, listed again from the table
+ * A rule left the table: its listing's entry, listed again from the table
  * (the entry may have listed only some of its rules).
  */
 static void lpm_del(struct datapath *dp, const struct rule_view *standing,
 		    const struct connctl_rule *rule)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
+	struct listing_key lk = listing_of(rule);
 	struct connctl_rule_bucket b = {};
 	struct connctl_lpm_key key, k;
 	int err;
 
+	if (lk.by != BY_PREFIX) {
+		hashed_del(dp, standing, rule, &lk);
+		return;
+	}
 	lpm_key_of(rule, &key);
 	b.prefixlen = key.prefixlen;
 	for (size_t i = 0; i < standing->n; i++) {
 		const struct connctl_rule *r = rule_view_at(standing, i);
 
 		lpm_key_of(r, &k);
-		if (memcmp(&k, &key, sizeof(k)))
+		if (listing_of(r).by != BY_PREFIX || memcmp(&k, &key, sizeof(k)))
 			continue;
 		if (b.count < CONNCTL_BUCKET_IDS)
 			b.ids[b.count] = r->id;
@@ -144,10 +233,20 @@ static void lpm_del(struct datapath *dp, const struct rule_view *standing,
 static int lpm_rebuild(struct datapath *dp, const struct rule_view *standing)
 {
 	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm), err;
+	int ports = bpf_map__fd(dp->sockops->maps.rule_ports);
+	int cgroups = bpf_map__fd(dp->sockops->maps.rule_cgroups);
 	struct connctl_lpm_key key;
+	__u64 cgroup;
+	__u32 port;
 
 	while (!bpf_map_get_next_key(fd, NULL, &key))
 		if (bpf_map_delete_elem(fd, &key))
+			return -errno;
+	while (!bpf_map_get_next_key(ports, NULL, &port))
+		if (bpf_map_delete_elem(ports, &port))
+			return -errno;
+	while (!bpf_map_get_next_key(cgroups, NULL, &cgroup))
+		if (bpf_map_delete_elem(cgroups, &cgroup))
 			return -errno;
 	for (size_t i = 0; i < standing->n; i++) {
 		err = lpm_add(dp, rule_view_at(standing, i));
