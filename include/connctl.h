@@ -32,7 +32,12 @@
 #define CONNCTL_LINK_SKB_OUT	"skb_out_link"
 
 #define CONNCTL_MAX_RULES	131072
-#define CONNCTL_EVENTS_BYTES	(4u << 20)
+/*
+ * The kernel-to-agent ring buffer. Small: a burst that overflows it loses
+ * no enforcement (sockops tags all the same, the agent catches up with one
+ * sweep), and the agent maps it twice.
+ */
+#define CONNCTL_EVENTS_BYTES	(1u << 20)
 #define CONNCTL_MAX_FLOWS	65536
 #define CONNCTL_MAX_TC_IFACES	64
 /* Our tc filters on an interface: handle and priority, so we remove only ours. */
