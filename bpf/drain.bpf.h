@@ -118,11 +118,25 @@ static __always_inline __u64 drain_wait_ns(const struct tcp_sock *tp,
 	return drain_judge(&v, tag);
 }
 
-static __always_inline bool drain_at_boundary(const struct tcp_sock *tp,
-					      const struct connctl_sk_tag *tag,
-					      __u64 now)
+/*
+ * What to tell the agent of a drain now: READY at a boundary, BOUNDARY
+ * with the time its quiet runs out (the agent closes it then if nothing
+ * moved), else TAGGED (or nothing, none_type 0).
+ */
+static __always_inline enum connctl_event_type drain_event(const struct tcp_sock *tp,
+							   const struct connctl_sk_tag *tag,
+							   __u64 now, __u64 *due_ns,
+							   enum connctl_event_type none_type)
 {
-	return drain_wait_ns(tp, tag, now) == 0;
+	__u64 wait = drain_wait_ns(tp, tag, now);
+
+	*due_ns = 0;
+	if (wait == DRAIN_BUSY)
+		return none_type;
+	if (!wait)
+		return CONNCTL_EV_READY;
+	*due_ns = now + wait;
+	return CONNCTL_EV_BOUNDARY;
 }
 
 static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
@@ -132,7 +146,7 @@ static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
 	tag->rule_id = rule->id;
 	tag->action = rule->action;
 	tag->role = role;
-	tag->pad = 0;
+	tag->flags = 0;
 	tag->tagged_ns = now;
 	tag->deadline_ns = rule->action == CONNCTL_ACTION_DRAIN ? now + rule->timeout_ns : 0;
 	tag->quiet_ns = rule->quiet_ns;
@@ -193,11 +207,35 @@ static __always_inline void tuple_set_cgroups(const struct sock_common *skc,
 	}
 }
 
-/* The ring buffer is full when this fails: counted, and the agent sweeps. */
+/* Whether the socket's cgroup is at or below cgroup id (at level): a walk up. */
+static __always_inline bool sock_under_cgroup(const struct sock_common *skc, __u64 id,
+					      int level)
+{
+	struct cgroup *cg = sock_cgroup(skc);
+	struct cgroup_subsys_state *parent;
+
+	for (int i = 0; i < 32 && cg; i++) {
+		int at = BPF_CORE_READ(cg, level);
+
+		if (at == level)
+			return BPF_CORE_READ(cg, kn, id) == id;
+		if (at < level)
+			return false;
+		parent = BPF_CORE_READ(cg, self.parent);
+		cg = parent ? (struct cgroup *)((void *)parent -
+					       bpf_core_field_offset(struct cgroup, self)) : NULL;
+	}
+	return false;
+}
+
+/*
+ * The ring buffer is full when this fails: counted, and the agent sweeps.
+ * due_ns: when a drain's quiet runs out, for a boundary; 0 otherwise.
+ */
 static __always_inline bool emit_event(enum connctl_event_type type,
 				       const struct connctl_sk_tag *tag,
 				       const struct tcp_sock *tp, __u64 cookie,
-				       const struct connctl_tuple *tuple)
+				       const struct connctl_tuple *tuple, __u64 due_ns)
 {
 	struct connctl_event *ev;
 
@@ -217,6 +255,10 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	ev->bytes_received = tp ? tp->bytes_received : 0;
 	ev->bytes_acked = tp ? tp->bytes_acked : 0;
 	ev->cgroup_id = tp ? sock_cgroup_id(&tp->inet_conn.icsk_inet.sk.__sk_common) : 0;
+	ev->due_ns = due_ns;
+	ev->deadline_ns = tag->deadline_ns;
+	ev->flags = tag->flags;
+	ev->pad = 0;
 	ev->tuple = *tuple;
 	bpf_ringbuf_submit(ev, 0);
 	return true;

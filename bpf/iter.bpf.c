@@ -54,6 +54,9 @@ __u64 iter_listen_ports[65536 / 64];
  */
 __u32 iter_shard;
 __u32 iter_shards;
+/* The cgroup sockops is attached to: a drain tagged under it reports its own boundaries. */
+__u64 iter_cb_cgroup_id;
+__u32 iter_cb_cgroup_level;
 
 /*
  * Connections only: a LISTEN socket is a service, not a connection; TIME_WAIT
@@ -100,9 +103,10 @@ static __always_inline void set_cb_flags(struct tcp_sock *tp, int flags)
 
 static __always_inline void report(enum connctl_event_type type,
 				   const struct connctl_sk_tag *tag,
-				   struct tcp_sock *tp, const struct connctl_tuple *t)
+				   struct tcp_sock *tp, const struct connctl_tuple *t,
+				   __u64 due_ns)
 {
-	if (!emit_event(type, tag, tp, bpf_get_socket_cookie(tp), t))
+	if (!emit_event(type, tag, tp, bpf_get_socket_cookie(tp), t, due_ns))
 		iter_lost++;
 }
 
@@ -120,18 +124,24 @@ static __always_inline bool apply_tag(struct sock_common *skc, const struct conn
 	tag = bpf_sk_storage_get(&sk_tags, tp, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!tag)
 		return false;
+	enum connctl_event_type type;
+	__u64 due;
+
 	if (tag->action == CONNCTL_ACTION_NONE ||
-	    rule_beats(rule, tag->rule_id, tag->action))
+	    rule_beats(rule, tag->rule_id, tag->action)) {
 		tag_from_rule(tag, rule, role_of(t->lport), now);
+		/* A server side under --cgroup: sockops reports its boundaries itself. */
+		if (tag->role == CONNCTL_ROLE_PASSIVE &&
+		    sock_under_cgroup(skc, iter_cb_cgroup_id, iter_cb_cgroup_level))
+			tag->flags |= CONNCTL_TAG_CALLBACKS;
+	}
 	if (tag->action == CONNCTL_ACTION_CANCEL) {
-		report(CONNCTL_EV_READY, tag, tp, t);
+		report(CONNCTL_EV_READY, tag, tp, t, 0);
 		return true;
 	}
 	set_cb_flags(tp, tp->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
-	if (drain_at_boundary(tp, tag, now))
-		report(CONNCTL_EV_READY, tag, tp, t);
-	else
-		report(CONNCTL_EV_TAGGED, tag, tp, t);
+	type = drain_event(tp, tag, now, &due, CONNCTL_EV_TAGGED);
+	report(type, tag, tp, t, due);
 	return true;
 }
 
@@ -198,7 +208,7 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 		return;
 	/* A reset match whose event was lost is held still: reset it now. */
 	if (tag->action == CONNCTL_ACTION_RESET && iter_mode == CONNCTL_ITER_CATCH_UP) {
-		report(CONNCTL_EV_CAUGHT, tag, tp, t);
+		report(CONNCTL_EV_CAUGHT, tag, tp, t, 0);
 		bpf_sock_destroy(skc);
 		return;
 	}
@@ -210,18 +220,18 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 	iter_pending++;
 	if (tag->action == CONNCTL_ACTION_CANCEL) {
 		/* Not closed yet: its owner was not found; the agent retries. */
-		report(CONNCTL_EV_READY, tag, tp, t);
+		report(CONNCTL_EV_READY, tag, tp, t, 0);
 		return;
 	}
 	if (now >= tag->deadline_ns) {
 		/* Event first: once destroyed, the counters read zero. */
-		report(CONNCTL_EV_TIMEOUT, tag, tp, t);
+		report(CONNCTL_EV_TIMEOUT, tag, tp, t, 0);
 		bpf_sock_destroy(skc);
 		return;
 	}
 	wait = drain_wait_ns(tp, tag, now);
 	if (!wait) {
-		report(CONNCTL_EV_READY, tag, tp, t);
+		report(CONNCTL_EV_READY, tag, tp, t, 0);
 		return;
 	}
 	if (wait != DRAIN_BUSY && (!iter_next_ns || now + wait < iter_next_ns))

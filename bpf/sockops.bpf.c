@@ -55,6 +55,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	struct tcp_sock *tp;
 	struct bpf_sock *sk;
 	__u32 zero = 0, count;
+	__u64 due = 0;
 
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
@@ -93,7 +94,12 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
 	if (tag->action == CONNCTL_ACTION_RESET)
 		bound_hold(skops);
-	emit_event(CONNCTL_EV_MATCH, tag, tp, bpf_get_socket_cookie(skops), &best.tuple);
+	if (tag->role == CONNCTL_ROLE_PASSIVE)
+		tag->flags |= CONNCTL_TAG_CALLBACKS;
+	/* A drain may sit at a boundary already: when its quiet runs out, then. */
+	if (tag->action == CONNCTL_ACTION_DRAIN)
+		drain_event(tp, tag, bpf_ktime_get_ns(), &due, 0);
+	emit_event(CONNCTL_EV_MATCH, tag, tp, bpf_get_socket_cookie(skops), &best.tuple, due);
 }
 
 /* RTT_CB comes with each ACK that acknowledges new data. */
@@ -101,9 +107,10 @@ static __always_inline void on_ack(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
 	struct connctl_tuple t = {};
+	enum connctl_event_type type;
 	struct connctl_sk_tag *tag;
 	struct tcp_sock *tp;
-	__u64 now;
+	__u64 now, due;
 
 	if (!sk)
 		return;
@@ -116,13 +123,16 @@ static __always_inline void on_ack(struct bpf_sock_ops *skops)
 	now = bpf_ktime_get_ns();
 	tag->last_ack_ns = now;
 	/*
-	 * No quiet period: this ACK may end the response, so report it now
-	 * rather than at the next sweep. If it carries the next request, its
-	 * data is not counted yet; the agent sees the count move, and waits.
+	 * This ACK may end a response: reported now, READY with no quiet
+	 * period, else BOUNDARY with when the quiet runs out, so the agent
+	 * checks it then, and no sweep walks the sockets meanwhile. If it
+	 * carries the next request, its data is not counted yet; the agent sees
+	 * the count move, and waits for the next boundary.
 	 */
-	if (!tag->quiet_ns && drain_at_boundary(tp, tag, now)) {
+	type = drain_event(tp, tag, now, &due, 0);
+	if (type) {
 		tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
-		emit_event(CONNCTL_EV_READY, tag, tp, bpf_get_socket_cookie(skops), &t);
+		emit_event(type, tag, tp, bpf_get_socket_cookie(skops), &t, due);
 	}
 }
 
@@ -141,7 +151,7 @@ static __always_inline void on_state(struct bpf_sock_ops *skops)
 		return;
 	tp = bpf_skc_to_tcp_sock(sk);
 	/* The agent knows the tuple by the cookie: the END needs none. */
-	emit_event(CONNCTL_EV_END, tag, tp, bpf_get_socket_cookie(skops), &t);
+	emit_event(CONNCTL_EV_END, tag, tp, bpf_get_socket_cookie(skops), &t, 0);
 }
 
 SEC("sockops")

@@ -165,11 +165,21 @@ enum connctl_role {
  * Per-socket state (sk_storage): a socket is tagged by the rule it matched,
  * with what a drain needs after that rule is gone (a `once` rule, a ttl).
  */
+/* What a tag knows of its socket. */
+enum connctl_tag_flags {
+	/*
+	 * Its boundaries are reported as they come: the server side of a
+	 * connection under --cgroup, whose response ends with the ACK sockops
+	 * sees. A client's ends with data arriving, which sockops does not see.
+	 */
+	CONNCTL_TAG_CALLBACKS	= 1u << 0,
+};
+
 struct connctl_sk_tag {
 	__u32			rule_id;
 	enum connctl_action	action;
 	enum connctl_role	role;
-	__u32			pad;
+	__u32			flags;		/* enum connctl_tag_flags */
 	__u64			tagged_ns;	/* CLOCK_MONOTONIC, as all _ns below */
 	__u64			deadline_ns;	/* drain: reset at this time */
 	__u64			quiet_ns;	/* drain: see connctl_rule */
@@ -184,6 +194,7 @@ enum connctl_event_type {
 	CONNCTL_EV_TIMEOUT	= 4,	/* drain timed out: the kernel reset it */
 	CONNCTL_EV_END		= 5,	/* a tagged connection closed */
 	CONNCTL_EV_CAUGHT	= 6,	/* a reset match the agent never heard of: reset now */
+	CONNCTL_EV_BOUNDARY	= 7,	/* a drain at a boundary: close it at due_ns if nothing moves */
 };
 
 struct connctl_event {
@@ -198,6 +209,10 @@ struct connctl_event {
 	__u64			bytes_received;	/* as tcp_info's counters */
 	__u64			bytes_acked;
 	__u64			cgroup_id;	/* the socket's cgroup; 0: not known */
+	__u64			due_ns;		/* a drain's quiet runs out then; 0: not at a boundary */
+	__u64			deadline_ns;	/* a drain's timeout */
+	__u32			flags;		/* the tag's: enum connctl_tag_flags */
+	__u32			pad;
 	struct connctl_tuple	tuple;
 };
 
@@ -344,7 +359,7 @@ CONNCTL_ASSERT_SIZE(struct connctl_rule, 120);
 CONNCTL_ASSERT_SIZE(struct connctl_tuple, 112);
 CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 48);
-CONNCTL_ASSERT_SIZE(struct connctl_event, 184);
+CONNCTL_ASSERT_SIZE(struct connctl_event, 208);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
 CONNCTL_ASSERT_SIZE(struct connctl_agent_state, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 12 + 4 * CONNCTL_MAX_RULES);

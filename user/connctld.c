@@ -523,7 +523,8 @@ static int open_front(struct agent *agent)
 	};
 	agent->metrics = (struct metrics_http){
 		.counters = &agent->counters, .requests = &agent->dispatch.counters,
-		.rb = &agent->rb, .dp = &agent->dp, .n_ifaces = cfg->n_ifaces,
+		.rb = &agent->rb, .dp = &agent->dp, .drainer = &agent->drainer,
+		.n_ifaces = cfg->n_ifaces,
 	};
 	err = metrics_open(&agent->metrics, &agent->loop, cfg->metrics_listen);
 	if (err)

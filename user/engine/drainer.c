@@ -35,6 +35,8 @@ enum {
 #define SWEEPS_PER_GC		50
 /* A socket not yet accepted has no owner: give the owner this long. */
 #define OWNER_WAIT_NS		(1 * NSEC_PER_SEC)
+/* ... looking for it again this often. */
+#define OWNER_RETRY_NS		(50 * NSEC_PER_MSEC)
 /* A walk of /proc serves every lookup of a batch of closes. */
 #define OWNER_INDEX_FRESH_NS	(5 * NSEC_PER_MSEC)
 
@@ -191,8 +193,12 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 	if (fd < 0) {
 		if (!t->no_owner_since_ns)
 			t->no_owner_since_ns = now;
-		if (now - t->no_owner_since_ns >= OWNER_WAIT_NS)
+		if (now - t->no_owner_since_ns >= OWNER_WAIT_NS) {
 			reset(d, t, ev, CLOSE_RST_NO_OWNER);
+			return;
+		}
+		t->ev = *ev;
+		t->due_ns = now + OWNER_RETRY_NS;
 		return;
 	}
 	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
@@ -219,6 +225,9 @@ static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
 	t->cgroup_id = ev->cgroup_id;
 	t->rule_id = ev->rule_id;
 	t->action = ev->action;
+	t->deadline_ns = ev->action == CONNCTL_ACTION_DRAIN ? ev->deadline_ns : 0;
+	t->callbacks = ev->flags & CONNCTL_TAG_CALLBACKS;
+	t->ev = *ev;
 	publish_tracked(d, BUS_TAGGED, t);
 	return t;
 }
@@ -230,17 +239,25 @@ void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 	switch (ev->type) {
 	case CONNCTL_EV_MATCH:
 	case CONNCTL_EV_TAGGED:
+	case CONNCTL_EV_BOUNDARY:
 		t = track(d, ev);
 		if (t && ev->action == CONNCTL_ACTION_CANCEL)
 			try_close(d, t, ev);
+		/* At a boundary: closed when its quiet runs out, if nothing moved. */
+		if (t && ev->due_ns) {
+			t->due_ns = ev->due_ns;
+			t->ev = *ev;
+		}
 		/* Its owner, known before its boundary comes: one walk a batch. */
-		if (t && ev->type == CONNCTL_EV_TAGGED && ev->action == CONNCTL_ACTION_DRAIN)
+		if (t && ev->type != CONNCTL_EV_MATCH && ev->action == CONNCTL_ACTION_DRAIN)
 			owner_index_warm(&d->owners, OWNER_INDEX_FRESH_NS);
 		break;
 	case CONNCTL_EV_READY:
 		t = track(d, ev);
-		if (t)
+		if (t) {
+			t->due_ns = 0;
 			try_close(d, t, ev);
+		}
 		break;
 	case CONNCTL_EV_TIMEOUT:
 		t = tracked_find(&d->tracked, ev->cookie);
@@ -277,54 +294,87 @@ static void collect_gone(struct drainer *d)
 	}
 }
 
-static void set_timer(struct drainer *d, bool on)
+/*
+ * The one-shot timer, at the earliest of: a drain's quiet or timeout
+ * running out, a retry, a sweep. Events come in streams: a due time is
+ * never pushed later.
+ */
+static void set_timer(struct drainer *d, uint64_t at)
 {
-	struct itimerspec its = {};
-	uint64_t after = SWEEP_INTERVAL_NS, now;
+	struct itimerspec its = {}, cur;
+	uint64_t now = monotonic_ns(), after;
 
-	if (on && d->next_quiet_ns) {
-		now = monotonic_ns();
-		after = d->next_quiet_ns > now ? d->next_quiet_ns - now : 0;
-		if (after > SWEEP_INTERVAL_NS)
-			after = SWEEP_INTERVAL_NS;
-		if (after < SWEEP_SOONEST_NS)
-			after = SWEEP_SOONEST_NS;
-	}
-	if (on) {
-		struct itimerspec cur;
-
-		/* Events come in streams: never push a due sweep later. */
+	if (at) {
+		after = at > now + SWEEP_SOONEST_NS ? at - now : SWEEP_SOONEST_NS;
 		if (!timerfd_gettime(d->timer.fd, &cur) &&
 		    (cur.it_value.tv_sec || cur.it_value.tv_nsec) &&
 		    (uint64_t)cur.it_value.tv_sec * NSEC_PER_SEC +
 		    (uint64_t)cur.it_value.tv_nsec <= after)
 			return;
-		/* One-shot: each sweep sets the next. */
-		its.it_value.tv_nsec = (long)after;
+		its.it_value.tv_sec = (time_t)(after / NSEC_PER_SEC);
+		its.it_value.tv_nsec = (long)(after % NSEC_PER_SEC);
 	}
 	timerfd_settime(d->timer.fd, 0, &its, NULL);
 }
 
 /*
- * A pass over the tagged connections. What it reports (boundaries reached)
- * arrives on the ring buffer, whose watch hands it back to us: the sweep
- * never calls into the event intake itself.
+ * A pass over the tagged connections, for those whose boundaries sockops
+ * cannot report (outside --cgroup). What it reports arrives on the ring
+ * buffer, whose watch hands it back to us: the sweep never calls into the
+ * event intake itself.
  */
 static void sweep(struct drainer *d)
 {
 	struct pass_result res;
 
+	d->sweeps++;
 	if (passes_sweep(d->dp, &res))
 		return;
 	d->kernel_pending = res.pending;
 	d->next_quiet_ns = res.next_ns;
-	if (++d->sweeps % SWEEPS_PER_GC == 0)
+	if (d->sweeps % SWEEPS_PER_GC == 0)
 		collect_gone(d);
+}
+
+/*
+ * Sweeps are for drains sockops cannot see (outside --cgroup), and for
+ * tagged connections the kernel knows of and the agent does not (a
+ * restart): every other waiting connection reports its own boundaries.
+ */
+static bool sweeps_needed(const struct drainer *d, bool blind)
+{
+	return blind || d->kernel_pending > d->tracked.n;
 }
 
 void drainer_schedule(struct drainer *d)
 {
-	set_timer(d, d->tracked.n || d->kernel_pending);
+	const struct tracked_table *tt = &d->tracked;
+	uint64_t next = 0, now = monotonic_ns(), at;
+	bool blind = false;
+
+	for (size_t i = 0; i < tt->cap; i++) {
+		const struct tracked *t = &tt->slots[i];
+
+		if (!t->cookie)
+			continue;
+		blind |= !t->callbacks;
+		if (t->due_ns && (!next || t->due_ns < next))
+			next = t->due_ns;
+		if (t->deadline_ns && (!next || t->deadline_ns < next))
+			next = t->deadline_ns;
+	}
+	if (sweeps_needed(d, blind)) {
+		at = now + SWEEP_INTERVAL_NS;
+		if (d->next_quiet_ns && d->next_quiet_ns < at)
+			at = d->next_quiet_ns;
+		if (!d->sweep_at_ns || at < d->sweep_at_ns)
+			d->sweep_at_ns = at;
+		if (!next || d->sweep_at_ns < next)
+			next = d->sweep_at_ns;
+	} else {
+		d->sweep_at_ns = 0;
+	}
+	set_timer(d, next);
 }
 
 void drainer_note_pending(struct drainer *d, uint64_t pending)
@@ -333,15 +383,44 @@ void drainer_note_pending(struct drainer *d, uint64_t pending)
 		d->kernel_pending = pending;
 }
 
+/* The waiting connections whose time came: a deadline (reset), a quiet run out (close). */
+static void look_again(struct drainer *d, uint64_t now)
+{
+	struct tracked_table *tt = &d->tracked;
+	size_t i = 0;
+
+	while (i < tt->cap) {
+		struct tracked *t = &tt->slots[i];
+		uint64_t cookie = t->cookie;
+
+		if (cookie && t->deadline_ns && now >= t->deadline_ns) {
+			reset(d, t, &t->ev, CLOSE_RST_TIMEOUT);
+		} else if (cookie && t->due_ns && now >= t->due_ns) {
+			struct connctl_event ev = t->ev;
+
+			t->due_ns = 0;
+			try_close(d, t, &ev);
+		}
+		/* Removed: another may have moved into this slot. */
+		if (!cookie || tt->slots[i].cookie == cookie)
+			i++;
+	}
+}
+
 static void on_timer(struct watch *w, uint32_t events)
 {
 	struct drainer *d = container_of(w, struct drainer, timer);
-	uint64_t expirations;
+	uint64_t expirations, now;
 
 	if (read(w->fd, &expirations, sizeof(expirations)) < 0)
 		return;
-	d->next_quiet_ns = 0;
-	sweep(d);
+	now = monotonic_ns();
+	look_again(d, now);
+	if (d->sweep_at_ns && now >= d->sweep_at_ns) {
+		d->sweep_at_ns = 0;
+		d->next_quiet_ns = 0;
+		sweep(d);
+	}
 	drainer_schedule(d);
 }
 

@@ -31,7 +31,8 @@ struct drainer {
 	struct owner_index	owners;
 	uint64_t		kernel_pending;	/* tagged and open, at the last sweep */
 	uint64_t		next_quiet_ns;	/* CLOCK_MONOTONIC: sweep then; 0: none */
-	uint64_t		sweeps;
+	uint64_t		sweep_at_ns;	/* the next sweep; 0: none needed */
+	uint64_t		sweeps;		/* walks of the tagged connections, so far */
 };
 
 /* Also carries on with the drains a previous agent left waiting. */

@@ -3,6 +3,7 @@
 #ifndef CONNCTL_TRACKED_H
 #define CONNCTL_TRACKED_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "connctl.h"
@@ -15,6 +16,10 @@ struct tracked {
 	enum connctl_action	action;
 	uint64_t		no_owner_since_ns;
 	uint64_t		cgroup_id;	/* the socket's; 0: not known */
+	uint64_t		due_ns;		/* look again then (a quiet run out, a retry); 0: no */
+	uint64_t		deadline_ns;	/* a drain's timeout: reset then */
+	bool			callbacks;	/* sockops reports its boundaries */
+	struct connctl_event	ev;		/* the kernel's last word on it */
 };
 
 /* Open addressing with linear probing; a cookie is never 0. */

@@ -8,6 +8,7 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 #include "engine/counters.h"
+#include "engine/drainer.h"
 #include "engine/rulebook.h"
 #include "front/dispatch.h"
 #include "front/http.h"
@@ -178,6 +179,9 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	write_tc(f, mh);
 	write_requests(f, mh->requests);
 	write_health(f, mh->counters);
+	family(f, "connctl_sweeps_total", "counter",
+	       "Walks of the connections for drains sockops cannot see (outside --cgroup).");
+	fprintf(f, "connctl_sweeps_total %llu\n", (unsigned long long)mh->drainer->sweeps);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
 	fprintf(f, "connctl_metrics_scrapes_total %llu\n",
 		(unsigned long long)mh->scrapes);

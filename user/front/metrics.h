@@ -16,6 +16,7 @@
 
 struct counters;
 struct datapath;
+struct drainer;
 struct request_counters;
 struct rulebook;
 
@@ -25,6 +26,7 @@ struct metrics_http {
 	const struct request_counters	*requests;
 	const struct rulebook		*rb;
 	const struct datapath		*dp;
+	const struct drainer		*drainer;
 	size_t				n_ifaces;
 	/* Its own. */
 	struct loop			*loop;

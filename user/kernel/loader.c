@@ -328,6 +328,19 @@ static int attach_cgroup(struct datapath *dp, const char *pin_dir, const char *c
 	return err;
 }
 
+/* Which sockets sockops sees: the iterator tells the agent of them. */
+static int note_cgroup(struct datapath *dp, const char *cgroup)
+{
+	char path[PATH_MAX], err[256];
+
+	if (cgroup2_resolve(cgroup, &dp->cgroup_id, &dp->cgroup_level, path, sizeof(path),
+			    err, sizeof(err))) {
+		pr_warn("%s", err);
+		return -ENOENT;
+	}
+	return 0;
+}
+
 int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 {
 	int err;
@@ -348,6 +361,8 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 		err = load_objects(dp, pin_dir);
 	if (!err)
 		err = attach_cgroup(dp, pin_dir, cgroup);
+	if (!err)
+		err = note_cgroup(dp, cgroup);
 	if (err)
 		datapath_close(dp);
 	return err;

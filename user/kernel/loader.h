@@ -41,6 +41,8 @@ struct datapath {
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	struct connctl_agent_state *state;	/* agent_state, mmapped */
 	int			lock_fd;	/* flock on the pin dir */
+	uint64_t		cgroup_id;	/* where sockops is attached (--cgroup) */
+	uint32_t		cgroup_level;
 	bool			adopted;	/* found programs already attached */
 };
 

@@ -37,6 +37,8 @@ struct listing {
 
 struct pass {
 	struct iter_bpf		*iter;
+	uint64_t		dp_cgroup_id;	/* sockops' cgroup, for the tags' flags */
+	uint32_t		dp_cgroup_level;
 	struct bpf_link		*link;
 	enum connctl_iter_mode	mode;
 	int			fd;		/* the iterator, created in its namespace */
@@ -64,6 +66,8 @@ static void pass_setup(struct pass *p, const struct connctl_rule *rule,
 	}
 	bss->iter_shard = shard;
 	bss->iter_shards = shards;
+	bss->iter_cb_cgroup_id = p->dp_cgroup_id;
+	bss->iter_cb_cgroup_level = p->dp_cgroup_level;
 	bss->iter_matched = 0;
 	bss->iter_lost = 0;
 	bss->iter_pending = 0;
@@ -165,7 +169,8 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 
 	for (int i = 0; i < shards; i++) {
 		passes[i] = (struct pass){ .iter = dp->iter[i], .link = dp->iter_link[i],
-					   .mode = mode, .fd = -1 };
+					   .mode = mode, .fd = -1, .dp_cgroup_id = dp->cgroup_id,
+					   .dp_cgroup_level = dp->cgroup_level };
 		pass_setup(&passes[i], rule, batch, i, shards);
 	}
 	/* A LIST goes on writing where the last namespace's left off. */
