@@ -234,7 +234,11 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 		report(CONNCTL_EV_READY, tag, tp, t, 0);
 		return;
 	}
-	if (wait != DRAIN_BUSY && (!iter_next_ns || now + wait < iter_next_ns))
+	if (wait == DRAIN_BUSY)
+		return;
+	/* The agent looks again when the quiet runs out (a catch-up needs it). */
+	report(CONNCTL_EV_BOUNDARY, tag, tp, t, now + wait);
+	if (!iter_next_ns || now + wait < iter_next_ns)
 		iter_next_ns = now + wait;
 }
 
