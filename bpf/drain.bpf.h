@@ -258,7 +258,7 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	ev->due_ns = due_ns;
 	ev->deadline_ns = tag->deadline_ns;
 	ev->flags = tag->flags;
-	ev->pad = 0;
+	ev->quiet_ms = (__u32)(tag->quiet_ns / 1000000);
 	ev->tuple = *tuple;
 	bpf_ringbuf_submit(ev, 0);
 	return true;

@@ -212,7 +212,7 @@ struct connctl_event {
 	__u64			due_ns;		/* a drain's quiet runs out then; 0: not at a boundary */
 	__u64			deadline_ns;	/* a drain's timeout */
 	__u32			flags;		/* the tag's: enum connctl_tag_flags */
-	__u32			pad;
+	__u32			quiet_ms;	/* a drain's quiet period */
 	struct connctl_tuple	tuple;
 };
 

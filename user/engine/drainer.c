@@ -39,6 +39,8 @@ enum {
 #define OWNER_RETRY_NS		(50 * NSEC_PER_MSEC)
 /* A walk of /proc serves every lookup of a batch of closes. */
 #define OWNER_INDEX_FRESH_NS	(5 * NSEC_PER_MSEC)
+/* A connection the agent judges itself, looked at no more often than this. */
+#define JUDGE_AGAIN_MIN_NS	(50 * NSEC_PER_MSEC)
 
 /* --- outcomes, published --- */
 
@@ -166,6 +168,50 @@ static void shut_down(struct drainer *d, struct tracked *t, const struct connctl
 	untrack(d, t);
 }
 
+/*
+ * The agent's own judgement of a boundary, from tcp_info: nothing moved
+ * since the count was taken, nothing queued, the right side spoke last (by
+ * the milliseconds since data each way, a tie counting as busy) and nothing
+ * either way for the quiet period. Coarser than the kernel's, so used only
+ * for a connection found moved whose next boundary no event may report:
+ * sockops's event can go with an agent that read it and died.
+ */
+static bool judged_at_boundary(int fd, const struct tracked *t, const struct tcp_info *ti)
+{
+	uint32_t idle_ms = ti->tcpi_last_data_sent;
+	bool right_side_last;
+
+	if (!still_at_boundary(fd, &t->ev, ti))
+		return false;
+	if (ti->tcpi_state == TCP_STATE_CLOSE_WAIT)
+		return true;
+	/* A server answered last; a client's peer did. */
+	if (t->ev.role == CONNCTL_ROLE_PASSIVE)
+		right_side_last = ti->tcpi_last_data_sent < ti->tcpi_last_data_recv;
+	else
+		right_side_last = ti->tcpi_last_data_recv < ti->tcpi_last_data_sent;
+	if (!right_side_last)
+		return false;
+	if (ti->tcpi_last_data_recv < idle_ms)
+		idle_ms = ti->tcpi_last_data_recv;
+	if (ti->tcpi_last_ack_recv < idle_ms)
+		idle_ms = ti->tcpi_last_ack_recv;
+	return idle_ms >= t->ev.quiet_ms;
+}
+
+/* Moved since judged: counted afresh, and looked at again a quiet period on. */
+static void judge_later(struct tracked *t, const struct connctl_event *ev,
+			const struct tcp_info *ti, uint64_t now)
+{
+	uint64_t quiet_ns = (uint64_t)ev->quiet_ms * 1000000;
+
+	t->ev = *ev;
+	t->ev.bytes_received = ti->tcpi_bytes_received;
+	t->ev.bytes_acked = ti->tcpi_bytes_acked;
+	t->own_judgement = true;
+	t->due_ns = now + (quiet_ns > JUDGE_AGAIN_MIN_NS ? quiet_ns : JUDGE_AGAIN_MIN_NS);
+}
+
 static void try_close(struct drainer *d, struct tracked *t, const struct connctl_event *ev)
 {
 	struct sock_diag_info info;
@@ -201,8 +247,17 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 		t->due_ns = now + OWNER_RETRY_NS;
 		return;
 	}
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) ||
-	    (t->action == CONNCTL_ACTION_DRAIN && !still_at_boundary(fd, ev, &ti))) {
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		close(fd);
+		return;
+	}
+	if (t->action == CONNCTL_ACTION_DRAIN &&
+	    !(t->own_judgement ? judged_at_boundary(fd, t, &ti) : still_at_boundary(fd, ev, &ti))) {
+		pr_debug("rule %u: cookie %llu not at a boundary (in %llu, acked %llu): "
+			 "judged again in a quiet period", t->rule_id,
+			 (unsigned long long)t->cookie, (unsigned long long)ti.tcpi_bytes_received,
+			 (unsigned long long)ti.tcpi_bytes_acked);
+		judge_later(t, ev, &ti, now);
 		close(fd);
 		return;
 	}
@@ -247,6 +302,7 @@ void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 		if (t && ev->due_ns) {
 			t->due_ns = ev->due_ns;
 			t->ev = *ev;
+			t->own_judgement = false;
 		}
 		/* Its owner, known before its boundary comes: one walk a batch. */
 		if (t && ev->type != CONNCTL_EV_MATCH && ev->action == CONNCTL_ACTION_DRAIN)
@@ -256,6 +312,7 @@ void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 		t = track(d, ev);
 		if (t) {
 			t->due_ns = 0;
+			t->own_judgement = false;
 			try_close(d, t, ev);
 		}
 		break;

@@ -19,6 +19,7 @@ struct tracked {
 	uint64_t		due_ns;		/* look again then (a quiet run out, a retry); 0: no */
 	uint64_t		deadline_ns;	/* a drain's timeout: reset then */
 	bool			callbacks;	/* sockops reports its boundaries */
+	bool			own_judgement;	/* found moved: the agent judges it at due_ns */
 	struct connctl_event	ev;		/* the kernel's last word on it */
 };
 
