@@ -11,6 +11,9 @@ fetch:   one request for --path on one keep-alive connection; once --at-bytes
          of the body have arrived, run CMD; read the whole response, then wait
          for the server to close. Reports the body's length and sha256, how
          the connection ended (eof, reset, timeout) and when.
+again:   one request on one keep-alive connection, run CMD, and at once a
+         second request; report how the second answer came (ok, eof, reset,
+         timeout), when, and then how the connection ended.
 idle:    COUNT keep-alive connections with one request done, idle --idle
          seconds, run CMD, then report how long each took to see EOF.
 load:    COUNT connections, each a thread sending requests back to back for
@@ -235,6 +238,24 @@ def fetch(args):
     return 0
 
 
+def again(args):
+    host, socks = open_keepalive(args.to[0], 1, args.path)
+    s = socks[0]
+    cmd = subprocess.run(args.cmd, capture_output=True, text=True)
+    asked = time.monotonic()
+    deadline = asked + args.deadline
+    result = {"cmd": {"rc": cmd.returncode, "stdout": cmd.stdout, "stderr": cmd.stderr}}
+    result["second"] = exchange(s, host, args.path, deadline)
+    answered = time.monotonic()
+    result["second_after_ms"] = round((answered - asked) * 1000, 1)
+    if result["second"] == "ok":
+        result["end"], at = wait_end(s, deadline)
+        if at is not None:
+            result["end_after_ms"] = round((at - answered) * 1000, 1)
+    print(json.dumps(result))
+    return 0
+
+
 def idle(args):
     _, conns = open_keepalive(args.to[0], args.count, args.path)
     time.sleep(args.idle)
@@ -335,8 +356,8 @@ def load(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("mode", choices=["hold", "connect", "fetch", "idle", "load"],
-                   help="hold|fetch|idle|load ... -- CMD ARGS, or connect")
+    p.add_argument("mode", choices=["hold", "connect", "fetch", "again", "idle", "load"],
+                   help="hold|fetch|again|idle|load ... -- CMD ARGS, or connect")
     p.add_argument("--to", action="append", required=True,
                    help="HOST:PORT, repeatable")
     p.add_argument("--count", type=int, default=10)
@@ -354,7 +375,8 @@ def main():
     cmd = argv[argv.index("--") + 1:] if "--" in argv else []
     args = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
     args.cmd = cmd
-    modes = {"hold": hold, "connect": connect, "fetch": fetch, "idle": idle, "load": load}
+    modes = {"hold": hold, "connect": connect, "fetch": fetch, "again": again, "idle": idle,
+             "load": load}
     return modes[args.mode](args)
 
 
