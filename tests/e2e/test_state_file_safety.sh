@@ -18,12 +18,15 @@ grep -q "in use by another running connctld" <<<"$out" || die "no clear message:
 stop_agent
 # Started without --state-file, it names its default: one of its pin dir's.
 default_state=/var/lib/connctl/sys-fs-bpf-$TAG.json
+[ -d /var/lib/connctl ] && had_state_dir=yes || had_state_dir=
 nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --socket "$SOCK" --pin-dir "$PIN_DIR" \
 	--cgroup "$CGROUP" >>"$AGENT_LOG" 2>&1 &
 AGENT_PID=$!
 wait_until 10 test -S "$SOCK" || die "connctld did not start"
 stop_agent
 rm -f "$default_state" "$default_state.lock"
+# The agent made the directory: the machine gets it back as it was.
+[ -n "$had_state_dir" ] || rmdir /var/lib/connctl
 grep -q "state file $default_state)" "$AGENT_LOG" ||
 	die "the default state file is not $default_state"
 log "ok: the default state file follows the pin dir: $default_state"
