@@ -135,7 +135,6 @@ static bool still_at_boundary(int fd, const struct connctl_event *ev,
 			      const struct tcp_info *ti)
 {
 	int inq = 0, outq = 0;
-
 	uint64_t fin = 0;
 
 	if (ti->tcpi_state != TCP_STATE_ESTABLISHED && ti->tcpi_state != TCP_STATE_CLOSE_WAIT)
