@@ -71,6 +71,7 @@ struct drain_view {
 	__u32	copied_seq;
 	__u32	rcv_nxt;
 	__u32	snd_wl1;
+	__u32	peer_seq;	/* the end of the peer's data seen arriving */
 	__u32	state;		/* TCP_ESTABLISHED, TCP_CLOSE_WAIT, ... */
 	__u64	idle_ns;	/* nothing either way for this long */
 };
@@ -86,6 +87,13 @@ static __always_inline __u64 drain_judge(const struct drain_view *v,
 	bool peer_spoke_last;
 
 	if (v->snd_una != v->write_seq || v->copied_seq != v->rcv_nxt)
+		return DRAIN_BUSY;
+	/*
+	 * The ACK that completes a response can carry the next request: the
+	 * ACK is judged before its data is queued, but cgroup_skb saw the data
+	 * arrive.
+	 */
+	if ((__s32)(v->peer_seq - v->rcv_nxt) > 0)
 		return DRAIN_BUSY;
 	/* The peer has finished sending: nothing more is asked of us. */
 	if (v->state == TCP_CLOSE_WAIT)
@@ -108,6 +116,7 @@ static __always_inline __u64 drain_wait_ns(const struct tcp_sock *tp,
 		.copied_seq	= tp->copied_seq,
 		.rcv_nxt	= tp->rcv_nxt,
 		.snd_wl1	= tp->snd_wl1,
+		.peer_seq	= tag->peer_seq,
 		.state		= tp->inet_conn.icsk_inet.sk.__sk_common.skc_state,
 	};
 
@@ -141,7 +150,8 @@ static __always_inline enum connctl_event_type drain_event(const struct tcp_sock
 
 static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
 					  const struct connctl_rule *rule,
-					  enum connctl_role role, __u64 now)
+					  enum connctl_role role, __u64 now,
+					  const struct tcp_sock *tp)
 {
 	tag->rule_id = rule->id;
 	tag->action = rule->action;
@@ -151,6 +161,57 @@ static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
 	tag->deadline_ns = rule->action == CONNCTL_ACTION_DRAIN ? now + rule->timeout_ns : 0;
 	tag->quiet_ns = rule->quiet_ns;
 	tag->last_ack_ns = 0;
+	tag->first_turn_ns = 0;
+	tag->closing_ns = 0;
+	/* What was written before the rule came counts as answered: no turn yet. */
+	tag->answered_seq = tp->write_seq;
+	tag->peer_seq = tp->rcv_nxt;
+	tag->turned = 0;
+	tag->at_boundary = 0;
+	tag->paused = 0;
+	tag->closing = 0;
+}
+
+/*
+ * The turns of a drained server's conversation. A protocol where the client
+ * asks and waits (HTTP/1.1, most RPC) shows at L4 as turns: a boundary (all
+ * we wrote acknowledged, all the peer sent read) followed by the peer's next
+ * request. A paced answer shows a boundary followed by more of our own data.
+ *
+ * - A server whose peer has asked after an answer (turned) and that never
+ *   paused mid-answer is closed at its next boundary, the quiet waived: the
+ *   FIN leaves as soon as the agent acts, before a client that thinks at
+ *   all asks again.
+ * - A busy client whose ACKs ride on its next request shows no bare
+ *   boundary: once it has taken turns for a quiet period, its next request
+ *   is held back and the connection closed before it (cgroup_skb).
+ * - From the decision on (closing) cgroup_skb holds the peer's data back,
+ *   so a request that crosses the FIN never reaches the owner.
+ *
+ * A client-side drain keeps the quiet rule: its turns are its own owner's.
+ */
+static __always_inline void hold_peer(struct connctl_sk_tag *tag, __u64 now)
+{
+	tag->closing_ns = now;
+	tag->closing = 1;
+}
+
+/* What a boundary the judgement found means for a server, given its turns. */
+static __always_inline enum connctl_event_type drain_settle(struct connctl_sk_tag *tag,
+							    enum connctl_event_type type,
+							    __u64 *due_ns, __u64 now)
+{
+	if (tag->role != CONNCTL_ROLE_PASSIVE ||
+	    (type != CONNCTL_EV_READY && type != CONNCTL_EV_BOUNDARY))
+		return type;
+	tag->at_boundary = 1;
+	if (tag->turned && !tag->paused) {
+		type = CONNCTL_EV_READY;
+		*due_ns = 0;
+	}
+	if (type == CONNCTL_EV_READY)
+		hold_peer(tag, now);
+	return type;
 }
 
 /* A socket's tuple from its own point of view, ports in host order. */
@@ -254,6 +315,7 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	ev->last_ack_ns = tag->last_ack_ns;
 	ev->bytes_received = tp ? tp->bytes_received : 0;
 	ev->bytes_acked = tp ? tp->bytes_acked : 0;
+	ev->bytes_written = tp ? tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una) : 0;
 	ev->cgroup_id = tp ? sock_cgroup_id(&tp->inet_conn.icsk_inet.sk.__sk_common) : 0;
 	ev->due_ns = due_ns;
 	ev->deadline_ns = tag->deadline_ns;

@@ -114,9 +114,10 @@ static __always_inline void report(enum connctl_event_type type,
 static __always_inline bool apply_tag(struct sock_common *skc, const struct connctl_rule *rule,
 				      const struct connctl_tuple *t)
 {
+	enum connctl_event_type type;
 	struct connctl_sk_tag *tag;
 	struct tcp_sock *tp;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = bpf_ktime_get_ns(), due;
 
 	tp = bpf_skc_to_tcp_sock(skc);
 	if (!tp)
@@ -124,12 +125,10 @@ static __always_inline bool apply_tag(struct sock_common *skc, const struct conn
 	tag = bpf_sk_storage_get(&sk_tags, tp, NULL, BPF_SK_STORAGE_GET_F_CREATE);
 	if (!tag)
 		return false;
-	enum connctl_event_type type;
-	__u64 due;
 
 	if (tag->action == CONNCTL_ACTION_NONE ||
 	    rule_beats(rule, tag->rule_id, tag->action)) {
-		tag_from_rule(tag, rule, role_of(t->lport), now);
+		tag_from_rule(tag, rule, role_of(t->lport), now, tp);
 		/* A server side under --cgroup: sockops reports its boundaries itself. */
 		if (tag->role == CONNCTL_ROLE_PASSIVE &&
 		    sock_under_cgroup(skc, iter_cb_cgroup_id, iter_cb_cgroup_level))
@@ -141,6 +140,7 @@ static __always_inline bool apply_tag(struct sock_common *skc, const struct conn
 	}
 	set_cb_flags(tp, tp->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
 	type = drain_event(tp, tag, now, &due, CONNCTL_EV_TAGGED);
+	type = drain_settle(tag, type, &due, now);
 	report(type, tag, tp, t, due);
 	return true;
 }
@@ -195,9 +195,10 @@ static __always_inline void apply(struct sock_common *skc, const struct connctl_
 
 static __always_inline void sweep(struct sock_common *skc, const struct connctl_tuple *t)
 {
+	enum connctl_event_type type;
 	struct connctl_sk_tag *tag;
 	struct tcp_sock *tp;
-	__u64 now = bpf_ktime_get_ns(), wait;
+	__u64 now = bpf_ktime_get_ns(), wait, due;
 	int state = skc->skc_state;
 
 	tp = bpf_skc_to_tcp_sock(skc);
@@ -230,16 +231,14 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 		return;
 	}
 	wait = drain_wait_ns(tp, tag, now);
-	if (!wait) {
-		report(CONNCTL_EV_READY, tag, tp, t, 0);
-		return;
-	}
 	if (wait == DRAIN_BUSY)
 		return;
+	due = wait ? now + wait : 0;
+	type = drain_settle(tag, wait ? CONNCTL_EV_BOUNDARY : CONNCTL_EV_READY, &due, now);
+	report(type, tag, tp, t, due);
 	/* The agent looks again when the quiet runs out (a catch-up needs it). */
-	report(CONNCTL_EV_BOUNDARY, tag, tp, t, now + wait);
-	if (!iter_next_ns || now + wait < iter_next_ns)
-		iter_next_ns = now + wait;
+	if (due && (!iter_next_ns || due < iter_next_ns))
+		iter_next_ns = due;
 }
 
 static __always_inline void untag(struct sock_common *skc)

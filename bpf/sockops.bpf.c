@@ -89,7 +89,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		return;
 	tag_from_rule(tag, &best.rule,
 		      skops->op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB ?
-		      CONNCTL_ROLE_PASSIVE : CONNCTL_ROLE_ACTIVE, bpf_ktime_get_ns());
+		      CONNCTL_ROLE_PASSIVE : CONNCTL_ROLE_ACTIVE, bpf_ktime_get_ns(), tp);
 	if (tag->action == CONNCTL_ACTION_DRAIN)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
 	if (tag->action == CONNCTL_ACTION_RESET)
@@ -124,12 +124,13 @@ static __always_inline void on_ack(struct bpf_sock_ops *skops)
 	tag->last_ack_ns = now;
 	/*
 	 * This ACK may end a response: reported now, READY with no quiet
-	 * period, else BOUNDARY with when the quiet runs out, so the agent
-	 * checks it then, and no sweep walks the sockets meanwhile. If it
-	 * carries the next request, its data is not counted yet; the agent sees
-	 * the count move, and waits for the next boundary.
+	 * period (or a server that takes turns), else BOUNDARY with when the
+	 * quiet runs out, so the agent checks it then, and no sweep walks the
+	 * sockets meanwhile. An ACK that carries the next request is no
+	 * boundary: cgroup_skb saw the request arrive.
 	 */
 	type = drain_event(tp, tag, now, &due, 0);
+	type = drain_settle(tag, type, &due, now);
 	if (type) {
 		tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
 		emit_event(type, tag, tp, bpf_get_socket_cookie(skops), &t, due);

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define CONNCTL_LAYOUT		6
+#define CONNCTL_LAYOUT		7
 
 /*
  * Pin names under the pin directory that userspace opens by name (bpftool:
@@ -184,6 +184,21 @@ struct connctl_sk_tag {
 	__u64			deadline_ns;	/* drain: reset at this time */
 	__u64			quiet_ns;	/* drain: see connctl_rule */
 	__u64			last_ack_ns;	/* drain: all we sent was acked */
+	/*
+	 * A drained server's conversation, as cgroup_skb and sockops see it
+	 * (see bpf/drain.bpf.h). Each flag is a byte of its own: the two
+	 * programs run at once on different CPUs, and a byte store loses no
+	 * other flag's update.
+	 */
+	__u64			first_turn_ns;	/* the peer first asked after an answer */
+	__u64			closing_ns;	/* the close was decided then */
+	__u32			answered_seq;	/* our write_seq when the peer last spoke */
+	__u32			peer_seq;	/* the end of the peer's data seen arriving */
+	__u8			turned;		/* the peer asked again after an answer */
+	__u8			at_boundary;	/* a boundary no one has spoken after yet */
+	__u8			paused;		/* we spoke again after a boundary: paced */
+	__u8			closing;	/* the peer's data is held back: a FIN follows */
+	__u32			pad;
 };
 
 enum connctl_event_type {
@@ -208,6 +223,7 @@ struct connctl_event {
 	__u64			last_ack_ns;
 	__u64			bytes_received;	/* as tcp_info's counters */
 	__u64			bytes_acked;
+	__u64			bytes_written;	/* acked + still queued: all the owner wrote */
 	__u64			cgroup_id;	/* the socket's cgroup; 0: not known */
 	__u64			due_ns;		/* a drain's quiet runs out then; 0: not at a boundary */
 	__u64			deadline_ns;	/* a drain's timeout */
@@ -358,8 +374,8 @@ CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_rule, 120);
 CONNCTL_ASSERT_SIZE(struct connctl_tuple, 112);
 CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
-CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 48);
-CONNCTL_ASSERT_SIZE(struct connctl_event, 208);
+CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 80);
+CONNCTL_ASSERT_SIZE(struct connctl_event, 216);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
 CONNCTL_ASSERT_SIZE(struct connctl_agent_state, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 12 + 4 * CONNCTL_MAX_RULES);

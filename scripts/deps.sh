@@ -11,6 +11,9 @@ pkgs=(
 	python3-yaml systemd groff-base man-db
 	skopeo umoci lintian dpkg-dev	# make image and make deb, checked by their tests
 	prometheus	# promtool, to check the agent's /metrics
+	# real clients for the drain tests and bench/drain_clients.sh
+	golang-go apache2-utils nghttp2-client redis-server redis-tools
+	python3-requests python3-urllib3
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 #include "base/clock.h"
@@ -65,6 +66,7 @@ struct agent_config {
 	uint32_t	client_idle_s;		/* --client-idle-timeout */
 	uint64_t	held_ns;		/* --held-timeout */
 	bool		held_pass;		/* --held-then pass */
+	int		nice;			/* --nice */
 	bool		netns_all;		/* --netns all */
 	const char	*netns_paths[NETNS_PATHS_MAX];
 	size_t		n_netns_paths;
@@ -154,6 +156,10 @@ static const char usage_text[] =
 "  --held-then reset|pass\n"
 "                    what the kernel does then: reset it (the default: fail\n"
 "                    closed), or let it through (fail open)\n"
+"  --nice N          the agent's scheduling priority, -20 to 19 (default\n"
+"                    -10). A drain's FIN must leave before a busy client's\n"
+"                    next request: on a loaded node, an agent at the usual\n"
+"                    priority waits out other tasks' time slices first\n"
 "  --uninstall       detach the programs pinned under --pin-dir, remove the\n"
 "                    pins and exit (drops enforcement)\n"
 "  -v, --verbose     debug logs; twice (-vv) adds libbpf's own\n"
@@ -303,6 +309,21 @@ static int set_held_then(struct agent_config *c, const char *a)
 	return 0;
 }
 
+static int set_nice(struct agent_config *c, const char *a)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(a, &end, 10);
+	if (errno || end == a || *end || n < -20 || n > 19) {
+		fprintf(stderr, "connctld: --nice %s: a number from -20 to 19\n", a);
+		return -EINVAL;
+	}
+	c->nice = (int)n;
+	return 0;
+}
+
 static int set_netns(struct agent_config *c, const char *a)
 {
 	if (!strcmp(a, "all")) {
@@ -350,6 +371,7 @@ static const struct option_setter {
 	{ { "client-idle-timeout", required_argument, NULL, 0 }, set_client_idle },
 	{ { "held-timeout",	   required_argument, NULL, 0 }, set_held_timeout },
 	{ { "held-then",	   required_argument, NULL, 0 }, set_held_then },
+	{ { "nice",		   required_argument, NULL, 0 }, set_nice },
 	{ { "uninstall",	   no_argument,	      NULL, 0 }, set_uninstall },
 };
 
@@ -665,6 +687,7 @@ int main(int argc, char **argv)
 			.reader_gid	= (gid_t)-1,
 			.client_idle_s	= 300,
 			.held_ns	= 10 * NSEC_PER_SEC,
+			.nice		= -10,
 		},
 		.loop		= { .epoll_fd = -1 },
 		.netns		= { .own_fd = -1, .own_diag_fd = -1 },
@@ -686,6 +709,9 @@ int main(int argc, char **argv)
 			pr_info("uninstalled %s", agent.cfg.pin_dir);
 		return err ? 1 : 0;
 	}
+	/* Not fatal: an unprivileged or confined agent runs at what it has. */
+	if (setpriority(PRIO_PROCESS, 0, agent.cfg.nice))
+		pr_warn("cannot set priority %d: %s", agent.cfg.nice, strerror(errno));
 	err = start(&agent);
 	if (!err)
 		err = run(&agent);

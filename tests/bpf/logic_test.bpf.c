@@ -51,3 +51,22 @@ int judge_drain_case(struct judge_case *ctx)
 	ctx->wait = drain_judge(&view, &tag);
 	return 0;
 }
+
+struct settle_case {
+	struct connctl_sk_tag	tag;
+	__u32			type;
+	__u64			due_ns;
+};
+
+SEC("syscall")
+int settle_drain_case(struct settle_case *ctx)
+{
+	struct connctl_sk_tag tag;
+	__u64 due = ctx->due_ns;
+
+	__builtin_memcpy(&tag, &ctx->tag, sizeof(tag));
+	ctx->type = drain_settle(&tag, ctx->type, &due, 1);
+	ctx->due_ns = due;
+	__builtin_memcpy(&ctx->tag, &tag, sizeof(tag));
+	return 0;
+}

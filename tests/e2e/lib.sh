@@ -9,6 +9,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$TOP/build
 CONNCTLD=$BUILD/connctld
 CONNCTL_BIN=$BUILD/connctl
+GOCLIENT=$BUILD/tests/goclient
 
 TEST_NAME=$(basename "$0" .sh)
 TAG="cc-${TEST_NAME#test_}-$$"
@@ -230,7 +231,7 @@ pid $TMP/nginx/nginx.pid;
 error_log $TMP/nginx/error.log;
 events { worker_connections 4096; }
 http {
-	access_log off;
+	access_log ${NGINX_ACCESS_LOG:-off};
 	keepalive_requests 1000000;
 	client_body_temp_path $TMP/nginx/body;
 	proxy_temp_path $TMP/nginx/proxy;

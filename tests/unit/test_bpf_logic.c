@@ -40,7 +40,7 @@ struct match_case {
 };
 
 struct drain_view {
-	__u32	snd_una, write_seq, copied_seq, rcv_nxt, snd_wl1, state;
+	__u32	snd_una, write_seq, copied_seq, rcv_nxt, snd_wl1, peer_seq, state;
 	__u64	idle_ns;
 };
 
@@ -169,8 +169,8 @@ static void test_drain_judgement(void **state)
 {
 	/* A server whose response is acked, request read, its peer quiet. */
 	struct drain_view v = { .snd_una = 500, .write_seq = 500, .copied_seq = 100,
-				.rcv_nxt = 100, .snd_wl1 = 100, .state = TCP_ESTABLISHED,
-				.idle_ns = 600 * MS };
+				.rcv_nxt = 100, .snd_wl1 = 100, .peer_seq = 100,
+				.state = TCP_ESTABLISHED, .idle_ns = 600 * MS };
 	struct drain_view w;
 
 	assert_int_equal(judge(&v, CONNCTL_ROLE_PASSIVE, 500 * MS), 0);
@@ -186,6 +186,11 @@ static void test_drain_judgement(void **state)
 	w.snd_wl1 = 150;
 	assert_true(judge(&w, CONNCTL_ROLE_PASSIVE, 500 * MS) == DRAIN_BUSY);
 	w = v;
+	w.peer_seq = 140;		/* the final ACK carries the next request */
+	assert_true(judge(&w, CONNCTL_ROLE_PASSIVE, 0) == DRAIN_BUSY);
+	w.peer_seq = 60;		/* old data seen again: no request */
+	assert_int_equal(judge(&w, CONNCTL_ROLE_PASSIVE, 500 * MS), 0);
+	w = v;
 	w.snd_wl1 = 60;			/* the peer spoke after our response */
 	assert_true(judge(&w, CONNCTL_ROLE_PASSIVE, 500 * MS) == DRAIN_BUSY);
 	/* A client is the mirror: the response came after its request. */
@@ -197,6 +202,53 @@ static void test_drain_judgement(void **state)
 	assert_int_equal(judge(&w, CONNCTL_ROLE_PASSIVE, 500 * MS), 0);
 	w.state = TCP_FIN_WAIT1;	/* closing already */
 	assert_true(judge(&w, CONNCTL_ROLE_PASSIVE, 500 * MS) == DRAIN_BUSY);
+}
+
+struct settle_case {
+	struct connctl_sk_tag	tag;		/* in and out */
+	__u32			type;		/* in and out */
+	__u64			due_ns;		/* in and out */
+};
+
+static struct settle_case settle(enum connctl_role role, bool turned, bool paused,
+				 enum connctl_event_type type, __u64 due_ns)
+{
+	struct settle_case c = { .tag = { .action = CONNCTL_ACTION_DRAIN, .role = role,
+					  .turned = turned, .paused = paused },
+				 .type = type, .due_ns = due_ns };
+
+	assert_int_equal(run_syscall(logic->progs.settle_drain_case, &c, sizeof(c)), 0);
+	return c;
+}
+
+/* What a boundary means for a server, by the turns it has taken. */
+static void test_drain_turns(void **state)
+{
+	struct settle_case c;
+
+	/* A server that took turns and never paused: closed now, its peer held. */
+	c = settle(CONNCTL_ROLE_PASSIVE, true, false, CONNCTL_EV_BOUNDARY, 400 * MS);
+	assert_int_equal(c.type, CONNCTL_EV_READY);
+	assert_int_equal(c.due_ns, 0);
+	assert_true(c.tag.closing && c.tag.at_boundary);
+	/* No turn yet, or a pause seen mid-answer: the quiet rule holds. */
+	c = settle(CONNCTL_ROLE_PASSIVE, false, false, CONNCTL_EV_BOUNDARY, 400 * MS);
+	assert_int_equal(c.type, CONNCTL_EV_BOUNDARY);
+	assert_int_equal(c.due_ns, 400 * MS);
+	assert_true(c.tag.at_boundary && !c.tag.closing);
+	c = settle(CONNCTL_ROLE_PASSIVE, true, true, CONNCTL_EV_BOUNDARY, 400 * MS);
+	assert_int_equal(c.type, CONNCTL_EV_BOUNDARY);
+	assert_false(c.tag.closing);
+	/* A close decided by the quiet rule holds the peer back too. */
+	c = settle(CONNCTL_ROLE_PASSIVE, false, false, CONNCTL_EV_READY, 0);
+	assert_true(c.tag.closing);
+	/* Busy: nothing changes. A client's drain keeps the quiet rule. */
+	c = settle(CONNCTL_ROLE_PASSIVE, true, false, CONNCTL_EV_TAGGED, 0);
+	assert_int_equal(c.type, CONNCTL_EV_TAGGED);
+	assert_false(c.tag.closing || c.tag.at_boundary);
+	c = settle(CONNCTL_ROLE_ACTIVE, true, false, CONNCTL_EV_BOUNDARY, 400 * MS);
+	assert_int_equal(c.type, CONNCTL_EV_BOUNDARY);
+	assert_false(c.tag.closing);
 }
 
 /* --- tc on crafted packets --- */
@@ -358,6 +410,7 @@ int main(void)
 		cmocka_unit_test(test_match_ports_and_prefixes),
 		cmocka_unit_test(test_match_cgroup_and_netns),
 		cmocka_unit_test(test_drain_judgement),
+		cmocka_unit_test(test_drain_turns),
 		cmocka_unit_test(test_tc_classify),
 	};
 

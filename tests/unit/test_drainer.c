@@ -87,6 +87,7 @@ static struct connctl_event event(enum connctl_event_type type, enum connctl_act
 	if (!getsockopt(f->owner, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
 		ev.bytes_received = ti.tcpi_bytes_received;
 		ev.bytes_acked = ti.tcpi_bytes_acked;
+		ev.bytes_written = ti.tcpi_bytes_acked;
 	}
 	return ev;
 }
@@ -126,10 +127,26 @@ static void test_drain_waits_while_something_moved(void **state)
 	assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
 	assert_false(peer_reads_eof(f->client));
 	assert_int_equal(f->d.tracked.n, 1);
-	/* Judged again, with nothing moved: closed with a FIN. */
+	/* The peer's data, held back for the look, flows again. */
+	assert_false(fake_kernel.held);
+	/* Judged again, with nothing moved: closed with a FIN, the peer held back. */
 	drainer_on_event(&f->d, &ev);
 	assert_int_equal(fake_sink_find(&f->sink, BUS_CLOSED, 0)->outcome, CLOSE_FIN);
 	assert_true(peer_reads_eof(f->client));
+	assert_true(fake_kernel.held);
+}
+
+static void test_drain_waits_for_new_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = event(CONNCTL_EV_READY, CONNCTL_ACTION_DRAIN, f);
+
+	/* The owner wrote since the boundary was judged: an answer on its way. */
+	ev.bytes_written -= 7;
+	drainer_on_event(&f->d, &ev);
+	assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_false(peer_reads_eof(f->client));
+	assert_false(fake_kernel.held);
 }
 
 static void test_gone_first_is_ended(void **state)
@@ -181,6 +198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_cancel_closes_through_the_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_drain_waits_while_something_moved, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_drain_waits_for_new_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_first_is_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_rule_forgotten, setup, teardown),

@@ -16,6 +16,7 @@
 #include "base/log.h"
 #include "engine/drainer.h"
 #include "kernel/passes.h"
+#include "kernel/tags.h"
 #include "sys/netns.h"
 #include "sys/sock_diag.h"
 
@@ -127,28 +128,31 @@ static void reset(struct drainer *d, struct tracked *t, const struct connctl_eve
 
 /*
  * The kernel judged the boundary an instant ago; the owner may have moved
- * since. Nothing new read or acknowledged, nothing queued either way: still
- * there. A request that lands after this check meets the FIN, as it would
- * with any server closing an idle keep-alive connection.
+ * since. Nothing new read, nothing new written, nothing queued to read:
+ * still there. What was written may still be queued when the segment that
+ * acknowledges it was held back (a busy client's request, cgroup_skb). A
+ * server's peer data is held back from before this look, so a request that
+ * lands after it never reaches the owner; a client's meets the FIN, as it
+ * would with any server closing an idle keep-alive connection.
  */
 static bool still_at_boundary(int fd, const struct connctl_event *ev,
-			      const struct tcp_info *ti)
+			      const struct tcp_info *ti, int *outq)
 {
-	int inq = 0, outq = 0;
 	uint64_t fin = 0;
+	int inq = 0;
 
+	*outq = 0;
 	if (ti->tcpi_state != TCP_STATE_ESTABLISHED && ti->tcpi_state != TCP_STATE_CLOSE_WAIT)
 		return false;
 	/* The peer's FIN counts one byte received: it sent no request. */
 	if (ti->tcpi_state == TCP_STATE_CLOSE_WAIT &&
 	    ti->tcpi_bytes_received == ev->bytes_received + 1)
 		fin = 1;
-	if (ti->tcpi_bytes_received != ev->bytes_received + fin ||
-	    ti->tcpi_bytes_acked != ev->bytes_acked)
+	if (ti->tcpi_bytes_received != ev->bytes_received + fin)
 		return false;
-	if (ioctl(fd, SIOCINQ, &inq) || ioctl(fd, SIOCOUTQ, &outq))
+	if (ioctl(fd, SIOCINQ, &inq) || ioctl(fd, SIOCOUTQ, outq))
 		return false;
-	return inq == 0 && outq == 0;
+	return inq == 0 && ti->tcpi_bytes_acked + (uint64_t)*outq == ev->bytes_written;
 }
 
 static void shut_down(struct drainer *d, struct tracked *t, const struct connctl_event *ev,
@@ -179,8 +183,9 @@ static bool judged_at_boundary(int fd, const struct tracked *t, const struct tcp
 {
 	uint32_t idle_ms = ti->tcpi_last_data_sent;
 	bool right_side_last;
+	int outq;
 
-	if (!still_at_boundary(fd, &t->ev, ti))
+	if (!still_at_boundary(fd, &t->ev, ti, &outq) || outq)
 		return false;
 	if (ti->tcpi_state == TCP_STATE_CLOSE_WAIT)
 		return true;
@@ -200,15 +205,52 @@ static bool judged_at_boundary(int fd, const struct tracked *t, const struct tcp
 
 /* Moved since judged: counted afresh, and looked at again a quiet period on. */
 static void judge_later(struct tracked *t, const struct connctl_event *ev,
-			const struct tcp_info *ti, uint64_t now)
+			const struct tcp_info *ti, int outq, uint64_t now)
 {
 	uint64_t quiet_ns = (uint64_t)ev->quiet_ms * 1000000;
 
 	t->ev = *ev;
 	t->ev.bytes_received = ti->tcpi_bytes_received;
 	t->ev.bytes_acked = ti->tcpi_bytes_acked;
+	t->ev.bytes_written = ti->tcpi_bytes_acked + (uint64_t)outq;
 	t->own_judgement = true;
 	t->due_ns = now + (quiet_ns > JUDGE_AGAIN_MIN_NS ? quiet_ns : JUDGE_AGAIN_MIN_NS);
+}
+
+/*
+ * The last look before a drain's FIN. A server's peer data is held back
+ * first, so what arrived before the look is seen by it and what arrives
+ * after never reaches the owner; a busy one is let through again.
+ */
+static void drain_look(struct drainer *d, struct tracked *t, const struct connctl_event *ev,
+		       int fd, uint64_t now)
+{
+	bool hold = ev->role == CONNCTL_ROLE_PASSIVE;
+	socklen_t len = sizeof(struct tcp_info);
+	struct tcp_info ti;
+	bool ready;
+	int outq = 0;
+
+	if (hold)
+		tags_hold_peer(d->dp, fd, true);
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
+		if (hold)
+			tags_hold_peer(d->dp, fd, false);
+		return;
+	}
+	ready = t->own_judgement ? judged_at_boundary(fd, t, &ti) :
+				   still_at_boundary(fd, ev, &ti, &outq);
+	if (ready) {
+		shut_down(d, t, ev, fd, &ti);
+		return;
+	}
+	if (hold)
+		tags_hold_peer(d->dp, fd, false);
+	pr_debug("rule %u: cookie %llu not at a boundary (in %llu, acked %llu): "
+		 "judged again in a quiet period", t->rule_id, (unsigned long long)t->cookie,
+		 (unsigned long long)ti.tcpi_bytes_received,
+		 (unsigned long long)ti.tcpi_bytes_acked);
+	judge_later(t, ev, &ti, outq, now);
 }
 
 static void try_close(struct drainer *d, struct tracked *t, const struct connctl_event *ev)
@@ -246,24 +288,12 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 		t->due_ns = now + OWNER_RETRY_NS;
 		return;
 	}
-	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
-		close(fd);
-		return;
-	}
-	if (t->action == CONNCTL_ACTION_DRAIN &&
-	    !(t->own_judgement ? judged_at_boundary(fd, t, &ti) : still_at_boundary(fd, ev, &ti))) {
-		pr_debug("rule %u: cookie %llu not at a boundary (in %llu, acked %llu): "
-			 "judged again in a quiet period", t->rule_id,
-			 (unsigned long long)t->cookie, (unsigned long long)ti.tcpi_bytes_received,
-			 (unsigned long long)ti.tcpi_bytes_acked);
-		judge_later(t, ev, &ti, now);
-		close(fd);
-		return;
-	}
-	shut_down(d, t, ev, fd, &ti);
+	if (t->action == CONNCTL_ACTION_DRAIN)
+		drain_look(d, t, ev, fd, now);
+	else if (!getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		shut_down(d, t, ev, fd, &ti);
 	close(fd);
 }
-
 static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
 {
 	struct tracked *t = tracked_find(&d->tracked, ev->cookie);

@@ -21,6 +21,7 @@ struct fake_kernel {
 	int		walk_err;
 	unsigned int	walks;
 	uint32_t	untagged;	/* the rule of the last untag pass */
+	bool		held;		/* the last hold of a peer's data asked */
 };
 
 struct fake_sys {

@@ -75,3 +75,9 @@ int passes_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
 	fake_kernel.untagged = rule_id;
 	return 0;
 }
+
+int tags_hold_peer(struct datapath *dp, int sock_fd, bool hold)
+{
+	fake_kernel.held = hold;
+	return 0;
+}
