@@ -186,7 +186,10 @@ static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
  *   boundary: once it has taken turns for a quiet period, its next request
  *   is held back and the connection closed before it (cgroup_skb).
  * - From the decision on (closing) cgroup_skb holds the peer's data back,
- *   so a request that crosses the FIN never reaches the owner.
+ *   so a request that crosses the FIN never reaches the owner. The agent
+ *   decides, at its last look before the FIN: a request that comes while
+ *   the event travels to it is served, and the next boundary awaited, not
+ *   cut.
  *
  * A client-side drain keeps the quiet rule: its turns are its own owner's.
  */
@@ -199,7 +202,7 @@ static __always_inline void hold_peer(struct connctl_sk_tag *tag, __u64 now)
 /* What a boundary the judgement found means for a server, given its turns. */
 static __always_inline enum connctl_event_type drain_settle(struct connctl_sk_tag *tag,
 							    enum connctl_event_type type,
-							    __u64 *due_ns, __u64 now)
+							    __u64 *due_ns)
 {
 	if (tag->role != CONNCTL_ROLE_PASSIVE ||
 	    (type != CONNCTL_EV_READY && type != CONNCTL_EV_BOUNDARY))
@@ -209,8 +212,6 @@ static __always_inline enum connctl_event_type drain_settle(struct connctl_sk_ta
 		type = CONNCTL_EV_READY;
 		*due_ns = 0;
 	}
-	if (type == CONNCTL_EV_READY)
-		hold_peer(tag, now);
 	return type;
 }
 

@@ -140,7 +140,7 @@ static __always_inline bool apply_tag(struct sock_common *skc, const struct conn
 	}
 	set_cb_flags(tp, tp->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
 	type = drain_event(tp, tag, now, &due, CONNCTL_EV_TAGGED);
-	type = drain_settle(tag, type, &due, now);
+	type = drain_settle(tag, type, &due);
 	report(type, tag, tp, t, due);
 	return true;
 }
@@ -234,7 +234,7 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 	if (wait == DRAIN_BUSY)
 		return;
 	due = wait ? now + wait : 0;
-	type = drain_settle(tag, wait ? CONNCTL_EV_BOUNDARY : CONNCTL_EV_READY, &due, now);
+	type = drain_settle(tag, wait ? CONNCTL_EV_BOUNDARY : CONNCTL_EV_READY, &due);
 	report(type, tag, tp, t, due);
 	/* The agent looks again when the quiet runs out (a catch-up needs it). */
 	if (due && (!iter_next_ns || due < iter_next_ns))

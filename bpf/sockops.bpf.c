@@ -130,7 +130,7 @@ static __always_inline void on_ack(struct bpf_sock_ops *skops)
 	 * boundary: cgroup_skb saw the request arrive.
 	 */
 	type = drain_event(tp, tag, now, &due, 0);
-	type = drain_settle(tag, type, &due, now);
+	type = drain_settle(tag, type, &due);
 	if (type) {
 		tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
 		emit_event(type, tag, tp, bpf_get_socket_cookie(skops), &t, due);

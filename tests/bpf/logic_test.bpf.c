@@ -65,7 +65,7 @@ int settle_drain_case(struct settle_case *ctx)
 	__u64 due = ctx->due_ns;
 
 	__builtin_memcpy(&tag, &ctx->tag, sizeof(tag));
-	ctx->type = drain_settle(&tag, ctx->type, &due, 1);
+	ctx->type = drain_settle(&tag, ctx->type, &due);
 	ctx->due_ns = due;
 	__builtin_memcpy(&ctx->tag, &tag, sizeof(tag));
 	return 0;

@@ -213,7 +213,11 @@ start_nginx() {
 		[ "$keepalive" != "$spec" ] || keepalive=300s
 		servers+="server { keepalive_timeout $keepalive; "
 		for a in $NGINX_ADDRS; do
-			servers+="listen $a:$p; "
+			# NGINX_H2_PORTS: these speak HTTP/2 (h2c, prior knowledge).
+			case " ${NGINX_H2_PORTS:-} " in
+			*" $p "*) servers+="listen $a:$p http2; " ;;
+			*) servers+="listen $a:$p; " ;;
+			esac
 		done
 		servers+="root $TMP/www; location /big { limit_rate 200k; } "
 		servers+="location /paced { limit_rate 200k; } }"$'\n'

@@ -2,10 +2,10 @@
 """How each connection to a server port ended, from a capture: the server's
 FIN or an RST first, when, and what the client had in flight.
 
-  pcap_ends.py PCAP PORT [--since EPOCH] [--until EPOCH]
+  pcap_ends.py PCAP PORT [--since EPOCH] [--until EPOCH] [--existing]
 
 Connections whose server FIN or RST came in [since, until] are reported (all
-by default). Prints one JSON object:
+by default); with --existing, only those open before --since. Prints one JSON object:
   ends          {"fin": n, "rst": n, "client_fin": n}: who ended it first
   rst_seen      connections where the server sent an RST before the
                 client's own FIN (one the client could see; an RST after it
@@ -37,6 +37,7 @@ def segments(path):
 
 class Conn:
     def __init__(self):
+        self.first = None		# t of its first segment
         self.server_fin = None		# (t, seq, ack)
         self.rst = None			# t of the first RST, either way
         self.server_rst = None
@@ -51,6 +52,7 @@ def main():
     p.add_argument("port")
     p.add_argument("--since", type=float, default=0)
     p.add_argument("--until", type=float, default=float("inf"))
+    p.add_argument("--existing", action="store_true")
     args = p.parse_args()
 
     conns = {}
@@ -60,9 +62,13 @@ def main():
         flags, length = m.group(6), int(m.group(10))
         seq = int(m.group(7)) if m.group(7) else None
         ack = int(m.group(9)) if m.group(9) else None
+        if args.port not in (sport, dport):
+            continue
         from_server = sport == args.port
         key = (dst, dport) if from_server else (src, sport)
         c = conns.setdefault(key, Conn())
+        if c.first is None:
+            c.first = t
         if "R" in flags and c.rst is None:
             c.rst = t
         if from_server:
@@ -86,6 +92,8 @@ def main():
                 (c.client_fin, "client_fin") if c.client_fin else None]
         ends = sorted(e for e in ends if e)
         if not ends or not args.since <= ends[0][0] <= args.until:
+            continue
+        if args.existing and c.first >= args.since:
             continue
         t, how = ends[0]
         out["ends"][how] += 1

@@ -37,7 +37,7 @@ func (t *tally) add(ok bool, truncated bool, kind string) {
 }
 
 func worker(url string, length int, think, thinkMax time.Duration, t *tally, stop <-chan struct{}) {
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 5 * time.Second}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}, Timeout: 20 * time.Second}
 	for {
 		select {
 		case <-stop:
