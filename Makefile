@@ -80,17 +80,17 @@ demo: deps
 	$(Q)scripts/demo.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/tests/goclient \
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(BUILD)/clients/goclient \
 		$(BUILD)/asan/connctld static image deb
 	$(Q)tests/run.sh
 
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/tests/goclient
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient
 	$(Q)for b in bench/*.sh; do "$$b" 2>/dev/null || exit 1; done
 
 # Go net/http, a real client for the drain tests and benches; Go's caches stay in build/.
-$(BUILD)/tests/goclient: tests/e2e/goclient/main.go
+$(BUILD)/clients/goclient: tests/e2e/goclient/main.go
 	$(call msg,GO,$@)
 	$(Q)GOCACHE=$(abspath $(BUILD))/go/cache GOPATH=$(abspath $(BUILD))/go GO111MODULE=off \
 		GOFLAGS= go build -o $@ ./tests/e2e/goclient

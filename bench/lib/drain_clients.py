@@ -48,7 +48,7 @@ def command(client, scenario, seconds, top, tmp):
                 "--workers", str(CONNS), "--seconds", str(seconds), "--think", str(think),
                 "--length", str(length)], json.loads
     if client == "go":
-        return [f"{top}/build/tests/goclient", "-url", u, "-workers", str(CONNS),
+        return [f"{top}/build/clients/goclient", "-url", u, "-workers", str(CONNS),
                 "-seconds", str(seconds), "-think", f"{think}s",
                 "-length", str(length)], json.loads
     if client == "curl":

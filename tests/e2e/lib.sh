@@ -9,7 +9,7 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$TOP/build
 CONNCTLD=$BUILD/connctld
 CONNCTL_BIN=$BUILD/connctl
-GOCLIENT=$BUILD/tests/goclient
+GOCLIENT=$BUILD/clients/goclient
 
 TEST_NAME=$(basename "$0" .sh)
 TAG="cc-${TEST_NAME#test_}-$$"

@@ -70,12 +70,18 @@ client_errors() {	# client_errors NAME CLIENT: errors of every kind, and truncat
 	jget "$(cat "$TMP/$1-$2.json")" 'sum(d["errors"].values()) + d["truncated"]'
 }
 
+# every_one_closed NAME: each matched connection closed with a FIN, the last
+# within 1 s of the rule, none reset.
+every_one_closed() {
+	expect_eq "$(jget "$ends" 'd["ends"]["fin"] >= '"$matched")" True \
+		"$1: every matched connection ($matched) closed with a FIN"
+	expect_eq "$(jget "$ends" 'sorted(d["end_ms"])['"$matched"' - 1] <= 1000')" True \
+		"$1: the last within 1 s of the rule"
+	expect_eq "$(jget "$ends" 'd["rst_seen"]')" 0 "$1: connections reset"
+}
+
 scenario busy 0
-expect_eq "$(jget "$ends" 'd["ends"]["fin"] >= '"$matched")" True \
-	"busy: every matched connection ($matched) closed with a FIN"
-expect_eq "$(jget "$ends" 'sorted(d["end_ms"])['"$matched"' - 1] <= 1000')" True \
-	"busy: the last within 1 s of the rule"
-expect_eq "$(jget "$ends" 'd["rst_seen"]')" 0 "busy: connections reset"
+every_one_closed busy
 expect_eq "$(client_errors busy urllib3)" 0 "busy: urllib3 errors"
 expect_eq "$(client_errors busy go)" 0 "busy: Go net/http errors"
 # The last line may be cut short where timeout stopped curl: whole lines only.
@@ -87,11 +93,7 @@ expect_eq "$(client_errors busy requests | awk '{print ($1 <= 4)}')" 1 \
 
 in_ns_only ip link set lo mtu 1500
 scenario think 0.05
-expect_eq "$(jget "$ends" 'd["ends"]["fin"] >= '"$matched")" True \
-	"think: every matched connection ($matched) closed with a FIN"
-expect_eq "$(jget "$ends" 'sorted(d["end_ms"])['"$matched"' - 1] <= 1000')" True \
-	"think: the last within 1 s of the rule"
-expect_eq "$(jget "$ends" 'd["rst_seen"]')" 0 "think: connections reset"
+every_one_closed think
 expect_eq "$(jget "$ends" 'd["met_fin"] * 10 <= '"$matched")" True \
 	"think: connections whose request met the FIN, 10 % at most"
 for c in requests urllib3 go; do
