@@ -215,6 +215,18 @@ static __always_inline enum connctl_event_type drain_settle(struct connctl_sk_ta
 	return type;
 }
 
+/*
+ * A client side's boundaries are reported at its owner's recv() while the
+ * agent has bpf/recv.bpf.c attached; a server side's by sockops, under
+ * --cgroup. Either way no sweep need look for them.
+ */
+static __always_inline bool recv_watched(void)
+{
+	struct connctl_agent_state *st = agent_state_get();
+
+	return st && st->recv_watch;
+}
+
 /* A socket's tuple from its own point of view, ports in host order. */
 static __always_inline void tuple_from_skc(const struct sock_common *skc,
 					   struct connctl_tuple *t)

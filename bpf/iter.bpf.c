@@ -129,9 +129,10 @@ static __always_inline bool apply_tag(struct sock_common *skc, const struct conn
 	if (tag->action == CONNCTL_ACTION_NONE ||
 	    rule_beats(rule, tag->rule_id, tag->action)) {
 		tag_from_rule(tag, rule, role_of(t->lport), now, tp);
-		/* A server side under --cgroup: sockops reports its boundaries itself. */
-		if (tag->role == CONNCTL_ROLE_PASSIVE &&
-		    sock_under_cgroup(skc, iter_cb_cgroup_id, iter_cb_cgroup_level))
+		/* Its boundaries reported as they come: see recv_watched(). */
+		if (tag->role == CONNCTL_ROLE_PASSIVE ?
+		    sock_under_cgroup(skc, iter_cb_cgroup_id, iter_cb_cgroup_level) :
+		    recv_watched())
 			tag->flags |= CONNCTL_TAG_CALLBACKS;
 	}
 	if (tag->action == CONNCTL_ACTION_CANCEL) {

@@ -94,7 +94,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | DRAIN_CB_FLAGS);
 	if (tag->action == CONNCTL_ACTION_RESET)
 		bound_hold(skops);
-	if (tag->role == CONNCTL_ROLE_PASSIVE)
+	if (tag->role == CONNCTL_ROLE_PASSIVE || recv_watched())
 		tag->flags |= CONNCTL_TAG_CALLBACKS;
 	/* A drain may sit at a boundary already: when its quiet runs out, then. */
 	if (tag->action == CONNCTL_ACTION_DRAIN)

@@ -170,7 +170,8 @@ enum connctl_tag_flags {
 	/*
 	 * Its boundaries are reported as they come: the server side of a
 	 * connection under --cgroup, whose response ends with the ACK sockops
-	 * sees. A client's ends with data arriving, which sockops does not see.
+	 * sees; a client side while the agent watches recv() (its response
+	 * ends when its owner has read it, which sockops does not see).
 	 */
 	CONNCTL_TAG_CALLBACKS	= 1u << 0,
 };
@@ -354,7 +355,7 @@ struct connctl_tc_iface {
 struct connctl_agent_state {
 	__u64	hold_ns;		/* agent */
 	__u32	hold_pass;		/* agent: 1 fail open, 0 reset */
-	__u32	pad;
+	__u32	recv_watch;		/* agent: 1 while bpf/recv.bpf.c reports client sides */
 	__u64	events_lost;		/* kernel, atomically */
 	__u64	events_seen;		/* agent: events_lost it has caught up with */
 };

@@ -310,7 +310,9 @@ static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
 	t->rule_id = ev->rule_id;
 	t->action = ev->action;
 	t->deadline_ns = ev->action == CONNCTL_ACTION_DRAIN ? ev->deadline_ns : 0;
-	t->callbacks = ev->flags & CONNCTL_TAG_CALLBACKS;
+	/* A tag from before an agent that could not watch recv() says otherwise. */
+	t->callbacks = (ev->flags & CONNCTL_TAG_CALLBACKS) &&
+		       (ev->role == CONNCTL_ROLE_PASSIVE || datapath_watches_recv(d->dp));
 	t->ev = *ev;
 	publish_tracked(d, BUS_TAGGED, t);
 	return t;

@@ -15,6 +15,7 @@
 #include "cgroup_skb.skel.h"
 #include "kernel/tc.h"
 #include "tc.skel.h"
+#include "recv.skel.h"
 #include "iter.skel.h"
 #include "kernel/rule_maps.h"
 #include "kernel/loader.h"
@@ -194,6 +195,32 @@ uint64_t datapath_take_lost_events(struct datapath *dp)
 	return lost - seen;
 }
 
+/*
+ * Client-side drains report their boundaries at recv() (bpf/recv.bpf.c).
+ * Not fatal: without the tracepoint they are swept, as before it existed.
+ */
+static void watch_recv(struct datapath *dp, const struct bpf_object_open_opts *opts)
+{
+	/* A previous agent's word, until ours is given. */
+	__atomic_store_n(&dp->state->recv_watch, 0, __ATOMIC_RELEASE);
+	dp->recv = recv_bpf__open_opts(opts);
+	if (!dp->recv || recv_bpf__load(dp->recv)) {
+		pr_warn("cannot load the recv tracepoint: client-side drains are swept");
+		goto fail;
+	}
+	dp->recv_link = bpf_program__attach_trace(dp->recv->progs.connctl_recv);
+	if (!dp->recv_link) {
+		pr_warn("cannot attach the recv tracepoint: %s; client-side drains are swept",
+			strerror(errno));
+		goto fail;
+	}
+	__atomic_store_n(&dp->state->recv_watch, 1, __ATOMIC_RELEASE);
+	return;
+fail:
+	recv_bpf__destroy(dp->recv);
+	dp->recv = NULL;
+}
+
 static int load_objects(struct datapath *dp, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -233,6 +260,7 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	err = tc_bpf__load(dp->tc);
 	if (err)
 		return load_error("tc programs", err);
+	watch_recv(dp, &opts);
 	return 0;
 }
 
@@ -368,9 +396,19 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
 	return err;
 }
 
+bool datapath_watches_recv(const struct datapath *dp)
+{
+	return dp->recv_link != NULL;
+}
+
 void datapath_close(struct datapath *dp)
 {
 	kernel_rules_close(dp);
+	/* New client-side tags, from here, wait for sweeps: no one watches recv(). */
+	if (dp->recv_link && dp->state)
+		__atomic_store_n(&dp->state->recv_watch, 0, __ATOMIC_RELEASE);
+	bpf_link__destroy(dp->recv_link);
+	recv_bpf__destroy(dp->recv);
 	if (dp->state)
 		munmap(dp->state, agent_state_len());
 	for (int i = 0; i < dp->iter_shards; i++)

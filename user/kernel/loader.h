@@ -15,6 +15,7 @@ struct cgroup_skb_bpf;
 struct iter_bpf;
 struct netns_set;
 struct tc_bpf;
+struct recv_bpf;
 struct bpf_link;
 struct connctl_rule_index;
 
@@ -34,6 +35,8 @@ struct datapath {
 	struct cgroup_skb_bpf	*skb;
 	struct iter_bpf		*iter[ITER_SHARDS_MAX];
 	struct tc_bpf		*tc;
+	struct recv_bpf		*recv;		/* NULL: client sides are swept */
+	struct bpf_link		*recv_link;	/* not pinned: only while we run */
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
 	int			iter_shards;	/* objects loaded, one a CPU */
@@ -56,6 +59,8 @@ int datapath_events_fd(const struct datapath *dp);
 int datapath_check_pins(struct datapath *dp, const char *pin_dir);
 /* How long a new reset match is held with no agent, and what then (fail open?). */
 void datapath_set_hold(struct datapath *dp, uint64_t hold_ns, bool pass);
+/* Client-side drains report their boundaries at recv() (else they are swept). */
+bool datapath_watches_recv(const struct datapath *dp);
 /* Events lost since the agent last caught up (0: none); marks them caught up. */
 uint64_t datapath_take_lost_events(struct datapath *dp);
 /* Detach everything pinned under pin_dir and remove the pins. */
