@@ -203,7 +203,8 @@ expect_eq() {
 # start_nginx PORT[:KEEPALIVE]...: nginx on $NGINX_ADDRS at each port, in
 # the namespace and cgroup, closing idle keep-alive connections after
 # KEEPALIVE (default 300s); /big is 4 MiB served at 200 KiB/s, /paced 1 MiB
-# at 200 KiB/s (nginx sends a socket buffer, then pauses ~320 ms), /small
+# at 200 KiB/s (nginx sends a socket buffer, then pauses ~320 ms), /slow
+# the 4 MiB at 20 KiB/s, /small
 # 16 KiB, / is "hello from nginx".
 start_nginx() {
 	local servers="" spec p keepalive a
@@ -220,7 +221,7 @@ start_nginx() {
 			esac
 		done
 		servers+="root $TMP/www; location /big { limit_rate 200k; } "
-		servers+="location /paced { limit_rate 200k; } }"$'\n'
+		servers+="location /paced { limit_rate 200k; } location /slow { limit_rate 20k; } }"$'\n'
 	done
 	mkdir -p "$TMP/www" "$TMP/nginx"
 	chmod 755 "$TMP"
@@ -228,6 +229,7 @@ start_nginx() {
 	head -c 4194304 /dev/urandom >"$TMP/www/big"
 	head -c 1048576 /dev/urandom >"$TMP/www/paced"
 	head -c 16384 /dev/urandom >"$TMP/www/small"
+	ln -sf big "$TMP/www/slow"
 	cat >"$TMP/nginx/nginx.conf" <<CONF
 worker_processes 1;
 daemon off;
