@@ -258,6 +258,14 @@ static __always_inline __u64 sock_cgroup_id(const struct sock_common *skc)
 	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
 }
 
+/* The inode of the socket's file: how the agent finds its owner. 0 before accept(). */
+static __always_inline __u64 sock_inode(const struct tcp_sock *tp)
+{
+	struct socket *sock = BPF_CORE_READ(&tp->inet_conn.icsk_inet.sk, sk_socket);
+
+	return sock ? BPF_CORE_READ(sock, file, f_inode, i_ino) : 0;
+}
+
 /*
  * The ids of the socket's cgroup and of its ancestors, by level, for rules
  * that match by cgroup subtree: a walk up the parents.
@@ -330,6 +338,7 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	ev->bytes_acked = tp ? tp->bytes_acked : 0;
 	ev->bytes_written = tp ? tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una) : 0;
 	ev->cgroup_id = tp ? sock_cgroup_id(&tp->inet_conn.icsk_inet.sk.__sk_common) : 0;
+	ev->inode = tp ? sock_inode(tp) : 0;
 	ev->due_ns = due_ns;
 	ev->deadline_ns = tag->deadline_ns;
 	ev->flags = tag->flags;

@@ -226,6 +226,7 @@ struct connctl_event {
 	__u64			bytes_acked;
 	__u64			bytes_written;	/* acked + still queued: all the owner wrote */
 	__u64			cgroup_id;	/* the socket's cgroup; 0: not known */
+	__u64			inode;		/* its file's inode, for its owner; 0: no file yet */
 	__u64			due_ns;		/* a drain's quiet runs out then; 0: not at a boundary */
 	__u64			deadline_ns;	/* a drain's timeout */
 	__u32			flags;		/* the tag's: enum connctl_tag_flags */
@@ -376,7 +377,7 @@ CONNCTL_ASSERT_SIZE(struct connctl_rule, 120);
 CONNCTL_ASSERT_SIZE(struct connctl_tuple, 112);
 CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 80);
-CONNCTL_ASSERT_SIZE(struct connctl_event, 216);
+CONNCTL_ASSERT_SIZE(struct connctl_event, 224);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
 CONNCTL_ASSERT_SIZE(struct connctl_agent_state, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 12 + 4 * CONNCTL_MAX_RULES);

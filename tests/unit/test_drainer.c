@@ -79,9 +79,13 @@ static struct connctl_event event(enum connctl_event_type type, enum connctl_act
 				  const struct fixture *f)
 {
 	struct connctl_event ev = { .type = type, .rule_id = 3, .action = action,
-				    .cookie = 42, .role = CONNCTL_ROLE_PASSIVE };
+				    .role = CONNCTL_ROLE_PASSIVE };
+	socklen_t len = sizeof(ev.cookie);
 	struct tcp_info ti;
-	socklen_t len = sizeof(ti);
+
+	/* The agent checks the owner's fd is this very socket, by its cookie. */
+	assert_int_equal(getsockopt(f->owner, SOL_SOCKET, SO_COOKIE, &ev.cookie, &len), 0);
+	len = sizeof(ti);
 
 	/* What the kernel saw: the socket's counters as they are now. */
 	if (!getsockopt(f->owner, IPPROTO_TCP, TCP_INFO, &ti, &len)) {
@@ -149,6 +153,25 @@ static void test_drain_waits_for_new_writes(void **state)
 	assert_false(fake_kernel.held);
 }
 
+/* The kernel's inode finds the owner with no sock_diag lookup; the cookie must agree. */
+static void test_owner_by_inode(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = event(CONNCTL_EV_READY, CONNCTL_ACTION_CANCEL, f);
+	struct connctl_event other = ev;
+
+	fake_sys.gone = true;		/* sock_diag would say it is gone */
+	other.inode = 1;
+	other.cookie = ev.cookie + 1;	/* another socket had this inode */
+	drainer_on_event(&f->d, &other);
+	assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_false(peer_reads_eof(f->client));
+	ev.inode = 1;
+	drainer_on_event(&f->d, &ev);
+	assert_int_equal(fake_sink_find(&f->sink, BUS_CLOSED, 0)->outcome, CLOSE_FIN);
+	assert_true(peer_reads_eof(f->client));
+}
+
 static void test_gone_first_is_ended(void **state)
 {
 	struct fixture *f = *state;
@@ -199,6 +222,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_drain_waits_while_something_moved, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_drain_waits_for_new_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_owner_by_inode, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gone_first_is_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_rule_forgotten, setup, teardown),

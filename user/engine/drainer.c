@@ -253,14 +253,52 @@ static void drain_look(struct drainer *d, struct tracked *t, const struct connct
 	judge_later(t, ev, &ti, outq, now);
 }
 
+/*
+ * The owner's fd for the socket with this inode, checked to be the tracked
+ * socket itself by its cookie (an inode number can be reused); -ENOENT if
+ * no process holds it.
+ */
+static int owner_fd(struct drainer *d, const struct tracked *t, uint64_t inode)
+{
+	socklen_t len = sizeof(uint64_t);
+	uint64_t cookie = 0;
+	int fd;
+
+	fd = owner_take_fd(&d->owners, inode, OWNER_INDEX_FRESH_NS);
+	if (fd < 0)
+		return fd;
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) || cookie != t->cookie) {
+		close(fd);
+		return -ENOENT;
+	}
+	return fd;
+}
+
+static void close_through(struct drainer *d, struct tracked *t,
+			  const struct connctl_event *ev, int fd, uint64_t now)
+{
+	socklen_t len = sizeof(struct tcp_info);
+	struct tcp_info ti;
+
+	if (t->action == CONNCTL_ACTION_DRAIN)
+		drain_look(d, t, ev, fd, now);
+	else if (!getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
+		shut_down(d, t, ev, fd, &ti);
+	close(fd);
+}
+
 static void try_close(struct drainer *d, struct tracked *t, const struct connctl_event *ev)
 {
 	struct sock_diag_info info;
-	struct tcp_info ti;
 	uint64_t now = monotonic_ns();
-	socklen_t len = sizeof(ti);
 	int fd, err;
 
+	/* The owner straight from the inode the kernel reported, when it has one. */
+	fd = ev->inode ? owner_fd(d, t, ev->inode) : -ENOENT;
+	if (fd >= 0) {
+		close_through(d, t, ev, fd, now);
+		return;
+	}
 	err = sock_diag_lookup(diag_fd(d, t), &t->tuple, t->cookie, &info);
 	if (err == -ENOENT) {
 		ended(d, t);
@@ -276,7 +314,7 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 	 * No inode: no file holds the socket. Established, that is a socket
 	 * not accepted yet (an orphan would be closing): give it time.
 	 */
-	fd = info.inode ? owner_take_fd(&d->owners, info.inode, OWNER_INDEX_FRESH_NS) : -ENOENT;
+	fd = info.inode ? owner_fd(d, t, info.inode) : -ENOENT;
 	if (fd < 0) {
 		if (!t->no_owner_since_ns)
 			t->no_owner_since_ns = now;
@@ -288,12 +326,9 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 		t->due_ns = now + OWNER_RETRY_NS;
 		return;
 	}
-	if (t->action == CONNCTL_ACTION_DRAIN)
-		drain_look(d, t, ev, fd, now);
-	else if (!getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len))
-		shut_down(d, t, ev, fd, &ti);
-	close(fd);
+	close_through(d, t, ev, fd, now);
 }
+
 static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
 {
 	struct tracked *t = tracked_find(&d->tracked, ev->cookie);

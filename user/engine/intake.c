@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
@@ -42,6 +43,27 @@ static void reset_new_match(struct intake *in, const struct connctl_event *ev)
 	publish_close(in->bus, ev, CLOSE_RST, false);
 }
 
+/* Kept for after the pass; with no memory left, lost as a full ring would lose it. */
+static void stash(struct intake *in, const struct connctl_event *ev)
+{
+	struct connctl_event *v;
+	size_t cap;
+
+	if (in->n_stash == in->cap_stash) {
+		cap = in->cap_stash ? 2 * in->cap_stash : 256;
+		v = realloc(in->stash, cap * sizeof(*v));
+		if (!v) {
+			pr_warn("no memory to keep a kernel event");
+			return;
+		}
+		in->stash = v;
+		in->cap_stash = cap;
+	}
+	in->stash[in->n_stash++] = *ev;
+}
+
+static void take_in(struct intake *in, const struct connctl_event *ev);
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct connctl_event *ev = data;
@@ -49,24 +71,55 @@ static int handle_event(void *ctx, void *data, size_t size)
 
 	if (size < sizeof(*ev))
 		return 0;
+	if (in->stashing)
+		stash(in, ev);
+	else
+		take_in(in, ev);
+	return 0;
+}
+
+/*
+ * Between the namespaces of a pass: the ring buffer emptied into the stash,
+ * so a pass over many namespaces loses nothing. Nothing is acted on here:
+ * the pass's caller is not done with its rules yet.
+ */
+static void between_walks(void *ctx)
+{
+	struct intake *in = ctx;
+
+	in->stashing = true;
+	ring_buffer__consume(in->ring);
+	in->stashing = false;
+}
+
+static void take_in_stash(struct intake *in)
+{
+	for (size_t i = 0; i < in->n_stash; i++)
+		take_in(in, &in->stash[i]);
+	free(in->stash);
+	in->stash = NULL;
+	in->n_stash = in->cap_stash = 0;
+}
+
+static void take_in(struct intake *in, const struct connctl_event *ev)
+{
 	switch (ev->type) {
 	case CONNCTL_EV_CAUGHT:
 		/* A new match whose event was lost, reset by the catch-up sweep. */
 		publish_matched_new(in, ev);
 		publish_close(in->bus, ev, CLOSE_RST, false);
-		return 0;
+		return;
 	case CONNCTL_EV_MATCH:
 		publish_matched_new(in, ev);
 		if (ev->action == CONNCTL_ACTION_RESET) {
 			reset_new_match(in, ev);
-			return 0;
+			return;
 		}
 		break;
 	default:
 		break;
 	}
 	drainer_on_event(in->drainer, ev);
-	return 0;
 }
 
 /*
@@ -93,12 +146,16 @@ static void catch_up(struct intake *in)
 	if (passes_catch_up(in->dp, &res))
 		return;
 	drainer_note_pending(in->drainer, res.pending);
+	take_in_stash(in);
 	ring_buffer__consume(in->ring);
 }
 
 int intake_poll(struct intake *in)
 {
-	int n = ring_buffer__consume(in->ring);
+	int n;
+
+	take_in_stash(in);
+	n = ring_buffer__consume(in->ring);
 
 	catch_up(in);
 	drainer_schedule(in->drainer);
@@ -122,11 +179,18 @@ int intake_open(struct intake *in, struct loop *loop, struct datapath *dp,
 		return -errno;
 	in->w.fd = ring_buffer__epoll_fd(in->ring);
 	in->w.handle = on_ready;
+	dp->between_walks = between_walks;
+	dp->between_ctx = in;
 	return watch_add(loop, &in->w, EPOLLIN);
 }
 
 void intake_close(struct intake *in)
 {
+	if (in->dp && in->dp->between_ctx == in)
+		in->dp->between_walks = NULL;
 	ring_buffer__free(in->ring);
 	in->ring = NULL;
+	free(in->stash);
+	in->stash = NULL;
+	in->n_stash = in->cap_stash = 0;
 }

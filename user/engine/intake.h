@@ -7,6 +7,8 @@
 #ifndef CONNCTL_INTAKE_H
 #define CONNCTL_INTAKE_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "base/loop.h"
 #include "engine/bus.h"
@@ -15,6 +17,7 @@ struct datapath;
 struct drainer;
 struct netns_set;
 struct ring_buffer;
+struct connctl_event;
 
 struct intake {
 	struct watch		w;		/* the ring buffer's fd */
@@ -24,6 +27,10 @@ struct intake {
 	struct bus		*bus;
 	struct drainer		*drainer;
 	uint64_t		lost_logged_ns;	/* last warning of events lost */
+	/* Read from the ring buffer during a pass, handled after it, in order. */
+	struct connctl_event	*stash;
+	size_t			n_stash, cap_stash;
+	bool			stashing;
 };
 
 int intake_open(struct intake *in, struct loop *loop, struct datapath *dp,

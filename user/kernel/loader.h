@@ -44,6 +44,13 @@ struct datapath {
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	struct connctl_agent_state *state;	/* agent_state, mmapped */
 	int			lock_fd;	/* flock on the pin dir */
+	/*
+	 * Called between the namespaces of a pass: the ring buffer is not read
+	 * while a walk runs, and a pass over many namespaces can report more
+	 * than it holds.
+	 */
+	void			(*between_walks)(void *ctx);
+	void			*between_ctx;
 	uint64_t		cgroup_id;	/* where sockops is attached (--cgroup) */
 	uint32_t		cgroup_level;
 	bool			adopted;	/* found programs already attached */

@@ -240,6 +240,8 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		for (uint32_t i = 0; batch && i < batch->n; i++)
 			before[i] = batch->results[i].matched;
 		e = run_in(dp, mode, rule, batch, shards, res, &set->v[k], listing);
+		if (dp->between_walks)
+			dp->between_walks(dp->between_ctx);
 		if (e == -ENOENT)
 			continue;
 		if (e && !err)
