@@ -246,6 +246,9 @@ static void drain_look(struct drainer *d, struct tracked *t, const struct connct
 	}
 	if (hold)
 		tags_hold_peer(d->dp, fd, false);
+	/* Counted afresh for the next look: what is queued now too. */
+	if (ioctl(fd, SIOCOUTQ, &outq))
+		outq = 0;
 	pr_debug("rule %u: cookie %llu not at a boundary (in %llu, acked %llu): "
 		 "judged again in a quiet period", t->rule_id, (unsigned long long)t->cookie,
 		 (unsigned long long)ti.tcpi_bytes_received,

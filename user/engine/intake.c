@@ -92,13 +92,19 @@ static void between_walks(void *ctx)
 	in->stashing = false;
 }
 
+/* Detached before it is taken in: what that does may run a pass that stashes more. */
 static void take_in_stash(struct intake *in)
 {
-	for (size_t i = 0; i < in->n_stash; i++)
-		take_in(in, &in->stash[i]);
-	free(in->stash);
-	in->stash = NULL;
-	in->n_stash = in->cap_stash = 0;
+	while (in->n_stash) {
+		struct connctl_event *v = in->stash;
+		size_t n = in->n_stash;
+
+		in->stash = NULL;
+		in->n_stash = in->cap_stash = 0;
+		for (size_t i = 0; i < n; i++)
+			take_in(in, &v[i]);
+		free(v);
+	}
 }
 
 static void take_in(struct intake *in, const struct connctl_event *ev)
