@@ -98,8 +98,7 @@ static __always_inline bool is_turn(const struct segment *seg, const struct tcp_
  */
 static __always_inline bool take_turn(struct connctl_sk_tag *tag, __u64 now)
 {
-	if (!tag->turned) {
-		tag->turned = 1;
+	if (!tag->first_turn_ns) {
 		tag->first_turn_ns = now;
 		return !tag->quiet_ns;
 	}
@@ -113,7 +112,7 @@ static __always_inline void close_before(struct __sk_buff *skb, struct connctl_s
 	struct connctl_tuple t = {};
 
 	tag->last_ack_ns = now;
-	hold_peer(tag, now);
+	tag->closing_ns = now;
 	tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
 	emit_event(CONNCTL_EV_READY, tag, tp, bpf_get_socket_cookie(skb), &t, 0);
 }
@@ -128,7 +127,7 @@ static __always_inline bool still_holding(struct connctl_sk_tag *tag, const stru
 {
 	if (tp->inet_conn.icsk_inet.sk.__sk_common.skc_state == TCP_ESTABLISHED &&
 	    now - tag->closing_ns > CLOSING_HOLD_NS) {
-		tag->closing = 0;
+		tag->closing_ns = 0;
 		return false;
 	}
 	return true;
@@ -144,7 +143,7 @@ static __always_inline int drain_in(struct __sk_buff *skb, struct bpf_sock *sk,
 	if (!tp || read_segment(skb, &seg) || !seg.payload)
 		return 1;
 	now = bpf_ktime_get_ns();
-	if (tag->closing)
+	if (tag->closing_ns)
 		return still_holding(tag, tp, now) ? 0 : 1;
 	if (seg.seq != tp->rcv_nxt)
 		return 1;

@@ -153,23 +153,17 @@ static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
 					  enum connctl_role role, __u64 now,
 					  const struct tcp_sock *tp)
 {
-	tag->rule_id = rule->id;
-	tag->action = rule->action;
-	tag->role = role;
-	tag->flags = 0;
-	tag->tagged_ns = now;
-	tag->deadline_ns = rule->action == CONNCTL_ACTION_DRAIN ? now + rule->timeout_ns : 0;
-	tag->quiet_ns = rule->quiet_ns;
-	tag->last_ack_ns = 0;
-	tag->first_turn_ns = 0;
-	tag->closing_ns = 0;
-	/* What was written before the rule came counts as answered: no turn yet. */
-	tag->answered_seq = tp->write_seq;
-	tag->peer_seq = tp->rcv_nxt;
-	tag->turned = 0;
-	tag->at_boundary = 0;
-	tag->paused = 0;
-	tag->closing = 0;
+	*tag = (struct connctl_sk_tag){
+		.rule_id	= rule->id,
+		.action		= rule->action,
+		.role		= role,
+		.tagged_ns	= now,
+		.deadline_ns	= rule->action == CONNCTL_ACTION_DRAIN ? now + rule->timeout_ns : 0,
+		.quiet_ns	= rule->quiet_ns,
+		/* What was written before the rule came counts as answered: no turn yet. */
+		.answered_seq	= tp->write_seq,
+		.peer_seq	= tp->rcv_nxt,
+	};
 }
 
 /*
@@ -178,14 +172,14 @@ static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
  * we wrote acknowledged, all the peer sent read) followed by the peer's next
  * request. A paced answer shows a boundary followed by more of our own data.
  *
- * - A server whose peer has asked after an answer (turned) and that never
+ * - A server whose peer has asked after an answer (a turn) and that never
  *   paused mid-answer is closed at its next boundary, the quiet waived: the
  *   FIN leaves as soon as the agent acts, before a client that thinks at
  *   all asks again.
  * - A busy client whose ACKs ride on its next request shows no bare
  *   boundary: once it has taken turns for a quiet period, its next request
  *   is held back and the connection closed before it (cgroup_skb).
- * - From the decision on (closing) cgroup_skb holds the peer's data back,
+ * - From the decision on (closing_ns) cgroup_skb holds the peer's data back,
  *   so a request that crosses the FIN never reaches the owner. The agent
  *   decides, at its last look before the FIN: a request that comes while
  *   the event travels to it is served, and the next boundary awaited, not
@@ -193,12 +187,6 @@ static __always_inline void tag_from_rule(struct connctl_sk_tag *tag,
  *
  * A client-side drain keeps the quiet rule: its turns are its own owner's.
  */
-static __always_inline void hold_peer(struct connctl_sk_tag *tag, __u64 now)
-{
-	tag->closing_ns = now;
-	tag->closing = 1;
-}
-
 /* What a boundary the judgement found means for a server, given its turns. */
 static __always_inline enum connctl_event_type drain_settle(struct connctl_sk_tag *tag,
 							    enum connctl_event_type type,
@@ -208,7 +196,7 @@ static __always_inline enum connctl_event_type drain_settle(struct connctl_sk_ta
 	    (type != CONNCTL_EV_READY && type != CONNCTL_EV_BOUNDARY))
 		return type;
 	tag->at_boundary = 1;
-	if (tag->turned && !tag->paused) {
+	if (tag->first_turn_ns && !tag->paused) {
 		type = CONNCTL_EV_READY;
 		*due_ns = 0;
 	}
@@ -346,6 +334,26 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	ev->tuple = *tuple;
 	bpf_ringbuf_submit(ev, 0);
 	return true;
+}
+
+/*
+ * A drain's boundary, judged now and reported if it is at one: READY, or
+ * BOUNDARY with when its quiet runs out. From sockops at an ACK (a server's
+ * answer acknowledged), from the recv() tracepoint at a read (a client's
+ * answer read).
+ */
+static __always_inline void report_boundary(struct connctl_sk_tag *tag,
+					    const struct tcp_sock *tp, __u64 cookie, __u64 now)
+{
+	struct connctl_tuple t = {};
+	enum connctl_event_type type;
+	__u64 due;
+
+	type = drain_settle(tag, drain_event(tp, tag, now, &due, 0), &due);
+	if (!type)
+		return;
+	tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
+	emit_event(type, tag, tp, cookie, &t, due);
 }
 
 #endif /* CONNCTL_DRAIN_BPF_H */

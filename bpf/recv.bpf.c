@@ -22,11 +22,8 @@ char LICENSE[] SEC("license") = "GPL";
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(connctl_recv, struct sock *sk, int ret, int flags)
 {
-	struct connctl_tuple t = {};
-	enum connctl_event_type type;
 	struct connctl_sk_tag *tag;
 	struct tcp_sock *tp;
-	__u64 now, due;
 
 	/* Data read, not peeked: the owner has moved on. */
 	if (ret <= 0 || (flags & MSG_PEEK) || sk->sk_protocol != IPPROTO_TCP)
@@ -37,11 +34,6 @@ int BPF_PROG(connctl_recv, struct sock *sk, int ret, int flags)
 	tp = bpf_skc_to_tcp_sock(sk);
 	if (!tp)
 		return 0;
-	now = bpf_ktime_get_ns();
-	type = drain_event(tp, tag, now, &due, 0);
-	if (type) {
-		tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
-		emit_event(type, tag, tp, bpf_get_socket_cookie(sk), &t, due);
-	}
+	report_boundary(tag, tp, bpf_get_socket_cookie(sk), bpf_ktime_get_ns());
 	return 0;
 }

@@ -106,11 +106,9 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 static __always_inline void on_ack(struct bpf_sock_ops *skops)
 {
 	struct bpf_sock *sk = skops->sk;
-	struct connctl_tuple t = {};
-	enum connctl_event_type type;
 	struct connctl_sk_tag *tag;
 	struct tcp_sock *tp;
-	__u64 now, due;
+	__u64 now;
 
 	if (!sk)
 		return;
@@ -129,12 +127,7 @@ static __always_inline void on_ack(struct bpf_sock_ops *skops)
 	 * sockets meanwhile. An ACK that carries the next request is no
 	 * boundary: cgroup_skb saw the request arrive.
 	 */
-	type = drain_event(tp, tag, now, &due, 0);
-	type = drain_settle(tag, type, &due);
-	if (type) {
-		tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &t);
-		emit_event(type, tag, tp, bpf_get_socket_cookie(skops), &t, due);
-	}
+	report_boundary(tag, tp, bpf_get_socket_cookie(skops), now);
 }
 
 static __always_inline void on_state(struct bpf_sock_ops *skops)

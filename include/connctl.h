@@ -187,19 +187,18 @@ struct connctl_sk_tag {
 	__u64			last_ack_ns;	/* drain: all we sent was acked */
 	/*
 	 * A drained server's conversation, as cgroup_skb and sockops see it
-	 * (see bpf/drain.bpf.h). Each flag is a byte of its own: the two
-	 * programs run at once on different CPUs, and a byte store loses no
-	 * other flag's update.
+	 * (see bpf/drain.bpf.h). Each field is stored whole, by one aligned
+	 * store: the two programs run at once on different CPUs, and no store
+	 * loses another field's update.
 	 */
-	__u64			first_turn_ns;	/* the peer first asked after an answer */
-	__u64			closing_ns;	/* the close was decided then */
+	__u64			first_turn_ns;	/* the peer first asked after an answer; 0: not yet */
+	__u64			closing_ns;	/* the close was decided then, and the peer's
+						 * data is held back; 0: not decided */
 	__u32			answered_seq;	/* our write_seq when the peer last spoke */
 	__u32			peer_seq;	/* the end of the peer's data seen arriving */
-	__u8			turned;		/* the peer asked again after an answer */
 	__u8			at_boundary;	/* a boundary no one has spoken after yet */
 	__u8			paused;		/* we spoke again after a boundary: paced */
-	__u8			closing;	/* the peer's data is held back: a FIN follows */
-	__u32			pad;
+	__u8			pad[6];
 };
 
 enum connctl_event_type {

@@ -5,16 +5,12 @@ READY_FILE once all are up.
 
     netns_holder.py ADDR PORT COUNT READY_FILE"""
 import signal
-import socket
 import sys
 
+from netns_pairs import connected
+
 addr, port, count, ready = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-server = socket.socket()
-server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-server.bind((addr, port))
-server.listen(count)
-clients = [socket.create_connection((addr, port)) for _ in range(count)]
-accepted = [server.accept()[0] for _ in range(count)]
+server, clients, accepted = connected(addr, port, count)
 with open(ready, "w") as f:
     f.write("ready\n")
 signal.pause()

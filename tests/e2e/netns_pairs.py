@@ -34,13 +34,19 @@ def enter(path):
         os.close(fd)
 
 
-def pairs(addr, port, count):
+def connected(addr, port, count):
+    """A listener on ADDR:PORT, COUNT clients connected to it, and the
+    server's side of each: (listener, clients, accepted)."""
     server = socket.socket()
     server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     server.bind((addr, port))
     server.listen(count)
     clients = [socket.create_connection((addr, port)) for _ in range(count)]
-    accepted = [server.accept()[0] for _ in range(count)]
+    return server, clients, [server.accept()[0] for _ in range(count)]
+
+
+def pairs(addr, port, count):
+    server, clients, accepted = connected(addr, port, count)
     # Left listening, as a server is: a listener says which side serves.
     accepted.append(server)
     for c in clients:

@@ -214,7 +214,7 @@ static struct settle_case settle(enum connctl_role role, bool turned, bool pause
 				 enum connctl_event_type type, __u64 due_ns)
 {
 	struct settle_case c = { .tag = { .action = CONNCTL_ACTION_DRAIN, .role = role,
-					  .turned = turned, .paused = paused },
+					  .first_turn_ns = turned ? 1 : 0, .paused = paused },
 				 .type = type, .due_ns = due_ns };
 
 	assert_int_equal(run_syscall(logic->progs.settle_drain_case, &c, sizeof(c)), 0);
@@ -230,24 +230,24 @@ static void test_drain_turns(void **state)
 	c = settle(CONNCTL_ROLE_PASSIVE, true, false, CONNCTL_EV_BOUNDARY, 400 * MS);
 	assert_int_equal(c.type, CONNCTL_EV_READY);
 	assert_int_equal(c.due_ns, 0);
-	assert_true(c.tag.at_boundary && !c.tag.closing);
+	assert_true(c.tag.at_boundary && !c.tag.closing_ns);
 	/* No turn yet, or a pause seen mid-answer: the quiet rule holds. */
 	c = settle(CONNCTL_ROLE_PASSIVE, false, false, CONNCTL_EV_BOUNDARY, 400 * MS);
 	assert_int_equal(c.type, CONNCTL_EV_BOUNDARY);
 	assert_int_equal(c.due_ns, 400 * MS);
-	assert_true(c.tag.at_boundary && !c.tag.closing);
+	assert_true(c.tag.at_boundary && !c.tag.closing_ns);
 	c = settle(CONNCTL_ROLE_PASSIVE, true, true, CONNCTL_EV_BOUNDARY, 400 * MS);
 	assert_int_equal(c.type, CONNCTL_EV_BOUNDARY);
-	assert_false(c.tag.closing);
+	assert_false(c.tag.closing_ns);
 	c = settle(CONNCTL_ROLE_PASSIVE, false, false, CONNCTL_EV_READY, 0);
 	assert_int_equal(c.type, CONNCTL_EV_READY);
 	/* Busy: nothing changes. A client's drain keeps the quiet rule. */
 	c = settle(CONNCTL_ROLE_PASSIVE, true, false, CONNCTL_EV_TAGGED, 0);
 	assert_int_equal(c.type, CONNCTL_EV_TAGGED);
-	assert_false(c.tag.closing || c.tag.at_boundary);
+	assert_false(c.tag.closing_ns || c.tag.at_boundary);
 	c = settle(CONNCTL_ROLE_ACTIVE, true, false, CONNCTL_EV_BOUNDARY, 400 * MS);
 	assert_int_equal(c.type, CONNCTL_EV_BOUNDARY);
-	assert_false(c.tag.closing);
+	assert_false(c.tag.closing_ns);
 }
 
 /* --- tc on crafted packets --- */

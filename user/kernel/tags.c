@@ -20,11 +20,9 @@ int tags_hold_peer(struct datapath *dp, int sock_fd, bool hold)
 
 	if (bpf_map_lookup_elem(map, &sock_fd, &tag))
 		return -errno;
-	if (tag.action != CONNCTL_ACTION_DRAIN || tag.closing == hold)
+	if (tag.action != CONNCTL_ACTION_DRAIN || !!tag.closing_ns == hold)
 		return 0;
-	tag.closing = hold;
-	if (hold)
-		tag.closing_ns = monotonic_ns();
+	tag.closing_ns = hold ? monotonic_ns() : 0;
 	if (bpf_map_update_elem(map, &sock_fd, &tag, BPF_EXIST))
 		return -errno;
 	return 0;
