@@ -215,6 +215,26 @@ static __always_inline bool recv_watched(void)
 	return st && st->recv_watch;
 }
 
+/*
+ * Connections only: a LISTEN socket is a service, not a connection; TIME_WAIT
+ * and request sockets are mini-sockets that bpf_sock_destroy must not see;
+ * SYN_SENT is not established yet (a standing rule catches it when it is).
+ */
+static __always_inline bool state_is_connection(int state)
+{
+	switch (state) {
+	case TCP_ESTABLISHED:
+	case TCP_FIN_WAIT1:
+	case TCP_FIN_WAIT2:
+	case TCP_CLOSE_WAIT:
+	case TCP_LAST_ACK:
+	case TCP_CLOSING:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* A socket's tuple from its own point of view, ports in host order. */
 static __always_inline void tuple_from_skc(const struct sock_common *skc,
 					   struct connctl_tuple *t)

@@ -58,26 +58,6 @@ __u32 iter_shards;
 __u64 iter_cb_cgroup_id;
 __u32 iter_cb_cgroup_level;
 
-/*
- * Connections only: a LISTEN socket is a service, not a connection; TIME_WAIT
- * and request sockets are mini-sockets that bpf_sock_destroy must not see;
- * SYN_SENT is not established yet (a standing rule catches it when it is).
- */
-static __always_inline bool state_is_connection(int state)
-{
-	switch (state) {
-	case TCP_ESTABLISHED:
-	case TCP_FIN_WAIT1:
-	case TCP_FIN_WAIT2:
-	case TCP_CLOSE_WAIT:
-	case TCP_LAST_ACK:
-	case TCP_CLOSING:
-		return true;
-	default:
-		return false;
-	}
-}
-
 static __always_inline void note_listener(__u16 port)
 {
 	__u32 word = port / 64;

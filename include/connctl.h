@@ -145,6 +145,29 @@ struct connctl_listed {
 	__u32			pad;
 };
 
+/*
+ * The connection log: a tracepoint at every TCP state change reports each
+ * connection of the agent's namespaces as it is established and as it
+ * closes, so the agent knows which namespaces a new rule can match without
+ * walking them. Only while the agent runs (not pinned): a starting agent
+ * lists what exists once.
+ */
+#define CONNCTL_CONN_LOG_BYTES	(1u << 20)
+
+enum connctl_conn_kind {
+	CONNCTL_CONN_OPEN	= 1,	/* established: the record has its tuple */
+	CONNCTL_CONN_CLOSE	= 2,	/* closed: the record ends at the cookie */
+};
+
+struct connctl_conn_record {
+	__u32			kind;	/* enum connctl_conn_kind */
+	__u32			pad;
+	__u64			cookie;
+	struct connctl_tuple	tuple;	/* OPEN only */
+};
+
+#define CONNCTL_CONN_CLOSE_BYTES	16
+
 /* What a pass of the tcp iterator does (its iter_mode). */
 enum connctl_iter_mode {
 	CONNCTL_ITER_APPLY	= 0,	/* new rules, to what exists now */
@@ -374,6 +397,7 @@ CONNCTL_ASSERT_SIZE(struct connctl_prefix, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_rule, 120);
 CONNCTL_ASSERT_SIZE(struct connctl_tuple, 112);
+CONNCTL_ASSERT_SIZE(struct connctl_conn_record, 128);
 CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 80);
 CONNCTL_ASSERT_SIZE(struct connctl_event, 224);

@@ -19,7 +19,7 @@ while IFS=: read -r file line text; do
 	[ "$layer" = "$file" ] && layer=top
 	header=$(sed -n 's/^#include "\([^"]*\)".*/\1/p' <<<"$text")
 	case $header in
-	connctl.h | version.h) continue ;;	# shared ABI; generated at build time
+	connctl.h | connctl_match.h | version.h) continue ;;	# shared ABI and its matcher; generated at build time
 	*.skel.h)
 		[ "$layer" = kernel ] && continue
 		echo "$file:$line: $header: skeletons are the kernel layer's"

@@ -91,6 +91,7 @@ struct agent {
 	struct metrics_http	metrics;
 	struct server		*server;
 	struct watch		signals;
+	struct watch		conns;		/* the connection log, when it fills */
 	bool			stopping;
 };
 
@@ -504,6 +505,22 @@ static int open_netns(struct agent *agent)
 	return err;
 }
 
+static void on_conns(struct watch *w, uint32_t events)
+{
+	struct agent *agent = container_of(w, struct agent, conns);
+
+	datapath_read_conns(&agent->dp);
+}
+
+/* The connection index reads its log when the kernel says it fills. */
+static int watch_conns(struct agent *agent)
+{
+	agent->conns = (struct watch){ .fd = datapath_conns_fd(&agent->dp), .handle = on_conns };
+	if (agent->conns.fd < 0)
+		return 0;
+	return watch_add(&agent->loop, &agent->conns, EPOLLIN);
+}
+
 /* The engines: the rule book and what closes connections, all on one bus. */
 static int open_engines(struct agent *agent)
 {
@@ -513,6 +530,8 @@ static int open_engines(struct agent *agent)
 	counters_init(&agent->counters, &agent->bus);
 	close_records_init(&agent->records, &agent->bus);
 	err = rulebook_adopt(&agent->rb);
+	if (!err)
+		err = watch_conns(agent);
 	if (err)
 		return err;
 	err = tc_attach(&agent->dp, cfg->ifaces, cfg->n_ifaces);
@@ -570,10 +589,9 @@ static int start(struct agent *agent)
 	if (!err)
 		err = open_netns(agent);
 	if (!err)
-		err = datapath_open(&agent->dp, cfg->pin_dir, cfg->cgroup_path);
+		err = datapath_open(&agent->dp, cfg->pin_dir, cfg->cgroup_path, &agent->netns);
 	if (err)
 		return err;
-	agent->dp.netns = &agent->netns;
 	datapath_set_hold(&agent->dp, cfg->held_ns, cfg->held_pass);
 	err = open_engines(agent);
 	if (!err)

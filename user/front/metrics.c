@@ -166,6 +166,30 @@ static void write_health(FILE *f, const struct counters *m)
 	fprintf(f, "connctl_events_lost_total %llu\n", (unsigned long long)m->events_lost);
 }
 
+/* What the agent's work costs in walks of a namespace's sockets, and the index beside them. */
+static void write_walks(FILE *f, const struct datapath *dp)
+{
+	static const char *const modes[] = {
+		[CONNCTL_ITER_APPLY] = "apply", [CONNCTL_ITER_SWEEP] = "sweep",
+		[CONNCTL_ITER_UNTAG] = "untag", [CONNCTL_ITER_LIST] = "list",
+		[CONNCTL_ITER_CATCH_UP] = "catch_up",
+	};
+
+	family(f, "connctl_walks_total", "counter",
+	       "Walks of one namespace's sockets, by what they were for "
+	       "(index: listing a namespace into the connection index).");
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		fprintf(f, "connctl_walks_total{for=\"%s\"} %llu\n", modes[i],
+			(unsigned long long)(dp->walks[i] -
+					     (i == CONNCTL_ITER_LIST ? dp->index_listings : 0)));
+	fprintf(f, "connctl_walks_total{for=\"index\"} %llu\n",
+		(unsigned long long)dp->index_listings);
+	family(f, "connctl_index_connections", "gauge",
+	       "Connections in the agent's connection index (-1: no index; every rule walks).");
+	fprintf(f, "connctl_index_connections %lld\n",
+		dp->conns ? (long long)conn_index_count(dp->conns) : -1LL);
+}
+
 char *metrics_text(struct metrics_http *mh, size_t *len)
 {
 	char *text = NULL;
@@ -182,6 +206,7 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	family(f, "connctl_sweeps_total", "counter",
 	       "Walks of the connections for drains sockops cannot see (outside --cgroup).");
 	fprintf(f, "connctl_sweeps_total %llu\n", (unsigned long long)mh->drainer->sweeps);
+	write_walks(f, mh->dp);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
 	fprintf(f, "connctl_metrics_scrapes_total %llu\n",
 		(unsigned long long)mh->scrapes);

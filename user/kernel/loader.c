@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mman.h>
@@ -16,6 +17,7 @@
 #include "kernel/tc.h"
 #include "tc.skel.h"
 #include "recv.skel.h"
+#include "kernel/conns.h"
 #include "iter.skel.h"
 #include "kernel/rule_maps.h"
 #include "kernel/loader.h"
@@ -221,6 +223,33 @@ fail:
 	dp->recv = NULL;
 }
 
+/*
+ * The connection index (kernel/conns.h). Not fatal: without it every pass
+ * walks every namespace, as before it existed.
+ */
+static void watch_conns(struct datapath *dp, const struct bpf_object_open_opts *opts)
+{
+	int err;
+
+	if (!dp->netns)
+		return;
+	err = conn_index_open(&dp->conns, opts, dp->netns->all);
+	if (err)
+		pr_warn("cannot attach the connection log: %s; every rule walks every namespace",
+			strerror(-err));
+}
+
+int datapath_conns_fd(const struct datapath *dp)
+{
+	return dp->conns ? conn_index_fd(dp->conns) : -1;
+}
+
+void datapath_read_conns(struct datapath *dp)
+{
+	if (dp->conns)
+		conn_index_read(dp->conns);
+}
+
 static int load_objects(struct datapath *dp, const char *pin_dir)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_dir);
@@ -261,6 +290,7 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	if (err)
 		return load_error("tc programs", err);
 	watch_recv(dp, &opts);
+	watch_conns(dp, &opts);
 	return 0;
 }
 
@@ -369,12 +399,14 @@ static int note_cgroup(struct datapath *dp, const char *cgroup)
 	return 0;
 }
 
-int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup)
+int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup,
+		  struct netns_set *netns)
 {
 	int err;
 
 	memset(dp, 0, sizeof(*dp));
 	dp->lock_fd = -1;
+	dp->netns = netns;
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		pr_warn("the kernel has no BTF (/sys/kernel/btf/vmlinux): connctld needs "
 			"CONFIG_DEBUG_INFO_BTF=y");
@@ -409,6 +441,8 @@ void datapath_close(struct datapath *dp)
 		__atomic_store_n(&dp->state->recv_watch, 0, __ATOMIC_RELEASE);
 	bpf_link__destroy(dp->recv_link);
 	recv_bpf__destroy(dp->recv);
+	conn_index_free(dp->conns);
+	netns_hits_free(&dp->conn_hits);
 	if (dp->state)
 		munmap(dp->state, agent_state_len());
 	for (int i = 0; i < dp->iter_shards; i++)

@@ -9,6 +9,8 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "connctl.h"
+#include "kernel/conns.h"
 
 struct sockops_bpf;
 struct cgroup_skb_bpf;
@@ -41,6 +43,11 @@ struct datapath {
 	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
 	int			iter_shards;	/* objects loaded, one a CPU */
 	struct netns_set	*netns;		/* where the iterators walk */
+	struct conn_index	*conns;		/* NULL: passes walk every namespace */
+	struct netns_hits	conn_hits;	/* a pass's namespaces to walk */
+	/* Walks of a namespace's sockets, by iterator mode, and index listings. */
+	uint64_t		walks[CONNCTL_ITER_CATCH_UP + 1];
+	uint64_t		index_listings;
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	struct connctl_agent_state *state;	/* agent_state, mmapped */
 	int			lock_fd;	/* flock on the pin dir */
@@ -58,7 +65,8 @@ struct datapath {
 
 /* libbpf's own lines through the agent's logger, at its levels. */
 void datapath_log_init(void);
-int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup);
+int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup,
+		  struct netns_set *netns);
 /* Closes our handles; pinned maps and links stay, so enforcement stays. */
 void datapath_close(struct datapath *dp);
 int datapath_events_fd(const struct datapath *dp);
@@ -68,6 +76,12 @@ int datapath_check_pins(struct datapath *dp, const char *pin_dir);
 void datapath_set_hold(struct datapath *dp, uint64_t hold_ns, bool pass);
 /* Client-side drains report their boundaries at recv() (else they are swept). */
 bool datapath_watches_recv(const struct datapath *dp);
+/*
+ * The connection log, readable when it wants reading (-1: there is none);
+ * read, it keeps the connection index current.
+ */
+int datapath_conns_fd(const struct datapath *dp);
+void datapath_read_conns(struct datapath *dp);
 /* Events lost since the agent last caught up (0: none); marks them caught up. */
 uint64_t datapath_take_lost_events(struct datapath *dp);
 /* Detach everything pinned under pin_dir and remove the pins. */

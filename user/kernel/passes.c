@@ -12,9 +12,15 @@
 #include "iter.skel.h"
 #include "base/log.h"
 #include "sys/netns.h"
+#include "kernel/conns.h"
+#include "connctl_match.h"
+#include "sys/sock_diag.h"
 
 /* Sweeps run often: they look for new namespaces at most this often. */
 #define NETNS_SWEEP_FRESH_NS	(1000 * 1000 * 1000ULL)
+
+/* Listings of the namespaces that a full connection log spoilt, at most. */
+#define INDEX_TRIES		3
 
 /* Below this many TCP sockets in the namespace, an APPLY walk runs on one thread. */
 #define SHARD_MIN_SOCKETS	4096
@@ -55,7 +61,8 @@ static void pass_setup(struct pass *p, const struct connctl_rule *rule,
 	if (rule)
 		bss->iter_rule = *rule;
 	bss->iter_nrules = 0;
-	bss->iter_want_cgroups = rule && (rule->match & CONNCTL_MATCH_CGROUP);
+	/* A listing of everything feeds the index, which matches cgroups later. */
+	bss->iter_want_cgroups = rule && (!rule->match || (rule->match & CONNCTL_MATCH_CGROUP));
 	for (uint32_t i = 0; batch && i < batch->n; i++)
 		if (batch->rules[i].match & CONNCTL_MATCH_CGROUP)
 			bss->iter_want_cgroups = 1;
@@ -178,6 +185,7 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 	err = create_iterators(dp, passes, shards, ns);
 	if (err)
 		return err;
+	dp->walks[mode]++;
 	for (int i = 1; i < shards; i++)
 		started[i] = !pthread_create(&threads[i], NULL, pass_run, &passes[i]);
 	pass_run(&passes[0]);
@@ -212,15 +220,164 @@ static void count_by_netns(struct apply_batch *batch, const uint64_t *before, ui
 	}
 }
 
+/* A listing of everything: what the index first knows of a namespace. */
+static int list_into_index(struct datapath *dp, const struct netns *ns, uint32_t ino)
+{
+	const size_t rec = sizeof(struct connctl_listed);
+	struct connctl_rule all = { 0 };
+	struct listing out = { 0 };
+	struct pass_result res = { 0 };
+	int err;
+
+	err = conn_index_begin_listing(dp->conns, ino);
+	dp->index_listings++;
+	if (!err)
+		err = run_in(dp, CONNCTL_ITER_LIST, &all, NULL, 1, &res, ns, &out);
+	for (size_t off = 0; !err && off + rec <= out.len; off += rec) {
+		const struct connctl_listed *l = (const void *)(out.buf + off);
+
+		err = conn_index_add(dp->conns, l->cookie, &l->tuple);
+	}
+	free(out.buf);
+	/* Gone: nothing of it to match. */
+	if (err == -ENOENT)
+		err = 0;
+	return err ? err : conn_index_end_listing(dp->conns, ino);
+}
+
+/* Namespaces met for the first time are listed once. */
+static int index_list_new(struct datapath *dp)
+{
+	struct netns_set *set = dp->netns;
+	int err = 0;
+
+	if (!netns_many(set))
+		return conn_index_listed(dp->conns, set->own_ino) ? 0 :
+		       list_into_index(dp, NULL, set->own_ino);
+	for (size_t k = 0; k < set->n && !err; k++) {
+		const struct netns *ns = &set->v[k];
+
+		if (!conn_index_listed(dp->conns, ns->ino))
+			err = list_into_index(dp, ns->ino == set->own_ino ? NULL : ns, ns->ino);
+	}
+	return err;
+}
+
 /*
- * A pass in every namespace the agent acts in (--netns), or in its own.
- * A namespace gone since it was found is skipped.
+ * The namespaces where the rules match something now, from the index;
+ * NULL when it cannot say (then every namespace is walked). Records lost
+ * to a full log empty the index, and it lists the namespaces again.
+ */
+static struct netns_hits *index_hits(struct datapath *dp, const struct connctl_rule *rules,
+					   size_t n)
+{
+	int err = -ESTALE;
+
+	if (!dp->conns || !dp->netns)
+		return NULL;
+	for (int tries = 0; tries < INDEX_TRIES && err; tries++) {
+		err = conn_index_read(dp->conns);
+		if (!err)
+			err = index_list_new(dp);
+		if (!err)
+			err = conn_index_read(dp->conns);
+	}
+	if (!err)
+		err = conn_index_match(dp->conns, rules, n, &dp->conn_hits);
+	if (err) {
+		pr_warn("connection index: %s; walking every namespace", strerror(-err));
+		return NULL;
+	}
+	return &dp->conn_hits;
+}
+
+/*
+ * One connection the index matched, without a walk: every rule of the
+ * batch that matches it counted, the strongest applied as the iterator
+ * would (reset: SOCK_DESTROY by tuple and cookie; observe: nothing).
+ */
+static void apply_direct_one(struct datapath *dp, struct apply_batch *batch, uint32_t slot,
+			     int diag_fd)
+{
+	const struct connctl_tuple *t;
+	const struct connctl_rule *best = NULL;
+	uint64_t cookie;
+	int err = 0;
+
+	t = conn_index_tuple(dp->conns, slot, &cookie);
+	for (uint32_t i = 0; i < batch->n; i++) {
+		const struct connctl_rule *r = &batch->rules[i];
+
+		if (rule_matches(r, t) && (!best || rule_beats(r, best->id, best->action)))
+			best = r;
+	}
+	if (!best)
+		return;
+	if (best->action == CONNCTL_ACTION_RESET) {
+		err = sock_diag_destroy(diag_fd, t, cookie);
+		/* Closed since it was logged: a walk would not have met it either. */
+		if (err == -ENOENT)
+			return;
+	}
+	for (uint32_t i = 0; i < batch->n; i++)
+		if (rule_matches(&batch->rules[i], t))
+			batch->results[i].matched++;
+	if (best->action == CONNCTL_ACTION_OBSERVE)
+		return;
+	batch->results[best - batch->rules].applied++;
+	if (err)
+		batch->results[best - batch->rules].failed++;
+}
+
+/* The few connections the batch matches in one namespace, each once. */
+static int apply_direct(struct datapath *dp, struct apply_batch *batch,
+			struct netns_hits *hits, uint32_t ino)
+{
+	int fd = netns_diag_fd(dp->netns, ino);
+	uint64_t cookie;
+
+	if (fd < 0)
+		return fd;
+	for (size_t i = 0; i < hits->n_slots; i++) {
+		uint32_t slot = hits->slots[i];
+
+		if ((i && slot == hits->slots[i - 1]) ||
+		    conn_index_tuple(dp->conns, slot, &cookie)->netns_ino != ino)
+			continue;
+		apply_direct_one(dp, batch, slot, fd);
+	}
+	return 0;
+}
+
+/*
+ * One namespace of a pass: walked, or, where the index found only a few
+ * connections for rules that need no tag, those connections alone.
+ */
+static int run_at(struct datapath *dp, enum connctl_iter_mode mode,
+		  const struct connctl_rule *rule, struct apply_batch *batch, int shards,
+		  struct pass_result *res, const struct netns *ns, uint32_t ino,
+		  struct listing *listing, struct netns_hits *hits)
+{
+	const struct netns_hit *h = hits ? netns_hits_find(hits, ino) : NULL;
+
+	if (hits && !h)
+		return 0;
+	if (h && mode == CONNCTL_ITER_APPLY && !h->walk)
+		return apply_direct(dp, batch, hits, ino);
+	return run_in(dp, mode, rule, batch, shards, res, ns, listing);
+}
+
+/*
+ * A pass in every namespace the agent acts in (--netns), or in its own;
+ * for rules, only where the index says they match something. A namespace
+ * gone since it was found is skipped.
  */
 static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		      const struct connctl_rule *rule, struct apply_batch *batch,
 		      int shards, struct pass_result *res, struct listing *listing)
 {
 	struct netns_set *set = dp->netns;
+	struct netns_hits *hits = NULL;
 	uint64_t before[CONNCTL_APPLY_BATCH];
 	int err = 0;
 
@@ -229,17 +386,26 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
 		batch->n_by_netns = 0;
 	}
-	if (!set || !netns_many(set))
-		return run_in(dp, mode, rule, batch, shards, res, NULL, listing);
 	/* A rule meets the namespaces of now; sweeps may use a recent look. */
-	netns_scan(set, mode == CONNCTL_ITER_APPLY || mode == CONNCTL_ITER_LIST ?
-		   0 : NETNS_SWEEP_FRESH_NS);
+	if (set && netns_many(set))
+		netns_scan(set, mode == CONNCTL_ITER_APPLY || mode == CONNCTL_ITER_LIST ?
+			   0 : NETNS_SWEEP_FRESH_NS);
+	if (mode == CONNCTL_ITER_APPLY)
+		hits = index_hits(dp, batch->rules, batch->n);
+	else if (mode == CONNCTL_ITER_LIST)
+		hits = index_hits(dp, rule, 1);
+	if (!set || !netns_many(set))
+		return run_at(dp, mode, rule, batch, shards, res, NULL, set ? set->own_ino : 0,
+			      listing, hits);
 	for (size_t k = 0; k < set->n; k++) {
+		const struct netns *ns = &set->v[k];
 		int e;
 
+		if (hits && !netns_hits_find(hits, ns->ino))
+			continue;
 		for (uint32_t i = 0; batch && i < batch->n; i++)
 			before[i] = batch->results[i].matched;
-		e = run_in(dp, mode, rule, batch, shards, res, &set->v[k], listing);
+		e = run_at(dp, mode, rule, batch, shards, res, ns, ns->ino, listing, hits);
 		if (dp->between_walks)
 			dp->between_walks(dp->between_ctx);
 		if (e == -ENOENT)
@@ -247,7 +413,7 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		if (e && !err)
 			err = e;
 		if (batch)
-			count_by_netns(batch, before, set->v[k].ino);
+			count_by_netns(batch, before, ns->ino);
 	}
 	return err;
 }

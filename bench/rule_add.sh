@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# What a rule that matches nothing costs on a busy host (issue 16): NS
+# network namespaces with PER connected pairs each (2 x NS x PER sockets:
+# 50,000 by default), `connctld --netns all`, ADDS rule adds one after
+# another, each timed from request to reply over the control socket.
+# Beside it, same run: the same adds to an agent on an empty host (its one
+# namespace, no connection). The rules match only 10.241.200.0/21 addresses,
+# which nothing here uses. Usage: bench/rule_add.sh [NS] [PER] [ADDS]
+. "$(dirname "$0")/../tests/e2e/lib.sh"
+
+NS=${1:-100}
+PER=${2:-250}
+ADDS=${3:-1000}
+PORT=9418
+HOLDERS=4
+! ip -o addr show | grep -q ' 10\.241\.' || die "this host uses 10.241.0.0/16: the rules could touch it"
+ulimit -n 20000
+
+setup_env
+adds() { python3 "$TOP/bench/lib/add_latency.py" "$SOCK" "$ADDS" "$1"; }
+metric() { in_ns_only curl -sf http://127.0.0.1:9542/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+
+# The empty host: the agent's namespace alone, no connection in it.
+start_agent --metrics 9542
+empty=$(adds 0)
+empty_walks=$(metric 'connctl_walks_total{for="apply"}')
+stop_agent
+"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
+
+# The busy host: NS namespaces, their pairs held by HOLDERS processes.
+paths=()
+for i in $(seq "$NS"); do
+	add_netns "n$i"
+	paths+=("/var/run/netns/$TAG-n$i")
+done
+pids=()
+per_holder=$(((NS + HOLDERS - 1) / HOLDERS))
+for ((g = 0; g < HOLDERS; g++)); do
+	set -- "${paths[@]:$((g * per_holder)):$per_holder}"
+	[ $# -gt 0 ] || break
+	rm -f "$TMP/in$g"
+	mkfifo "$TMP/in$g"
+	in_ns python3 "$TOP/tests/e2e/netns_pairs.py" 127.0.0.1 "$PORT" "$PER" "$@" \
+		<"$TMP/in$g" >"$TMP/out$g" &
+	pids+=($!)
+	exec {fd}>"$TMP/in$g"
+	fds+=("$fd")
+done
+for ((g = 0; g < ${#pids[@]}; g++)); do
+	wait_until 300 grep -q ready "$TMP/out$g" || die "holder $g is not up"
+done
+sockets=0
+for ns in "${paths[@]}"; do
+	sockets=$((sockets + $(nsenter --net="$ns" ss -Htn state established | wc -l)))
+done
+start_agent --netns all --metrics 9542
+busy_first=$(python3 "$TOP/bench/lib/add_latency.py" "$SOCK" 1 "$ADDS")
+busy=$(adds 0)
+busy_walks=$(metric 'connctl_walks_total{for="apply"}')
+index_walks=$(metric 'connctl_walks_total{for="index"}')
+indexed=$(metric connctl_index_connections)
+stop_agent
+for fd in "${fds[@]}"; do eval "exec $fd>&-"; done
+wait "${pids[@]}" 2>/dev/null || true
+
+python3 - "$empty" "$busy" "$NS" "$sockets" "$empty_walks" "$busy_walks" "$index_walks" \
+	"$indexed" "$busy_first" <<'PY'
+import json, sys
+empty, busy = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+ns, sockets, ew, bw, iw, indexed = sys.argv[3:9]
+first = json.loads(sys.argv[9])
+print(f"\nrule add matching nothing, {busy['adds']} adds one after another, ms from request to reply")
+print(f"{'':52} {'p50':>7} {'p99':>7} {'max':>7} {'walks':>6}")
+print(f"{'empty host: 1 namespace, no connection':52} {empty['p50']:7.3f} {empty['p99']:7.3f} "
+      f"{empty['max']:7.3f} {ew:>6}")
+label = f"busy host: {int(ns) + 1} namespaces, {sockets} sockets, --netns all"
+print(f"{label:52} {busy['p50']:7.3f} {busy['p99']:7.3f} {busy['max']:7.3f} {bw:>6}")
+print(f"{'ratio busy / empty':52} {busy['p50'] / empty['p50']:7.2f} "
+      f"{busy['p99'] / empty['p99']:7.2f} {busy['max'] / empty['max']:7.2f}")
+print(f"the agent's first add on the busy host listed {iw} namespaces into its index "
+      f"({first['p50']:.1f} ms); the index then held {indexed} connections")
+print(f"matched: {empty['matched']} and {busy['matched'] + first['matched']}")
+PY

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The connection index: random rules (ports, ranges, prefixes, cgroups,
+# namespaces) against random connections, some made before the agent
+# started, some after, a quarter closed. What each rule matched equals what
+# a full look at the same sockets finds, and a rule walks exactly the
+# namespaces where it matches more than the index hands over (256): none
+# when it matches nothing.
+. "$(dirname "$0")/lib.sh"
+
+CHECK=$TOP/tests/e2e/index_check.py
+
+# run_check AGENT_ARGS -- CHECK_ARGS: the check's first connections, the
+# agent, the rest; its JSON verdict in RES.
+run_check() {
+	local agent_args=() line
+	while [ "$1" != -- ]; do agent_args+=("$1"); shift; done
+	shift
+	coproc CHECK_RUN { in_ns python3 "$CHECK" --connctl "$CONNCTL_BIN" --socket "$SOCK" \
+		--agent-ns "$NETNS_PATH" "$@"; }
+	read -r -t 120 line <&"${CHECK_RUN[0]}" || die "the check did not start"
+	[ "$line" = ready ] || die "the check did not start: $line"
+	start_agent "${agent_args[@]}"
+	echo go >&"${CHECK_RUN[1]}"
+	read -r -t 300 RES <&"${CHECK_RUN[0]}" || die "the check did not finish"
+}
+
+expect_verdict() {
+	local res=$1 what=$2
+	log "$res"
+	expect_eq "$(jget "$res" 'd["mismatches"]')" "[]" "$what: rules matching other than a full look"
+	expect_eq "$(jget "$res" 'd["walk_mismatches"]')" "[]" \
+		"$what: rules walking other namespaces than those they match in"
+	[ "$(jget "$res" 'd["connections"]')" -ge 400 ] || die "$what: too few connections"
+}
+
+setup_env
+
+# The agent's own namespace: IPv4 over 127.0.0.0/16, IPv6, two cgroups.
+run_check --metrics 9540 -- --metrics http://127.0.0.1:9540/metrics \
+	--cgroup "$CGROUP" --rules 80 --conns 300 --seed 7 "$NETNS_PATH=127.0.0.0/16"
+expect_verdict "$RES" "one namespace"
+matched_none=$(grep -c 'matched 0$' "$AGENT_LOG" || true)
+[ "$matched_none" -ge 5 ] || die "too few rules matched nothing ($matched_none) to show they walk nothing"
+stop_agent
+
+# --netns all: three namespaces, each its own /24 of 10.241.0.0/16 on lo.
+add_netns b
+add_netns c
+ip -n "$NETNS" addr add 10.241.9.1/24 dev lo
+ip -n "$TAG-b" addr add 10.241.1.1/24 dev lo
+ip -n "$TAG-c" addr add 10.241.2.1/24 dev lo
+run_check --netns all --metrics 9541 -- --metrics http://127.0.0.1:9541/metrics \
+	--rules 60 --conns 200 --seed 11 --confine 10.241.0.0/16 \
+	"$NETNS_PATH=10.241.9.0/24" "/var/run/netns/$TAG-b=10.241.1.0/24" \
+	"/var/run/netns/$TAG-c=10.241.2.0/24"
+expect_verdict "$RES" "three namespaces"
