@@ -53,6 +53,8 @@ sockets=0
 for ns in "${paths[@]}"; do
 	sockets=$((sockets + $(nsenter --net="$ns" ss -Htn state established | wc -l)))
 done
+# A state file of its own: the empty host's rules are not restored here.
+STATE_FILE=$TMP/busy/rules.json
 start_agent --netns all --metrics 9542
 busy_first=$(python3 "$TOP/bench/lib/add_latency.py" "$SOCK" 1 "$ADDS")
 busy=$(adds 0)

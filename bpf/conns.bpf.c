@@ -6,7 +6,7 @@
  * cgroup. The agent keeps the index; a rule that matches nothing there
  * costs no walk of a namespace's sockets.
  *
- * Records wake the agent only when the ring is an eighth full: it reads
+ * Records wake the agent only as the ring fills another eighth: it reads
  * the rest before it uses the index. A full ring counts what it lost, and
  * the agent lists the namespaces again.
  */
@@ -36,9 +36,17 @@ struct {
 __u32 conns_all_netns;
 __u64 conns_lost;	/* records the ring had no room for */
 
-static __always_inline __u64 wakeup_flags(void)
+/*
+ * A wakeup each time the log fills another eighth, not for every record
+ * past it: a wakeup is a self-IPI (an MSR write, a trap on a VM), and a
+ * mass reset closes thousands of connections while the agent is busy.
+ */
+static __always_inline __u64 wakeup_flags(__u64 size)
 {
-	if (bpf_ringbuf_query(&conn_log, BPF_RB_AVAIL_DATA) >= CONNCTL_CONN_LOG_BYTES / 8)
+	const __u64 eighth = CONNCTL_CONN_LOG_BYTES / 8;
+	__u64 avail = bpf_ringbuf_query(&conn_log, BPF_RB_AVAIL_DATA);
+
+	if (avail / eighth != (avail > size ? avail - size : 0) / eighth)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
 }
@@ -58,7 +66,7 @@ static __always_inline void log_open(struct sock *sk, __u64 cookie)
 	__builtin_memset(&rec->tuple, 0, sizeof(rec->tuple));
 	tuple_from_skc(&sk->__sk_common, &rec->tuple);
 	tuple_set_cgroups(&sk->__sk_common, &rec->tuple);
-	bpf_ringbuf_submit(rec, wakeup_flags());
+	bpf_ringbuf_submit(rec, wakeup_flags(sizeof(*rec) + 8));
 }
 
 static __always_inline void log_close(__u64 cookie)
@@ -73,7 +81,7 @@ static __always_inline void log_close(__u64 cookie)
 	rec->kind = CONNCTL_CONN_CLOSE;
 	rec->pad = 0;
 	rec->cookie = cookie;
-	bpf_ringbuf_submit(rec, wakeup_flags());
+	bpf_ringbuf_submit(rec, wakeup_flags(CONNCTL_CONN_CLOSE_BYTES + 8));
 }
 
 SEC("tp_btf/inet_sock_set_state")

@@ -27,6 +27,7 @@ import ipaddress
 import json
 import os
 import random
+import signal
 import socket
 import subprocess
 import sys
@@ -192,6 +193,11 @@ def main():
     p.add_argument("--cgroup")
     p.add_argument("--rules", type=int, default=60)
     p.add_argument("--conns", type=int, default=300, help="pairs a namespace")
+    p.add_argument("--after", type=int, help="pairs a namespace opened once the agent "
+                   "runs (default: half of --conns)")
+    p.add_argument("--stop-pid-file", help="stop the agent whose pid this file holds "
+                   "(written before the line on stdin) while the pairs after are opened, "
+                   "so that its connection log overflows")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--direct-max", type=int, default=256,
                    help="matches in a namespace the agent takes from its index (CONN_DIRECT_MAX)")
@@ -206,17 +212,23 @@ def main():
         for c in cgroups:
             os.makedirs(c, exist_ok=True)
     spaces = [Space(s.split("=")[0], s.split("=")[1], cgroups, rng) for s in args.spaces]
+    after = args.conns - args.conns // 2 if args.after is None else args.after
     for s in spaces:
-        s.open(args.conns // 2)
+        s.open(args.conns - after)
     print("ready", flush=True)
     sys.stdin.readline()
     # The agent lists the namespaces at its first rule; what follows, it learns from the log.
     first = [args.connctl, "--socket", args.socket, "-j", "rule", "add", "action", "observe",
              "remote", "192.0.2.1", "once"]
     subprocess.run(first, check=True, capture_output=True)
+    stop = int(open(args.stop_pid_file).read()) if args.stop_pid_file else None
+    if stop:
+        os.kill(stop, signal.SIGSTOP)
     for s in spaces:
-        s.open(args.conns - args.conns // 2)
+        s.open(after)
         s.close_some(0.25)
+    if stop:
+        os.kill(stop, signal.SIGCONT)
     if args.cgroup:
         join(args.cgroup)
     tuples = [t for s in spaces for t in s.tuples()]

@@ -10,7 +10,8 @@
 CHECK=$TOP/tests/e2e/index_check.py
 
 # run_check AGENT_ARGS -- CHECK_ARGS: the check's first connections, the
-# agent, the rest; its JSON verdict in RES.
+# agent, the rest; its JSON verdict in RES. The agent's pid is in
+# $TMP/agent.pid before the rest.
 run_check() {
 	local agent_args=() line
 	while [ "$1" != -- ]; do agent_args+=("$1"); shift; done
@@ -20,6 +21,7 @@ run_check() {
 	read -r -t 120 line <&"${CHECK_RUN[0]}" || die "the check did not start"
 	[ "$line" = ready ] || die "the check did not start: $line"
 	start_agent "${agent_args[@]}"
+	echo "$AGENT_PID" >"$TMP/agent.pid"
 	echo go >&"${CHECK_RUN[1]}"
 	read -r -t 300 RES <&"${CHECK_RUN[0]}" || die "the check did not finish"
 }
@@ -54,3 +56,14 @@ run_check --netns all --metrics 9541 -- --metrics http://127.0.0.1:9541/metrics 
 	"$NETNS_PATH=10.241.9.0/24" "/var/run/netns/$TAG-b=10.241.1.0/24" \
 	"/var/run/netns/$TAG-c=10.241.2.0/24"
 expect_verdict "$RES" "three namespaces"
+stop_agent
+
+# A log that overflows: the agent stopped while 4,000 pairs are made (8,000
+# records, more than its log holds). It lists the namespace again.
+STATE_FILE=$TMP/lost/rules.json
+run_check --metrics 9543 -- --metrics http://127.0.0.1:9543/metrics \
+	--rules 30 --conns 4200 --after 4000 --stop-pid-file "$TMP/agent.pid" --seed 5 \
+	"$NETNS_PATH=127.0.0.0/16"
+expect_verdict "$RES" "after the log overflowed"
+grep -q 'connection log: [0-9]* records lost; listing the namespaces again' "$AGENT_LOG" ||
+	die "the agent did not say its log overflowed"

@@ -372,6 +372,30 @@ static int run_at(struct datapath *dp, enum connctl_iter_mode mode,
  * for rules, only where the index says they match something. A namespace
  * gone since it was found is skipped.
  */
+/*
+ * How recent a look at the namespaces will do. A rule meets the namespaces
+ * of now; sweeps may use a recent look. With --netns all and the index
+ * listing them, a rule need not look either: the connection log reports
+ * every namespace's connections from its birth, and a look (every process's
+ * /proc entry) costs what the host runs, not what the rule matches.
+ */
+static uint64_t scan_freshness(const struct datapath *dp, enum connctl_iter_mode mode)
+{
+	if (mode != CONNCTL_ITER_APPLY && mode != CONNCTL_ITER_LIST)
+		return NETNS_SWEEP_FRESH_NS;
+	if (dp->netns->all && dp->conns && conn_index_listed(dp->conns, dp->netns->own_ino))
+		return NETNS_SWEEP_FRESH_NS;
+	return 0;
+}
+
+static bool hits_all_known(const struct netns_hits *hits, const struct netns_set *set)
+{
+	for (size_t i = 0; i < hits->n; i++)
+		if (!netns_name(set, hits->v[i].ino))
+			return false;
+	return true;
+}
+
 static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		      const struct connctl_rule *rule, struct apply_batch *batch,
 		      int shards, struct pass_result *res, struct listing *listing)
@@ -386,14 +410,15 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
 		batch->n_by_netns = 0;
 	}
-	/* A rule meets the namespaces of now; sweeps may use a recent look. */
 	if (set && netns_many(set))
-		netns_scan(set, mode == CONNCTL_ITER_APPLY || mode == CONNCTL_ITER_LIST ?
-			   0 : NETNS_SWEEP_FRESH_NS);
+		netns_scan(set, scan_freshness(dp, mode));
 	if (mode == CONNCTL_ITER_APPLY)
 		hits = index_hits(dp, batch->rules, batch->n);
 	else if (mode == CONNCTL_ITER_LIST)
 		hits = index_hits(dp, rule, 1);
+	/* A namespace born since the last look holds a match: look again. */
+	if (hits && set && netns_many(set) && !hits_all_known(hits, set))
+		netns_scan(set, 0);
 	if (!set || !netns_many(set))
 		return run_at(dp, mode, rule, batch, shards, res, NULL, set ? set->own_ino : 0,
 			      listing, hits);
