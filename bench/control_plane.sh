@@ -4,7 +4,8 @@
 # then sending all its requests at once (pipelined) while reading the
 # replies (rules that match nothing here); then the agent's RSS and the BPF
 # map memory with RULES rules standing, against the agent with none (its
-# peer, in the same run).
+# peer, in the same run); last, one client again with no state file, to show
+# what the fdatasync before each reply costs.
 # Usage: bench/control_plane.sh [ADDS] [PIPELINED] [RULES]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -50,11 +51,21 @@ rmaps1=$(map_kib $RULE_MAPS)
 count=$(connctl -j rule show | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
 [ "$count" -eq "$RULES" ] || die "$count rules stand, not $RULES"
 
+# The same waiting client without a state file: what the fdatasync of each
+# acknowledged change costs it.
+stop_agent
+"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
+start_agent --max-clients 64 --state-file ""
+one_nodisk=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
+one_nodisk_piped=$(python3 "$ADDS_PY" --pipeline "$SOCK" "$PIPELINED" 1 "$ADDS")
+
 rate() { jget "$1" 'round(d["per_second"])'; }
 printf '\ncontrol plane: rule.add over the socket\n'
 printf '%-34s %12s %12s\n' clients "waiting" "pipelined"
 printf '%-34s %12s %12s\n' "1" "$(rate "$one")" "$(rate "$one_piped")"
 printf '%-34s %12s %12s\n' "16 at once" "$(rate "$many")" "$(rate "$many_piped")"
+printf '%-34s %12s %12s\n' "1, no state file (not durable)" "$(rate "$one_nodisk")" \
+	"$(rate "$one_nodisk_piped")"
 printf '\nmemory, no rules (peer) and %d rules standing\n' "$RULES"
 printf '%-34s %12s %12s %8s\n' "" "no rules" "$RULES rules" ratio
 printf '%-34s %12d %12d %8.2f\n' "connctld RSS (KiB)" "$rss0" "$rss1" "$(bc -l <<<"$rss1 / $rss0")"

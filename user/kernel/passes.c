@@ -349,6 +349,8 @@ static int apply_direct(struct datapath *dp, struct apply_batch *batch,
 	return 0;
 }
 
+static int apply_shards(const struct datapath *dp);
+
 /*
  * One namespace of a pass: walked, or, where the index found only a few
  * connections for rules that need no tag, those connections alone.
@@ -364,7 +366,7 @@ static int run_at(struct datapath *dp, enum connctl_iter_mode mode,
 		return 0;
 	if (h && mode == CONNCTL_ITER_APPLY && !h->walk)
 		return apply_direct(dp, batch, hits, ino);
-	return run_in(dp, mode, rule, batch, shards, res, ns, listing);
+	return run_in(dp, mode, rule, batch, shards ? shards : apply_shards(dp), res, ns, listing);
 }
 
 /*
@@ -473,7 +475,8 @@ int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pa
 {
 	if (batch->n > CONNCTL_APPLY_BATCH)
 		return -E2BIG;
-	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, apply_shards(dp), res, NULL);
+	/* 0: chosen at the first walk, if there is one (the index may spare it). */
+	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, 0, res, NULL);
 }
 
 int passes_sweep(struct datapath *dp, struct pass_result *res)
