@@ -161,7 +161,14 @@ static void shut_down(struct drainer *d, struct tracked *t, const struct connctl
 	struct close_record rec;
 
 	if (shutdown(fd, SHUT_RDWR)) {
-		pr_warn("rule %u: shutdown failed: %s", t->rule_id, strerror(errno));
+		/* Reset by its peer since we looked: it ended first. */
+		if (errno == ENOTCONN) {
+			ended(d, t);
+			return;
+		}
+		/* Kept, it would wait for nothing to come: closed the hard way. */
+		pr_warn("rule %u: shutdown failed: %s; resetting", t->rule_id, strerror(errno));
+		reset(d, t, ev, CLOSE_RST_NO_OWNER);
 		return;
 	}
 	record_from_event(&rec, ev, CLOSE_FIN, monotonic_ns());
@@ -311,8 +318,14 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 		pr_warn("rule %u: cannot look a connection up: %s", t->rule_id, strerror(-err));
 		return;
 	}
-	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT)
-		return;		/* closing already: its END will come */
+	/*
+	 * Closing already: its owner or its peer closed first. Not left to wait
+	 * for its END, which only sockets with callbacks report.
+	 */
+	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT) {
+		ended(d, t);
+		return;
+	}
 	/*
 	 * No inode: no file holds the socket. Established, that is a socket
 	 * not accepted yet (an orphan would be closing): give it time.

@@ -188,6 +188,21 @@ static void write_walks(FILE *f, const struct datapath *dp)
 	       "Connections in the agent's connection index (-1: no index; every rule walks).");
 	fprintf(f, "connctl_index_connections %lld\n",
 		dp->conns ? (long long)conn_index_count(dp->conns) : -1LL);
+	family(f, "connctl_index_slots", "gauge",
+	       "Slots the connection index holds (its memory, 136 bytes each; it grows, never shrinks).");
+	fprintf(f, "connctl_index_slots %llu\n",
+		dp->conns ? (unsigned long long)conn_index_capacity(dp->conns) : 0ULL);
+}
+
+/* Connections the agent follows to their close (drains, cancels, held resets). */
+static void write_tracked(FILE *f, const struct drainer *d)
+{
+	family(f, "connctl_tracked_connections", "gauge",
+	       "Connections the agent is closing: drains waiting, cancels and resets in flight.");
+	fprintf(f, "connctl_tracked_connections %zu\n", d->tracked.n);
+	family(f, "connctl_tracked_slots", "gauge",
+	       "Slots of the table those connections are kept in (its memory).");
+	fprintf(f, "connctl_tracked_slots %zu\n", d->tracked.cap);
 }
 
 char *metrics_text(struct metrics_http *mh, size_t *len)
@@ -207,6 +222,7 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	       "Walks of the connections for drains sockops cannot see (outside --cgroup).");
 	fprintf(f, "connctl_sweeps_total %llu\n", (unsigned long long)mh->drainer->sweeps);
 	write_walks(f, mh->dp);
+	write_tracked(f, mh->drainer);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
 	fprintf(f, "connctl_metrics_scrapes_total %llu\n",
 		(unsigned long long)mh->scrapes);
