@@ -43,6 +43,17 @@ run_check --metrics 9540 -- --metrics http://127.0.0.1:9540/metrics \
 expect_verdict "$RES" "one namespace"
 matched_none=$(grep -c 'matched 0$' "$AGENT_LOG" || true)
 [ "$matched_none" -ge 5 ] || die "too few rules matched nothing ($matched_none) to show they walk nothing"
+
+# Deleting a drain rule removes its tags by a walk of the namespaces where
+# it matches: none when it matches nothing.
+untag_walks() {
+	in_ns_only curl -sf http://127.0.0.1:9540/metrics |
+		awk '$1 == "connctl_walks_total{for=\"untag\"}" { print $2 }'
+}
+before=$(untag_walks)
+id=$(connctl -j rule add action drain remote 192.0.2.1 lport 9 | jget "$(cat)" 'd["id"]')
+connctl rule del "$id" >/dev/null
+expect_eq "$(untag_walks)" "$before" "walks to untag a drain rule that matched nothing"
 stop_agent
 
 # --netns all: three namespaces, each its own /24 of 10.241.0.0/16 on lo.

@@ -73,6 +73,8 @@ struct bus_event {
 	uint32_t		rule_id;
 	enum connctl_action	action;
 	uint64_t		realtime_ns;
+	/* RULE_REMOVED: the rule as it stood (NULL if unknown). */
+	const struct connctl_rule *rule;
 	union {
 		struct {
 			const struct rule_spec	*spec;

@@ -564,13 +564,14 @@ static void on_timer(struct watch *w, uint32_t events)
 }
 
 /* A rule was deleted: its connections no longer wait, in the kernel or here. */
-static void forget_rule(struct drainer *d, uint32_t rule_id)
+static void forget_rule(struct drainer *d, uint32_t rule_id, const struct connctl_rule *rule)
 {
+	struct connctl_rule id_only = { .id = rule_id };
 	struct tracked_table *tt = &d->tracked;
 	struct pass_result res;
 	size_t i = 0;
 
-	if (!passes_untag(d->dp, rule_id, &res) && res.matched)
+	if (!passes_untag(d->dp, rule ? rule : &id_only, &res) && res.matched)
 		pr_info("rule %u: %llu connections no longer wait to close", rule_id,
 			(unsigned long long)res.matched);
 	while (i < tt->cap) {
@@ -599,7 +600,7 @@ static void emit(struct bus_sink *s, const struct bus_event *ev)
 	if (ev->removed == REMOVED_DELETED || ev->removed == REMOVED_RULES_DIR) {
 		/* Only drain and cancel leave tags that wait; a pass for others is wasted. */
 		if (ev->action == CONNCTL_ACTION_DRAIN || ev->action == CONNCTL_ACTION_CANCEL)
-			forget_rule(d, ev->rule_id);
+			forget_rule(d, ev->rule_id, ev->rule);
 	}
 }
 

@@ -186,11 +186,11 @@ void rulebook_save(struct rulebook *rb)
 
 /* --- in and out of force --- */
 
-static void publish_removed(struct rulebook *rb, uint32_t id, enum connctl_action action,
+static void publish_removed(struct rulebook *rb, const struct connctl_rule *rule,
 			    enum rule_removal why)
 {
-	struct bus_event ev = { .kind = BUS_RULE_REMOVED, .rule_id = id, .action = action,
-				.removed = why };
+	struct bus_event ev = { .kind = BUS_RULE_REMOVED, .rule_id = rule->id,
+				.action = rule->action, .rule = rule, .removed = why };
 
 	bus_emit(rb->bus, &ev);
 }
@@ -249,17 +249,17 @@ static int rule_stand(struct rulebook *rb, const struct rule_spec *spec)
 static void remove_rule(struct rulebook *rb, uint32_t id, enum rule_removal why, bool noted)
 {
 	const struct rule_entry *e = rule_table_find(&rb->rules, id);
-	enum connctl_action action;
+	struct connctl_rule rule;
 
 	if (!e)
 		return;
-	action = e->spec.rule.action;
+	rule = e->spec.rule;
 	if (e->spec.cgroup)
 		rb->paths_kept = SIZE_MAX;	/* its path may be free now */
 	if (!(e->spec.rule.flags & CONNCTL_RULE_FROM_DIR) && !noted)
 		state_note_del(&rb->journal, id);
 	rule_uninstall(rb, id);
-	publish_removed(rb, id, action, why);
+	publish_removed(rb, &rule, why);
 }
 
 void rulebook_remove(struct rulebook *rb, uint32_t id, enum rule_removal why)

@@ -383,7 +383,7 @@ static int run_at(struct datapath *dp, enum connctl_iter_mode mode,
  */
 static uint64_t scan_freshness(const struct datapath *dp, enum connctl_iter_mode mode)
 {
-	if (mode != CONNCTL_ITER_APPLY && mode != CONNCTL_ITER_LIST)
+	if (mode != CONNCTL_ITER_APPLY && mode != CONNCTL_ITER_LIST && mode != CONNCTL_ITER_UNTAG)
 		return NETNS_SWEEP_FRESH_NS;
 	if (dp->netns->all && dp->conns && conn_index_listed(dp->conns, dp->netns->own_ino))
 		return NETNS_SWEEP_FRESH_NS;
@@ -416,7 +416,7 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		netns_scan(set, scan_freshness(dp, mode));
 	if (mode == CONNCTL_ITER_APPLY)
 		hits = index_hits(dp, batch->rules, batch->n);
-	else if (mode == CONNCTL_ITER_LIST)
+	else if (mode == CONNCTL_ITER_LIST || (mode == CONNCTL_ITER_UNTAG && rule->action))
 		hits = index_hits(dp, rule, 1);
 	/* A namespace born since the last look holds a match: look again. */
 	if (hits && set && netns_many(set) && !hits_all_known(hits, set))
@@ -489,11 +489,9 @@ int passes_catch_up(struct datapath *dp, struct pass_result *res)
 	return run_passes(dp, CONNCTL_ITER_CATCH_UP, NULL, NULL, 1, res, NULL);
 }
 
-int passes_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
+int passes_untag(struct datapath *dp, const struct connctl_rule *rule, struct pass_result *res)
 {
-	struct connctl_rule rule = { .id = rule_id };
-
-	return run_passes(dp, CONNCTL_ITER_UNTAG, &rule, NULL, 1, res, NULL);
+	return run_passes(dp, CONNCTL_ITER_UNTAG, rule, NULL, 1, res, NULL);
 }
 
 int passes_list(struct datapath *dp, const struct connctl_rule *rule,

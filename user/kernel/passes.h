@@ -45,8 +45,12 @@ int passes_apply_batch(struct datapath *dp, struct apply_batch *batch,
 int passes_sweep(struct datapath *dp, struct pass_result *res);
 /* A sweep that also resets the reset matches whose events were lost. */
 int passes_catch_up(struct datapath *dp, struct pass_result *res);
-/* A pass that removes the tags of a deleted rule. */
-int passes_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res);
+/*
+ * A pass that removes the tags of a deleted rule, in the namespaces where
+ * it matches a connection (all of them when only its id is known: the
+ * rest of the rule zero).
+ */
+int passes_untag(struct datapath *dp, const struct connctl_rule *rule, struct pass_result *res);
 
 /*
  * A dry run: the connections rule would match now (malloc'd, *n of them),

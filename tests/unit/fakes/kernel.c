@@ -69,10 +69,10 @@ int passes_sweep(struct datapath *dp, struct pass_result *res)
 	return 0;
 }
 
-int passes_untag(struct datapath *dp, uint32_t rule_id, struct pass_result *res)
+int passes_untag(struct datapath *dp, const struct connctl_rule *rule, struct pass_result *res)
 {
 	memset(res, 0, sizeof(*res));
-	fake_kernel.untagged = rule_id;
+	fake_kernel.untagged = rule->id;
 	return 0;
 }
 
