@@ -30,6 +30,7 @@
 #include "front/metrics.h"
 #include "front/rules_dir.h"
 #include "front/server.h"
+#include "kernel/passes.h"
 #include "kernel/flows.h"
 #include "kernel/loader.h"
 #include "kernel/tc.h"
@@ -592,6 +593,7 @@ static int start(struct agent *agent)
 		err = datapath_open(&agent->dp, cfg->pin_dir, cfg->cgroup_path, &agent->netns);
 	if (err)
 		return err;
+	passes_index_start(&agent->dp);
 	datapath_set_hold(&agent->dp, cfg->held_ns, cfg->held_pass);
 	err = open_engines(agent);
 	if (!err)

@@ -161,9 +161,10 @@ static void shut_down(struct drainer *d, struct tracked *t, const struct connctl
 	struct close_record rec;
 
 	if (shutdown(fd, SHUT_RDWR)) {
-		/* Reset by its peer since we looked: it ended first. */
+		/* Reset since we looked: looked up again, it is found gone. */
 		if (errno == ENOTCONN) {
-			ended(d, t);
+			t->ev = *ev;
+			t->due_ns = monotonic_ns() + OWNER_RETRY_NS;
 			return;
 		}
 		/* Kept, it would wait for nothing to come: closed the hard way. */
@@ -319,11 +320,12 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 		return;
 	}
 	/*
-	 * Closing already: its owner or its peer closed first. Not left to wait
-	 * for its END, which only sockets with callbacks report.
+	 * Closing already: its END will come, but only sockets with callbacks
+	 * report it. Looked up again until it is gone, so that none stays.
 	 */
 	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT) {
-		ended(d, t);
+		t->ev = *ev;
+		t->due_ns = now + OWNER_RETRY_NS;
 		return;
 	}
 	/*

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "base/buf.h"
+#include "base/clock.h"
 #include "kernel/passes.h"
 #include "iter.skel.h"
 #include "base/log.h"
@@ -268,13 +269,11 @@ static int index_list_new(struct datapath *dp)
  * NULL when it cannot say (then every namespace is walked). Records lost
  * to a full log empty the index, and it lists the namespaces again.
  */
-static struct netns_hits *index_hits(struct datapath *dp, const struct connctl_rule *rules,
-					   size_t n)
+/* The index current: the log read, new namespaces listed. */
+static int index_ready(struct datapath *dp)
 {
 	int err = -ESTALE;
 
-	if (!dp->conns || !dp->netns)
-		return NULL;
 	for (int tries = 0; tries < INDEX_TRIES && err; tries++) {
 		err = conn_index_read(dp->conns);
 		if (!err)
@@ -282,6 +281,17 @@ static struct netns_hits *index_hits(struct datapath *dp, const struct connctl_r
 		if (!err)
 			err = conn_index_read(dp->conns);
 	}
+	return err;
+}
+
+static struct netns_hits *index_hits(struct datapath *dp, const struct connctl_rule *rules,
+					   size_t n)
+{
+	int err;
+
+	if (!dp->conns || !dp->netns)
+		return NULL;
+	err = index_ready(dp);
 	if (!err)
 		err = conn_index_match(dp->conns, rules, n, &dp->conn_hits);
 	if (err) {
@@ -477,6 +487,26 @@ int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pa
 		return -E2BIG;
 	/* 0: chosen at the first walk, if there is one (the index may spare it). */
 	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, 0, res, NULL);
+}
+
+int passes_index_start(struct datapath *dp)
+{
+	uint64_t t0 = monotonic_ns();
+	int err;
+
+	if (!dp->conns || !dp->netns)
+		return 0;
+	if (netns_many(dp->netns))
+		netns_scan(dp->netns, 0);
+	err = index_ready(dp);
+	if (err) {
+		pr_warn("connection index: %s; rules will walk every namespace", strerror(-err));
+		return err;
+	}
+	pr_info("connection index: %zu connections in %llu namespaces (%.1f ms)",
+		conn_index_count(dp->conns), (unsigned long long)dp->index_listings,
+		(double)(monotonic_ns() - t0) / 1e6);
+	return 0;
 }
 
 int passes_sweep(struct datapath *dp, struct pass_result *res)

@@ -41,6 +41,12 @@ struct apply_batch {
  */
 int passes_apply_batch(struct datapath *dp, struct apply_batch *batch,
 		       struct pass_result *res);
+/*
+ * The connection index's first listing of the namespaces, at the agent's
+ * start, so its first rule does not pay for it. Not fatal: without it,
+ * rules walk every namespace.
+ */
+int passes_index_start(struct datapath *dp);
 /* A pass over tagged connections: boundaries reached, drains timed out. */
 int passes_sweep(struct datapath *dp, struct pass_result *res);
 /* A sweep that also resets the reset matches whose events were lost. */
