@@ -16,9 +16,8 @@ socket is made in one of two child cgroups DIR/c1, DIR/c2 (made here), and
 rules may name them.
 
 Prints 'ready' when the first half of the connections is up, then waits for
-a line on stdin (the agent has started), adds a rule that matches nothing
-(the agent lists the namespaces then), opens the second half, closes a
-quarter of all, then adds the rules one by one (action observe, once: it
+a line on stdin (the agent has started, and listed what exists), adds a
+rule that matches nothing, opens the second half, closes a quarter of all, then adds the rules one by one (action observe, once: it
 closes nothing) and prints one JSON line: {"rules": n, "mismatches": [...],
 "walk_mismatches": [...], "connections": n}."""
 import argparse
@@ -217,7 +216,7 @@ def main():
         s.open(args.conns - after)
     print("ready", flush=True)
     sys.stdin.readline()
-    # The agent lists the namespaces at its first rule; what follows, it learns from the log.
+    # The agent listed the namespaces when it started; what follows, it learns from its log.
     first = [args.connctl, "--socket", args.socket, "-j", "rule", "add", "action", "observe",
              "remote", "192.0.2.1", "once"]
     subprocess.run(first, check=True, capture_output=True)
