@@ -148,6 +148,14 @@ $(BUILD)/tests/test_drainer: $(OBJ)/tests/unit/test_drainer.o $(call obj,$(DRAIN
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ -ljansson -lcmocka -o $@
 
+# The connection index's table alone (kernel/conns.c), no kernel side.
+$(OBJ)/tests/unit/test_conns.o: | $(SKELS)
+$(BUILD)/tests/test_conns: $(OBJ)/tests/unit/test_conns.o $(OBJ)/user/kernel/conns.o \
+		$(call obj,$(BASE_SRCS))
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -lbpf -lelf -lz -lcmocka -o $@
+
 # bpf_prog_test_run on the kernel side's logic: the match, the drain
 # judgement, tc's classification of packets.
 $(OBJ)/tests/unit/test_bpf_logic.o: $(BUILD)/logic_test.skel.h $(BUILD)/tc.skel.h

@@ -186,7 +186,7 @@ int conn_index_add(struct conn_index *ci, uint64_t cookie, const struct connctl_
 	return 0;
 }
 
-static void conn_remove(struct conn_index *ci, uint64_t cookie)
+void conn_index_remove(struct conn_index *ci, uint64_t cookie)
 {
 	uint32_t *at = hash_find(ci, cookie), s = *at;
 
@@ -225,7 +225,7 @@ static int take_record(void *ctx, void *data, size_t size)
 	if (rec->kind == CONNCTL_CONN_OPEN && size >= sizeof(*rec))
 		err = conn_index_add(ci, rec->cookie, &rec->tuple);
 	else if (rec->kind == CONNCTL_CONN_CLOSE)
-		conn_remove(ci, rec->cookie);
+		conn_index_remove(ci, rec->cookie);
 	if (err && !ci->err)
 		ci->err = err;
 	return 0;
@@ -428,16 +428,29 @@ int conn_index_fd(const struct conn_index *ci)
 	return ring_buffer__epoll_fd(ci->ring);
 }
 
+struct conn_index *conn_index_new(bool all_netns)
+{
+	struct conn_index *ci = calloc(1, sizeof(*ci));
+
+	if (!ci)
+		return NULL;
+	ci->all_netns = all_netns;
+	index_clear(ci);
+	if (!ci->hash) {
+		free(ci);
+		return NULL;
+	}
+	return ci;
+}
+
 int conn_index_open(struct conn_index **out, const struct bpf_object_open_opts *opts,
 		    bool all_netns)
 {
-	struct conn_index *ci = calloc(1, sizeof(*ci));
+	struct conn_index *ci = conn_index_new(all_netns);
 	int err;
 
 	if (!ci)
 		return -ENOMEM;
-	ci->all_netns = all_netns;
-	index_clear(ci);
 	ci->obj = conns_bpf__open_opts(opts);
 	if (!ci->obj) {
 		err = -errno;

@@ -20,6 +20,8 @@ struct bpf_object_open_opts;
 /* Loads and attaches the tracepoint; all_netns: log every namespace (--netns all). */
 int conn_index_open(struct conn_index **out, const struct bpf_object_open_opts *opts,
 		    bool all_netns);
+/* The table alone, no kernel side: for tests. NULL without memory. */
+struct conn_index *conn_index_new(bool all_netns);
 void conn_index_free(struct conn_index *ci);
 /* Readable when the log is an eighth full. */
 int conn_index_fd(const struct conn_index *ci);
@@ -37,6 +39,8 @@ bool conn_index_listed(const struct conn_index *ci, uint32_t netns_ino);
 int conn_index_begin_listing(struct conn_index *ci, uint32_t netns_ino);
 int conn_index_add(struct conn_index *ci, uint64_t cookie, const struct connctl_tuple *t);
 int conn_index_end_listing(struct conn_index *ci, uint32_t netns_ino);
+/* A connection closed (what a log record says). */
+void conn_index_remove(struct conn_index *ci, uint64_t cookie);
 /* Connections in the index; the slots it holds (its memory). */
 size_t conn_index_count(const struct conn_index *ci);
 size_t conn_index_capacity(const struct conn_index *ci);
