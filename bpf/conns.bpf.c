@@ -51,18 +51,28 @@ static __always_inline __u64 wakeup_flags(__u64 size)
 	return BPF_RB_NO_WAKEUP;
 }
 
+/* A record of size bytes (a constant once inlined), kind and cookie set; NULL: counted lost. */
+static __always_inline struct connctl_conn_record *reserve(__u32 size, __u32 kind, __u64 cookie)
+{
+	struct connctl_conn_record *rec = bpf_ringbuf_reserve(&conn_log, size, 0);
+
+	if (!rec) {
+		__sync_fetch_and_add(&conns_lost, 1);
+		return NULL;
+	}
+	rec->kind = kind;
+	rec->pad = 0;
+	rec->cookie = cookie;
+	return rec;
+}
+
 static __always_inline void log_open(struct sock *sk, __u64 cookie)
 {
 	struct connctl_conn_record *rec;
 
-	rec = bpf_ringbuf_reserve(&conn_log, sizeof(*rec), 0);
-	if (!rec) {
-		__sync_fetch_and_add(&conns_lost, 1);
+	rec = reserve(sizeof(*rec), CONNCTL_CONN_OPEN, cookie);
+	if (!rec)
 		return;
-	}
-	rec->kind = CONNCTL_CONN_OPEN;
-	rec->pad = 0;
-	rec->cookie = cookie;
 	__builtin_memset(&rec->tuple, 0, sizeof(rec->tuple));
 	tuple_from_skc(&sk->__sk_common, &rec->tuple);
 	tuple_set_cgroups(&sk->__sk_common, &rec->tuple);
@@ -73,14 +83,9 @@ static __always_inline void log_close(__u64 cookie)
 {
 	struct connctl_conn_record *rec;
 
-	rec = bpf_ringbuf_reserve(&conn_log, CONNCTL_CONN_CLOSE_BYTES, 0);
-	if (!rec) {
-		__sync_fetch_and_add(&conns_lost, 1);
+	rec = reserve(CONNCTL_CONN_CLOSE_BYTES, CONNCTL_CONN_CLOSE, cookie);
+	if (!rec)
 		return;
-	}
-	rec->kind = CONNCTL_CONN_CLOSE;
-	rec->pad = 0;
-	rec->cookie = cookie;
 	bpf_ringbuf_submit(rec, wakeup_flags(CONNCTL_CONN_CLOSE_BYTES + 8));
 }
 

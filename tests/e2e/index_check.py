@@ -21,7 +21,6 @@ rule that matches nothing, opens the second half, closes a quarter of all, then 
 closes nothing) and prints one JSON line: {"rules": n, "mismatches": [...],
 "walk_mismatches": [...], "connections": n}."""
 import argparse
-import ctypes
 import ipaddress
 import json
 import os
@@ -32,18 +31,9 @@ import subprocess
 import sys
 import urllib.request
 
-CLONE_NEWNET = 0x40000000
+from netns_pairs import enter
+
 PORTS = list(range(9100, 9108))
-libc = ctypes.CDLL(None, use_errno=True)
-
-
-def enter(path):
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        if libc.setns(fd, CLONE_NEWNET):
-            raise OSError(ctypes.get_errno(), f"setns {path}")
-    finally:
-        os.close(fd)
 
 
 def join(cgroup):

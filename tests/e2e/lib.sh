@@ -327,6 +327,32 @@ hold_stop() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# pairs_start NAME ADDR PORT COUNT NETNS_PATH...: a tests/e2e/netns_pairs.py
+# holder of COUNT idle keep-alive pairs in each namespace, up and waiting
+# for their ends. pairs_end NAME waits for every client's end and puts the
+# holder's verdict (eof, other, last) in PAIRS_RES.
+pairs_start() {
+	local name=$1 fd
+	shift
+	mkfifo "$TMP/pairs-$name.in"
+	in_ns python3 "$TOP/tests/e2e/netns_pairs.py" "$@" \
+		<"$TMP/pairs-$name.in" >"$TMP/pairs-$name.out" &
+	eval "PAIRS_PID_$name=$!"
+	exec {fd}>"$TMP/pairs-$name.in"
+	eval "PAIRS_FD_$name=$fd"
+	wait_until 60 grep -q ready "$TMP/pairs-$name.out" || die "the pairs of $name are not up"
+	echo wait >&"$fd"
+	wait_until 10 grep -q waiting "$TMP/pairs-$name.out" || die "the pairs of $name do not wait"
+}
+
+pairs_end() {
+	local pid fd
+	eval "pid=\$PAIRS_PID_$1 fd=\$PAIRS_FD_$1"
+	wait "$pid"
+	exec {fd}>&-
+	PAIRS_RES=$(tail -n 1 "$TMP/pairs-$1.out")
+}
+
 # median: of the numbers on stdin, one a line.
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

@@ -71,21 +71,13 @@ expect_verdict "$RES" "three namespaces"
 # A namespace born after the agent started, which no look has seen yet:
 # its connections are in the index from its birth, and a reset rule there
 # is applied from the index (SOCK_DESTROY in that namespace).
-mkfifo "$TMP/late.in"
 add_netns late
 ip -n "$TAG-late" addr add 10.241.4.1/32 dev lo
-in_ns python3 "$TOP/tests/e2e/netns_pairs.py" 10.241.4.1 9419 20 "/var/run/netns/$TAG-late" \
-	<"$TMP/late.in" >"$TMP/late.out" &
-late_pid=$!
-exec {late_fd}>"$TMP/late.in"
-wait_until 30 grep -q ready "$TMP/late.out" || die "the late namespace's pairs are not up"
-echo wait >&"$late_fd"
-wait_until 10 grep -q waiting "$TMP/late.out" || die "the late namespace's clients do not wait"
+pairs_start late 10.241.4.1 9419 20 "/var/run/netns/$TAG-late"
 res=$(connctl -j rule add action reset local 10.241.4.1 lport 9419 once)
 expect_eq "$(jget "$res" 'd["matched"]')" 20 "connections matched in a namespace born after the start"
-wait "$late_pid"
-exec {late_fd}>&-
-expect_eq "$(jget "$(tail -1 "$TMP/late.out")" 'd["other"]')" 20 "clients reset in that namespace"
+pairs_end late
+expect_eq "$(jget "$PAIRS_RES" 'd["other"]')" 20 "clients reset in that namespace"
 stop_agent
 
 # A log that overflows: the agent stopped while 4,000 pairs are made (8,000

@@ -20,18 +20,10 @@ for i in $(seq 20); do
 done
 start_agent --netns all --metrics 9551
 
-mkfifo "$TMP/in"
-in_ns python3 "$TOP/tests/e2e/netns_pairs.py" "$ADDR" 9417 300 "${paths[@]}" \
-	<"$TMP/in" >"$TMP/out" &
-holder=$!
-exec {to_holder}>"$TMP/in"
-wait_until 60 grep -q ready "$TMP/out" || die "the connections are not up"
-echo wait >&"$to_holder"
-wait_until 10 grep -q waiting "$TMP/out" || die "the holder does not wait"
+pairs_start all "$ADDR" 9417 300 "${paths[@]}"
 added=$(connctl -j rule add action drain local "$ADDR" lport 9417 once)
-wait "$holder"
-exec {to_holder}>&-
-res=$(tail -n 1 "$TMP/out")
+pairs_end all
+res=$PAIRS_RES
 log "$res"
 metric() { in_ns_only curl -s http://127.0.0.1:9551/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 
