@@ -14,16 +14,12 @@ NS=${1:-100}
 PER=${2:-100}
 ADDR=10.241.0.1
 PORT=9417
-! ip -o addr show | grep -q ' 10\.241\.' || die "this host uses 10.241.0.0/16: the rule could touch it"
 ulimit -n 20000
 
 setup_env
-paths=()
-for i in $(seq "$NS"); do
-	add_netns "n$i"
-	ip -n "$TAG-n$i" addr add "$ADDR/32" dev lo
-	paths+=("/var/run/netns/$TAG-n$i")
-done
+require_test_net
+add_netns_many "$NS" "$ADDR"
+paths=("${NETNS_PATHS[@]}")
 start_agent --netns all
 half=$(((NS + 1) / 2))
 

@@ -13,10 +13,10 @@ PER=${2:-250}
 ADDS=${3:-1000}
 PORT=9418
 HOLDERS=4
-! ip -o addr show | grep -q ' 10\.241\.' || die "this host uses 10.241.0.0/16: the rules could touch it"
 ulimit -n 20000
 
 setup_env
+require_test_net
 adds() { python3 "$TOP/bench/lib/add_latency.py" "$SOCK" "$ADDS" "$1"; }
 metric() { in_ns_only curl -sf http://127.0.0.1:9542/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 
@@ -28,11 +28,8 @@ stop_agent
 "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
 
 # The busy host: NS namespaces, their pairs held by HOLDERS processes.
-paths=()
-for i in $(seq "$NS"); do
-	add_netns "n$i"
-	paths+=("/var/run/netns/$TAG-n$i")
-done
+add_netns_many "$NS"
+paths=("${NETNS_PATHS[@]}")
 pids=()
 per_holder=$(((NS + HOLDERS - 1) / HOLDERS))
 for ((g = 0; g < HOLDERS; g++)); do

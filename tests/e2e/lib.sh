@@ -151,6 +151,26 @@ add_netns() {
 	ip -n "$TAG-$1" link set lo up
 }
 
+# require_test_net: 10.241.0.0/16 unused on this host. Rules of tests that
+# act in every namespace (--netns all) match only it, so they can touch
+# nothing of the host's own.
+require_test_net() {
+	! ip -o addr show | grep -q ' 10\.241\.' ||
+		die "this host uses 10.241.0.0/16: the rules could touch it"
+}
+
+# add_netns_many COUNT [ADDR]: namespaces n1..nCOUNT of the test's own (ADDR
+# on the lo of each, if given); their paths in NETNS_PATHS.
+add_netns_many() {
+	local i
+	NETNS_PATHS=()
+	for i in $(seq "$1"); do
+		add_netns "n$i"
+		[ -z "${2:-}" ] || ip -n "$TAG-n$i" addr add "$2/32" dev lo
+		NETNS_PATHS+=("/var/run/netns/$TAG-n$i")
+	done
+}
+
 # in_netns NAME CMD...: CMD in the test cgroup and in namespace $TAG-NAME.
 in_netns() {
 	local name=$1

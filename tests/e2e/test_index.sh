@@ -36,6 +36,7 @@ expect_verdict() {
 }
 
 setup_env
+require_test_net
 
 # The agent's own namespace: IPv4 over 127.0.0.0/16, IPv6, two cgroups.
 run_check --metrics 9540 -- --metrics http://127.0.0.1:9540/metrics \

@@ -9,15 +9,11 @@
 . "$(dirname "$0")/lib.sh"
 
 ADDR=10.241.0.1
-! ip -o addr show | grep -q ' 10\.241\.' || die "this host uses 10.241.0.0/16: the rule could touch it"
 ulimit -n 20000
 setup_env
-paths=()
-for i in $(seq 20); do
-	add_netns "n$i"
-	ip -n "$TAG-n$i" addr add "$ADDR/32" dev lo
-	paths+=("/var/run/netns/$TAG-n$i")
-done
+require_test_net
+add_netns_many 20 "$ADDR"
+paths=("${NETNS_PATHS[@]}")
 start_agent --netns all --metrics 9551
 
 pairs_start all "$ADDR" 9417 300 "${paths[@]}"

@@ -87,16 +87,6 @@ static void check_match(struct conn_index *ci, const struct connctl_rule *r)
 	for (int i = 0; i < CONNS; i++)
 		if (ref[i].live && rule_matches(r, &ref[i].tuple))
 			per_ns[ref[i].tuple.netns_ino - 100]++;
-	for (size_t i = 0; i < hits.n_slots; i++) {
-		uint64_t cookie;
-		const struct connctl_tuple *t = conn_index_tuple(ci, hits.slots[i], &cookie);
-
-		assert_true(rule_matches(r, t));
-		assert_true(ref[cookie - 1].live);
-		/* Each connection once: the slots come sorted. */
-		assert_true(i == 0 || hits.slots[i] > hits.slots[i - 1]);
-		listed[t->netns_ino - 100]++;
-	}
 	for (int k = 0; k < NETNS; k++) {
 		const struct netns_hit *h = netns_hits_find(&hits, 100 + k);
 
@@ -105,6 +95,17 @@ static void check_match(struct conn_index *ci, const struct connctl_rule *r)
 			continue;
 		}
 		assert_non_null(h);
+		/* Its own connections side by side, each once (sorted within). */
+		for (size_t i = h->first; i < h->first + h->n_slots; i++) {
+			uint64_t cookie;
+			const struct connctl_tuple *t = conn_index_tuple(ci, hits.slots[i], &cookie);
+
+			assert_true(rule_matches(r, t));
+			assert_true(ref[cookie - 1].live);
+			assert_int_equal(t->netns_ino, 100 + k);
+			assert_true(i == h->first || hits.slots[i] > hits.slots[i - 1]);
+			listed[k]++;
+		}
 		/* Up to CONN_DIRECT_MAX listed, every one; beyond, a walk. */
 		if (per_ns[k] <= CONN_DIRECT_MAX) {
 			assert_false(h->walk);

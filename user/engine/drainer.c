@@ -155,16 +155,22 @@ static bool still_at_boundary(int fd, const struct connctl_event *ev,
 	return inq == 0 && ti->tcpi_bytes_acked + (uint64_t)*outq == ev->bytes_written;
 }
 
+/* Looked up again at due_ns: an owner found, or the socket found gone. */
+static void look_up_later(struct tracked *t, const struct connctl_event *ev, uint64_t due_ns)
+{
+	t->ev = *ev;
+	t->due_ns = due_ns;
+}
+
 static void shut_down(struct drainer *d, struct tracked *t, const struct connctl_event *ev,
 		      int fd, const struct tcp_info *ti)
 {
 	struct close_record rec;
 
 	if (shutdown(fd, SHUT_RDWR)) {
-		/* Reset since we looked: looked up again, it is found gone. */
+		/* Reset since we looked. */
 		if (errno == ENOTCONN) {
-			t->ev = *ev;
-			t->due_ns = monotonic_ns() + OWNER_RETRY_NS;
+			look_up_later(t, ev, monotonic_ns() + OWNER_RETRY_NS);
 			return;
 		}
 		/* Kept, it would wait for nothing to come: closed the hard way. */
@@ -316,7 +322,9 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 		return;
 	}
 	if (err) {
-		pr_warn("rule %u: cannot look a connection up: %s", t->rule_id, strerror(-err));
+		pr_warn("rule %u: cannot look a connection up: %s; trying again in a second",
+			t->rule_id, strerror(-err));
+		look_up_later(t, ev, now + OWNER_WAIT_NS);
 		return;
 	}
 	/*
@@ -324,8 +332,7 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 	 * report it. Looked up again until it is gone, so that none stays.
 	 */
 	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT) {
-		t->ev = *ev;
-		t->due_ns = now + OWNER_RETRY_NS;
+		look_up_later(t, ev, now + OWNER_RETRY_NS);
 		return;
 	}
 	/*
@@ -340,8 +347,7 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 			reset(d, t, ev, CLOSE_RST_NO_OWNER);
 			return;
 		}
-		t->ev = *ev;
-		t->due_ns = now + OWNER_RETRY_NS;
+		look_up_later(t, ev, now + OWNER_RETRY_NS);
 		return;
 	}
 	close_through(d, t, ev, fd, now);

@@ -180,8 +180,7 @@ static void write_walks(FILE *f, const struct datapath *dp)
 	       "(index: listing a namespace into the connection index).");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		fprintf(f, "connctl_walks_total{for=\"%s\"} %llu\n", modes[i],
-			(unsigned long long)(dp->walks[i] -
-					     (i == CONNCTL_ITER_LIST ? dp->index_listings : 0)));
+			(unsigned long long)dp->walks[i]);
 	fprintf(f, "connctl_walks_total{for=\"index\"} %llu\n",
 		(unsigned long long)dp->index_listings);
 	family(f, "connctl_index_connections", "gauge",

@@ -385,18 +385,38 @@ static bool narrow(const struct connctl_rule *rule, uint32_t bit,
 	return (rule->match & bit) && r->max >= r->min && r->max - r->min < PORT_SPAN_MAX;
 }
 
-static int slot_cmp(const void *a, const void *b)
+/* By namespace, then slot: each namespace's connections side by side, repeats adjacent. */
+static int slot_cmp(const void *a, const void *b, void *arg)
 {
+	const struct conn_index *ci = arg;
 	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	uint32_t nx = ci->slots[x - 1].tuple.netns_ino, ny = ci->slots[y - 1].tuple.netns_ino;
 
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
 	return x < y ? -1 : x > y;
 }
 
-/*
- * Through the port chains when the rule names few ports, else every
- * connection. The slots come out sorted, a connection several rules match
- * side by side.
- */
+/* The slots sorted, each once, and each namespace told where its own are. */
+static void slots_by_netns(const struct conn_index *ci, struct netns_hits *hits)
+{
+	size_t n = 0;
+
+	qsort_r(hits->slots, hits->n_slots, sizeof(*hits->slots), slot_cmp, (void *)ci);
+	for (size_t i = 0; i < hits->n_slots; i++)
+		if (!n || hits->slots[i] != hits->slots[n - 1])
+			hits->slots[n++] = hits->slots[i];
+	hits->n_slots = n;
+	for (size_t i = 0; i < n; i++) {
+		struct netns_hit *h = (struct netns_hit *)netns_hits_find(hits,
+					ci->slots[hits->slots[i] - 1].tuple.netns_ino);
+
+		if (!h->n_slots++)
+			h->first = i;
+	}
+}
+
+/* Through the port chains when the rule names few ports, else every connection. */
 int conn_index_match(const struct conn_index *ci, const struct connctl_rule *rules,
 		     size_t n_rules, struct netns_hits *hits)
 {
@@ -419,7 +439,7 @@ int conn_index_match(const struct conn_index *ci, const struct connctl_rule *rul
 				err = try_slot(ci, (uint32_t)s, rule, hits);
 	}
 	if (!err)
-		qsort(hits->slots, hits->n_slots, sizeof(*hits->slots), slot_cmp);
+		slots_by_netns(ci, hits);
 	return err;
 }
 

@@ -54,14 +54,16 @@ size_t conn_index_capacity(const struct conn_index *ci);
 
 struct netns_hit {
 	uint32_t	ino;
-	uint32_t	count;	/* connections listed in slots, repeats included */
+	uint32_t	count;	/* connections matched, a repeat for each rule */
 	bool		walk;	/* too many, or a rule only a walk applies */
+	/* Where no walk is due: its connections, slots[first] on, n_slots of them. */
+	size_t		first, n_slots;
 };
 
 struct netns_hits {
 	struct netns_hit	*v;
 	size_t			n, cap;
-	uint32_t		*slots;	/* the connections matched, where no walk is due */
+	uint32_t		*slots;	/* the connections matched, by namespace, each once */
 	size_t			n_slots, cap_slots;
 };
 

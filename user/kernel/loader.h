@@ -45,7 +45,7 @@ struct datapath {
 	struct netns_set	*netns;		/* where the iterators walk */
 	struct conn_index	*conns;		/* NULL: passes walk every namespace */
 	struct netns_hits	conn_hits;	/* a pass's namespaces to walk */
-	/* Walks of a namespace's sockets, by iterator mode, and index listings. */
+	/* Walks of a namespace's sockets, by iterator mode (listings for the index apart). */
 	uint64_t		walks[CONNCTL_ITER_CATCH_UP + 1];
 	uint64_t		index_listings;
 	struct connctl_rule_index *index;	/* rule_index, mmapped */

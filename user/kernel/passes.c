@@ -186,7 +186,6 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 	err = create_iterators(dp, passes, shards, ns);
 	if (err)
 		return err;
-	dp->walks[mode]++;
 	for (int i = 1; i < shards; i++)
 		started[i] = !pthread_create(&threads[i], NULL, pass_run, &passes[i]);
 	pass_run(&passes[0]);
@@ -265,11 +264,9 @@ static int index_list_new(struct datapath *dp)
 }
 
 /*
- * The namespaces where the rules match something now, from the index;
- * NULL when it cannot say (then every namespace is walked). Records lost
- * to a full log empty the index, and it lists the namespaces again.
+ * The index current: the log read, new namespaces listed. Records lost to
+ * a full log empty the index, and it lists the namespaces again.
  */
-/* The index current: the log read, new namespaces listed. */
 static int index_ready(struct datapath *dp)
 {
 	int err = -ESTALE;
@@ -284,8 +281,12 @@ static int index_ready(struct datapath *dp)
 	return err;
 }
 
+/*
+ * The namespaces where the rules match something now, from the index;
+ * NULL when it cannot say (then every namespace is walked).
+ */
 static struct netns_hits *index_hits(struct datapath *dp, const struct connctl_rule *rules,
-					   size_t n)
+				     size_t n)
 {
 	int err;
 
@@ -339,23 +340,16 @@ static void apply_direct_one(struct datapath *dp, struct apply_batch *batch, uin
 		batch->results[best - batch->rules].failed++;
 }
 
-/* The few connections the batch matches in one namespace, each once. */
+/* The few connections the batch matches in one namespace. */
 static int apply_direct(struct datapath *dp, struct apply_batch *batch,
-			struct netns_hits *hits, uint32_t ino)
+			const struct netns_hits *hits, const struct netns_hit *h)
 {
-	int fd = netns_diag_fd(dp->netns, ino);
-	uint64_t cookie;
+	int fd = netns_diag_fd(dp->netns, h->ino);
 
 	if (fd < 0)
 		return fd;
-	for (size_t i = 0; i < hits->n_slots; i++) {
-		uint32_t slot = hits->slots[i];
-
-		if ((i && slot == hits->slots[i - 1]) ||
-		    conn_index_tuple(dp->conns, slot, &cookie)->netns_ino != ino)
-			continue;
-		apply_direct_one(dp, batch, slot, fd);
-	}
+	for (size_t i = h->first; i < h->first + h->n_slots; i++)
+		apply_direct_one(dp, batch, hits->slots[i], fd);
 	return 0;
 }
 
@@ -371,19 +365,19 @@ static int run_at(struct datapath *dp, enum connctl_iter_mode mode,
 		  struct listing *listing, struct netns_hits *hits)
 {
 	const struct netns_hit *h = hits ? netns_hits_find(hits, ino) : NULL;
+	int err;
 
 	if (hits && !h)
 		return 0;
 	if (h && mode == CONNCTL_ITER_APPLY && !h->walk)
-		return apply_direct(dp, batch, hits, ino);
-	return run_in(dp, mode, rule, batch, shards ? shards : apply_shards(dp), res, ns, listing);
+		return apply_direct(dp, batch, hits, h);
+	err = run_in(dp, mode, rule, batch, shards ? shards : apply_shards(dp), res, ns, listing);
+	/* Gone: not walked. */
+	if (err != -ENOENT)
+		dp->walks[mode]++;
+	return err;
 }
 
-/*
- * A pass in every namespace the agent acts in (--netns), or in its own;
- * for rules, only where the index says they match something. A namespace
- * gone since it was found is skipped.
- */
 /*
  * How recent a look at the namespaces will do. A rule meets the namespaces
  * of now; sweeps may use a recent look. With --netns all and the index
@@ -408,6 +402,11 @@ static bool hits_all_known(const struct netns_hits *hits, const struct netns_set
 	return true;
 }
 
+/*
+ * A pass in every namespace the agent acts in (--netns), or in its own;
+ * for rules, only where the index says they match something. A namespace
+ * gone since it was found is skipped.
+ */
 static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		      const struct connctl_rule *rule, struct apply_batch *batch,
 		      int shards, struct pass_result *res, struct listing *listing)
@@ -426,7 +425,7 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		netns_scan(set, scan_freshness(dp, mode));
 	if (mode == CONNCTL_ITER_APPLY)
 		hits = index_hits(dp, batch->rules, batch->n);
-	else if (mode == CONNCTL_ITER_LIST || (mode == CONNCTL_ITER_UNTAG && rule->action))
+	else if (mode == CONNCTL_ITER_LIST || mode == CONNCTL_ITER_UNTAG)
 		hits = index_hits(dp, rule, 1);
 	/* A namespace born since the last look holds a match: look again. */
 	if (hits && set && netns_many(set) && !hits_all_known(hits, set))

@@ -53,8 +53,8 @@ int passes_sweep(struct datapath *dp, struct pass_result *res);
 int passes_catch_up(struct datapath *dp, struct pass_result *res);
 /*
  * A pass that removes the tags of a deleted rule, in the namespaces where
- * it matches a connection (all of them when only its id is known: the
- * rest of the rule zero).
+ * it matches a connection (a rule of which only the id is known matches
+ * every connection).
  */
 int passes_untag(struct datapath *dp, const struct connctl_rule *rule, struct pass_result *res);
 
