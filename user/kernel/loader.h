@@ -48,6 +48,7 @@ struct datapath {
 	/* Walks of a namespace's sockets, by iterator mode (listings for the index apart). */
 	uint64_t		walks[CONNCTL_ITER_CATCH_UP + 1];
 	uint64_t		index_listings;
+	uint64_t		index_scanned_ns;	/* the look whose namespaces are listed */
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	struct connctl_agent_state *state;	/* agent_state, mmapped */
 	int			lock_fd;	/* flock on the pin dir */

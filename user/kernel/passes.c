@@ -245,7 +245,11 @@ static int list_into_index(struct datapath *dp, const struct netns *ns, uint32_t
 	return err ? err : conn_index_end_listing(dp->conns, ino);
 }
 
-/* Namespaces met for the first time are listed once. */
+/*
+ * Namespaces met for the first time are listed once. Nothing to do while
+ * no new look at the namespaces was taken and the index was not emptied:
+ * a rule's cost does not grow with the namespaces it does not match.
+ */
 static int index_list_new(struct datapath *dp)
 {
 	struct netns_set *set = dp->netns;
@@ -254,12 +258,17 @@ static int index_list_new(struct datapath *dp)
 	if (!netns_many(set))
 		return conn_index_listed(dp->conns, set->own_ino) ? 0 :
 		       list_into_index(dp, NULL, set->own_ino);
+	if (set->scanned_ns == dp->index_scanned_ns &&
+	    conn_index_listed(dp->conns, set->own_ino))
+		return 0;
 	for (size_t k = 0; k < set->n && !err; k++) {
 		const struct netns *ns = &set->v[k];
 
 		if (!conn_index_listed(dp->conns, ns->ino))
 			err = list_into_index(dp, ns->ino == set->own_ino ? NULL : ns, ns->ino);
 	}
+	if (!err)
+		dp->index_scanned_ns = set->scanned_ns;
 	return err;
 }
 
