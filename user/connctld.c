@@ -5,6 +5,7 @@
  * bus, completions), and owns the turn of the event loop.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <getopt.h>
 #include <grp.h>
 #include <limits.h>
@@ -611,6 +612,8 @@ static int start(struct agent *agent)
 		return err;
 	pr_info("serving %s (pin dir %s, cgroup %s, state file %s)", cfg->socket_path,
 		cfg->pin_dir, cfg->cgroup_path, cfg->state_file[0] ? cfg->state_file : "none");
+	/* Loading the programs (BTF, relocations) left free memory in the heap. */
+	malloc_trim(0);
 	return 0;
 }
 
@@ -718,6 +721,12 @@ int main(int argc, char **argv)
 	};
 	int err;
 
+	/*
+	 * Tables that grow by doubling (rules, connections) are mapped, not
+	 * in the heap: a fixed threshold keeps glibc from raising it as they
+	 * are freed, so the copies they leave behind are not resident.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	err = parse_options(argc, argv, &agent.cfg);
 	if (err)
 		return err > 0 ? 0 : 2;

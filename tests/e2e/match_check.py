@@ -5,6 +5,13 @@ connection's tuple and cgroup. All rules reset: the best is the lowest id.
 
     match_check.py rules SEED CGROUP_A CGROUP_B    -> the rules, JSON lines
     match_check.py expect RULES_FILE CONNS_FILE     -> {id: expected new matches}
+    match_check.py buckets SHOWN LPM PORTS CGROUPS CGROUP_INOS
+                                                    -> the buckets that differ
+
+buckets: each rule listed where sockops looks for it (its remote prefix, else
+its one local port, else its cgroup, else ::/0), from `connctl -j rule show`
+against `bpftool -j map dump` of rule_lpm, rule_ports and rule_cgroups; a
+bucket of up to 6 rules lists each, a larger one only counts them.
 
 A connection is {"lport", "raddr", "rport", "cgroup"} (the server side)."""
 import ipaddress
@@ -69,8 +76,49 @@ def expect(rules_file, conns_file):
     return counts
 
 
+BUCKET_IDS = 6
+
+
+def listing(r, inos):
+    if "remote" in r:
+        net = ipaddress.ip_network(r["remote"])
+        if net.version == 4:
+            addr = b"\0" * 10 + b"\xff\xff" + net.network_address.packed
+            return ("lpm", net.prefixlen + 96, tuple(addr))
+        return ("lpm", net.prefixlen, tuple(net.network_address.packed))
+    if "lport" in r and "-" not in str(r["lport"]):
+        return ("port", int(r["lport"]))
+    if "cgroup" in r:
+        return ("cgroup", inos[r["cgroup"]])
+    return ("lpm", 0, tuple(bytes(16)))
+
+
+def buckets(shown, lpm, ports, cgroups, inos):
+    want, inos = {}, json.load(open(inos))
+    for r in json.load(open(shown)):
+        want.setdefault(listing(r, inos), []).append(r["id"])
+    got = {}
+    for e in json.load(open(lpm)):
+        k = e["formatted"]["key"]
+        got[("lpm", k["prefixlen"], tuple(k["addr"]))] = e["formatted"]["value"]
+    for e in json.load(open(ports)):
+        got[("port", e["formatted"]["key"])] = e["formatted"]["value"]
+    for e in json.load(open(cgroups)):
+        got[("cgroup", e["formatted"]["key"])] = e["formatted"]["value"]
+    bad = {}
+    for k in set(want) | set(got):
+        ids, b = sorted(want.get(k, [])), got.get(k)
+        listed = sorted(b["ids"][:b["count"]]) if b and b["count"] <= BUCKET_IDS else None
+        ok = b is not None and b["count"] == len(ids) and (listed is None or listed == ids)
+        if not ok:
+            bad[repr(k)] = {"rules": ids, "bucket": b}
+    return bad
+
+
 if sys.argv[1] == "rules":
     for r in rules(int(sys.argv[2]), sys.argv[3], sys.argv[4]):
         print(json.dumps(r))
+elif sys.argv[1] == "buckets":
+    print(json.dumps(buckets(*sys.argv[2:7])))
 else:
     print(json.dumps(expect(sys.argv[2], sys.argv[3])))

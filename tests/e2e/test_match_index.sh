@@ -3,7 +3,9 @@
 # new connection through its indexes (remote prefix, local port, cgroup, and
 # the walk of all when a list overflows): 120 random rules, 2,000 random
 # connections; each rule's new matches against what the rules say, computed
-# from each connection's tuple and cgroup.
+# from each connection's tuple and cgroup. Then three rules in four are
+# deleted, one by one: each bucket must list what stands (checked in the
+# pinned maps), and 2,000 more connections must match as the rules left say.
 . "$(dirname "$0")/lib.sh"
 
 setup_env
@@ -33,25 +35,73 @@ for r in rules:
 PY
 log "rules: $(wc -l <"$TMP/standing.jsonl")"
 
-in_cgroup_netns "$CLIENT_CG" "$NETNS_PATH" python3 "$TOP/tests/e2e/conn_spray.py" 11 2000 |
-	python3 -c 'import json, sys
+new_matches() {
+	connctl -j rule show | python3 -c 'import json, sys
+print(json.dumps({str(r["id"]): r["stats"]["new_matches"] for r in json.load(sys.stdin)}))'
+}
+
+# spray_and_check ROUND SEED: 2,000 new connections; each standing rule's
+# new matches since the round began equal what the rules say.
+spray_and_check() {
+	local round=$1 seed=$2 before want want_total got diff
+	before=$(new_matches)
+	in_cgroup_netns "$CLIENT_CG" "$NETNS_PATH" python3 "$TOP/tests/e2e/conn_spray.py" \
+		"$seed" 2000 | python3 -c 'import json, sys
 cg = sys.argv[1]
 for l in sys.stdin:
     c = json.loads(l)
     c["cgroup"] = cg + ("/a" if c["lport"] < 9025 else "/b")
     print(json.dumps(c))' "$cg" >"$TMP/conns.jsonl"
-want=$(python3 "$TOP/tests/e2e/match_check.py" expect "$TMP/standing.jsonl" "$TMP/conns.jsonl")
-want_total=$(jget "$want" 'sum(d.values())')
-log "connections: 2000, of which a rule matches $want_total"
-[ "$want_total" -gt 200 ] && [ "$want_total" -lt 2000 ] || die "a test of no use: $want_total of 2000 match"
-got_total() { connctl -j rule show | jget "$(cat)" 'sum(r["stats"]["new_matches"] for r in d)'; }
-all_in() { [ "$(got_total)" -ge "$want_total" ]; }
-wait_until 10 all_in || die "matched $(got_total) of $want_total"
-got=$(connctl -j rule show | python3 -c 'import json, sys
-print(json.dumps({str(r["id"]): r["stats"]["new_matches"] for r in json.load(sys.stdin)}))')
-diff=$(python3 -c 'import json, sys
-want, got = json.loads(sys.argv[1]), json.loads(sys.argv[2])
-bad = {k: (w, got.get(k)) for k, w in want.items() if got.get(k) != w}
-print(json.dumps(bad))' "$want" "$got")
-expect_eq "$diff" "{}" "rules whose new matches differ from the rules' own verdict (want, got)"
-expect_eq "$(got_total)" "$want_total" "new matches in all"
+	want=$(python3 "$TOP/tests/e2e/match_check.py" expect "$TMP/standing.jsonl" \
+		"$TMP/conns.jsonl")
+	want_total=$(jget "$want" 'sum(d.values())')
+	log "$round: 2000 connections, of which a rule matches $want_total"
+	[ "$want_total" -gt 100 ] && [ "$want_total" -lt 2000 ] ||
+		die "$round: a test of no use: $want_total of 2000 match"
+	got_total() { jget "$(new_matches)" 'sum(d.values())'; }
+	all_in() { [ "$(got_total)" -ge "$(( $(jget "$before" 'sum(d.values())') + want_total ))" ]; }
+	wait_until 10 all_in || die "$round: matched too few"
+	got=$(new_matches)
+	diff=$(python3 -c 'import json, sys
+want, before, got = (json.loads(a) for a in sys.argv[1:4])
+bad = {k: (w, got.get(k, 0) - before.get(k, 0)) for k, w in want.items()
+       if got.get(k, 0) - before.get(k, 0) != w}
+print(json.dumps(bad))' "$want" "$before" "$got")
+	expect_eq "$diff" "{}" "$round: rules whose new matches differ from the rules' own verdict (want, got)"
+}
+
+# Each bucket of rule_lpm, rule_ports and rule_cgroups lists what stands.
+check_buckets() {
+	local m
+	connctl -j rule show >"$TMP/shown.json"
+	for m in rule_lpm rule_ports rule_cgroups; do
+		bpftool -j map dump pinned "$PIN_DIR/$m" >"$TMP/$m.json"
+	done
+	python3 -c 'import json, os, sys
+print(json.dumps({p: os.stat(sys.argv[1] + p).st_ino for p in sys.argv[2:]}))' \
+		"$CG_ROOT" "$cg/a" "$cg/b" >"$TMP/inos.json"
+	expect_eq "$(python3 "$TOP/tests/e2e/match_check.py" buckets "$TMP/shown.json" \
+		"$TMP/rule_lpm.json" "$TMP/rule_ports.json" "$TMP/rule_cgroups.json" \
+		"$TMP/inos.json")" "{}" "$1: buckets unlike the rules that stand"
+}
+
+spray_and_check "all 120 rules" 11
+check_buckets "all 120 rules"
+overflowing=$(jget "$(cat "$TMP/rule_lpm.json")" 'sum(e["formatted"]["value"]["count"] > 6 for e in d)')
+[ "$overflowing" -ge 1 ] || die "no prefix lists more than 6 rules: the deletes test nothing"
+
+# Three in four deleted, one at a time: buckets shrink past their list's size.
+python3 - "$SOCK" "$TMP/standing.jsonl" >"$TMP/kept.jsonl" <<'PY'
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); f = s.makefile("rw")
+for n, line in enumerate(open(sys.argv[2])):
+    r = json.loads(line)
+    if n % 4 == 0:
+        print(line.strip())
+        continue
+    f.write(json.dumps({"op": "rule.del", "id": r["id"]}) + "\n"); f.flush()
+    assert json.loads(f.readline())["ok"]
+PY
+mv "$TMP/kept.jsonl" "$TMP/standing.jsonl"
+check_buckets "a quarter left"
+spray_and_check "a quarter left" 12

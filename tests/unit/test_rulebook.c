@@ -105,7 +105,7 @@ static void test_adds_answered_in_order(void **state)
 	assert_non_null(fake_sink_find(&f->sink, BUS_RULE_ADDED, 1));
 	assert_int_equal(fake_sink_find(&f->sink, BUS_RULE_ADDED, 0)->matched, 3);
 	/* The counts follow the bus: matched when added. */
-	assert_int_equal(rule_table_find(&f->rb.rules, 7)->stats.matched, 3);
+	assert_int_equal(rule_stats_of(rule_table_find(&f->rb.rules, 7))->matched, 3);
 }
 
 static void test_refused_touches_nothing(void **state)
@@ -198,7 +198,7 @@ static void test_counts_from_the_bus(void **state)
 	bus_emit(&f->bus, &tagged);
 	bus_emit(&f->bus, &closed);
 	bus_emit(&f->bus, &ended);
-	s = &rule_table_find(&f->rb.rules, 1)->stats;
+	s = rule_stats_of(rule_table_find(&f->rb.rules, 1));
 	assert_int_equal(s->new_matches, 1);
 	assert_int_equal(s->closed[CLOSE_FIN], 1);
 	assert_int_equal(s->ended, 1);

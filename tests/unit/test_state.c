@@ -22,9 +22,31 @@ static struct path_pool test_paths;
 struct fixture {
 	char			dir[64];
 	char			path[96];
-	struct rule_table	rules;
+	struct rule_spec	*specs;	/* the standing rules, sorted by id */
+	size_t			n;
+	uint32_t		last_id;
+	int			get_err;	/* what reading a rule fails with */
+	struct rule_source	src;
 	struct state_journal	journal;
 };
+
+static int spec_at(void *ctx, size_t i, struct rule_spec *spec)
+{
+	struct fixture *f = ctx;
+
+	if (f->get_err)
+		return f->get_err;
+	*spec = f->specs[i];
+	return 0;
+}
+
+/* The rules as the rule book gives them to the journal. */
+static const struct rule_source *rules(struct fixture *f)
+{
+	f->src = (struct rule_source){ .n = f->n, .last_id = f->last_id, .get = spec_at,
+				       .ctx = f };
+	return &f->src;
+}
 
 static int setup(void **state)
 {
@@ -44,7 +66,7 @@ static int teardown(void **state)
 	char tmp[128];
 
 	state_journal_close(&f->journal);
-	rule_table_free(&f->rules);
+	free(f->specs);
 	unlink(f->path);
 	snprintf(tmp, sizeof(tmp), "%s.tmp", f->path);
 	unlink(tmp);
@@ -66,13 +88,23 @@ static void add(struct fixture *f, uint32_t id)
 {
 	struct rule_spec spec = reset_rule(id, (uint16_t)(1000 + id % 60000));
 
-	assert_non_null(rule_table_insert(&f->rules, &spec));
+	f->specs = realloc(f->specs, (f->n + 1) * sizeof(*f->specs));
+	assert_non_null(f->specs);
+	f->specs[f->n++] = spec;
+	if (id > f->last_id)
+		f->last_id = id;
 	state_note_add(&f->journal, &spec);
 }
 
 static void del(struct fixture *f, uint32_t id)
 {
-	rule_table_remove(&f->rules, id);
+	for (size_t i = 0; i < f->n; i++) {
+		if (f->specs[i].rule.id != id)
+			continue;
+		memmove(&f->specs[i], &f->specs[i + 1], (f->n - i - 1) * sizeof(*f->specs));
+		f->n--;
+		break;
+	}
 	state_note_del(&f->journal, id);
 }
 
@@ -105,7 +137,7 @@ static void test_journal_played_back(void **state)
 	char msg[512];
 
 	add(f, 1);
-	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
 	assert_int_equal(file_lines(f->path), 2);
 	/* Appended from here: three adds, a delete, an id for a `once` rule. */
 	add(f, 2);
@@ -113,8 +145,8 @@ static void test_journal_played_back(void **state)
 	add(f, 4);
 	del(f, 2);
 	state_note_last_id(&f->journal, 9);
-	f->rules.last_id = 9;
-	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
+	f->last_id = 9;
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
 	assert_int_equal(file_lines(f->path), 7);
 
 	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
@@ -132,7 +164,7 @@ static void test_nothing_noted_nothing_written(void **state)
 {
 	struct fixture *f = *state;
 
-	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
 	assert_int_equal(access(f->path, F_OK), -1);
 }
 
@@ -143,13 +175,13 @@ static void test_journal_compacted(void **state)
 	char msg[512];
 
 	add(f, 1);
-	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
 	/* Churn: the journal would grow without end, the rules do not. */
 	for (uint32_t id = 2; id < 5000; id++) {
 		add(f, id);
 		del(f, id);
-		assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
-		assert_true(file_lines(f->path) <= 2 * f->rules.n + 1024 + 3);
+		assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+		assert_true(file_lines(f->path) <= 2 * f->n + 1024 + 3);
 	}
 	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
 	assert_int_equal(st.n, 1);
@@ -165,7 +197,7 @@ static void test_torn_last_line_dropped(void **state)
 
 	add(f, 1);
 	add(f, 2);
-	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
 	append(f->path, "{\"rule\":{\"id\":3,\"act");
 
 	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
@@ -182,15 +214,43 @@ static void test_corrupt_line_refused(void **state)
 	char msg[512], where[128];
 
 	add(f, 1);
-	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
 	append(f->path, "{\"del\":\"two\"}\n");
 	add(f, 3);
-	assert_int_equal(state_commit(&f->journal, f->path, &f->rules), 0);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
 
 	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), -EINVAL);
 	snprintf(where, sizeof(where), "%s:3: ", f->path);
 	assert_non_null(strstr(msg, where));
 	assert_null(st.specs);
+}
+
+/*
+ * A rule the rule book cannot read (the kernel's copy) fails the whole
+ * write: the file on disk stays as it was rather than lose the rule.
+ */
+static void test_unreadable_rule_keeps_file(void **state)
+{
+	struct fixture *f = *state;
+	struct state_loaded st;
+	char msg[512];
+
+	add(f, 1);
+	add(f, 2);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+	state_note_rewrite(&f->journal);
+	f->get_err = -ENOENT;
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), -ENOENT);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.n, 2);
+	free(st.specs);
+	f->get_err = 0;
+	del(f, 1);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
+	assert_int_equal(st.n, 1);
+	assert_int_equal(st.specs[0].rule.id, 2);
+	free(st.specs);
 }
 
 static void test_version_1_read(void **state)
@@ -217,6 +277,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_last_line_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_line_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_1_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unreadable_rule_keeps_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("state", tests, NULL, NULL);

@@ -50,19 +50,24 @@ static json_t *rule_line(const struct rule_spec *spec)
 			 (json_int_t)(spec->rule.expires_ns / NSEC_PER_MSEC));
 }
 
-static int write_rules(FILE *f, const struct rule_table *t)
+static int write_rules(FILE *f, const struct rule_source *t)
 {
 	if (fprintf(f, "{\"connctl_state\":%d,\"last_id\":%u}\n", STATE_VERSION,
 		    t->last_id) < 0)
 		return -EIO;
 	for (size_t i = 0; i < t->n; i++) {
+		struct rule_spec spec;
 		json_t *line;
 		int err;
 
+		/* A file without one of the rules would lose it: no file. */
+		err = t->get(t->ctx, i, &spec);
+		if (err)
+			return err;
 		/* Its directory, not this file, brings such a rule back. */
-		if (t->v[i].spec.rule.flags & CONNCTL_RULE_FROM_DIR)
+		if (spec.rule.flags & CONNCTL_RULE_FROM_DIR)
 			continue;
-		line = rule_line(&t->v[i].spec);
+		line = rule_line(&spec);
 		err = json_dumpf(line, f, JSON_COMPACT);
 
 		json_decref(line);
@@ -72,7 +77,7 @@ static int write_rules(FILE *f, const struct rule_table *t)
 	return 0;
 }
 
-static int write_whole(const char *path, const struct rule_table *t)
+static int write_whole(const char *path, const struct rule_source *t)
 {
 	char tmp[PATH_MAX];
 	FILE *f;
@@ -198,7 +203,8 @@ void state_note_rewrite(struct state_journal *j)
 	j->dirty = true;
 }
 
-static int commit_whole(struct state_journal *j, const char *path, const struct rule_table *t)
+static int commit_whole(struct state_journal *j, const char *path,
+			const struct rule_source *t)
 {
 	int err;
 
@@ -237,7 +243,7 @@ static int write_all(int fd, const char *buf, size_t len)
 	return 0;
 }
 
-int state_commit(struct state_journal *j, const char *path, const struct rule_table *t)
+int state_commit(struct state_journal *j, const char *path, const struct rule_source *t)
 {
 	int err;
 

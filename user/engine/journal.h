@@ -18,7 +18,8 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "engine/rule_table.h"
+#include <stdint.h>
+#include "engine/rule_spec.h"
 
 #define STATE_VERSION		2
 
@@ -34,6 +35,15 @@ struct state_journal {
 	bool	dirty;		/* something to commit */
 	bool	rewrite;	/* the next commit writes the file whole */
 	bool	failed;		/* out of memory noting a change: rewrite */
+};
+
+/* The standing rules, as the file is written whole from them. */
+struct rule_source {
+	size_t		n;
+	uint32_t	last_id;	/* the highest id given out */
+	/* The i-th rule, 0 <= i < n; -errno when it cannot be had. */
+	int		(*get)(void *ctx, size_t i, struct rule_spec *spec);
+	void		*ctx;
 };
 
 void state_journal_init(struct state_journal *j);
@@ -53,7 +63,7 @@ void state_note_rewrite(struct state_journal *j);
  * failure nothing is lost from memory: the next commit writes the file
  * whole, and until one succeeds every commit fails again.
  */
-int state_commit(struct state_journal *j, const char *path, const struct rule_table *t);
+int state_commit(struct state_journal *j, const char *path, const struct rule_source *rules);
 
 /* What a state file holds, once its journal is played. */
 struct state_loaded {

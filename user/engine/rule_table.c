@@ -6,6 +6,8 @@
 
 void rule_table_free(struct rule_table *t)
 {
+	for (size_t i = 0; i < t->n; i++)
+		free(t->v[i].extra);
 	free(t->v);
 	memset(t, 0, sizeof(*t));
 }
@@ -18,7 +20,7 @@ static size_t lower_bound(const struct rule_table *t, uint32_t id)
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 
-		if (t->v[mid].spec.rule.id < id)
+		if (t->v[mid].id < id)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -30,23 +32,42 @@ struct rule_entry *rule_table_find(const struct rule_table *t, uint32_t id)
 {
 	size_t i = lower_bound(t, id);
 
-	if (i < t->n && t->v[i].spec.rule.id == id)
+	if (i < t->n && t->v[i].id == id)
 		return &t->v[i];
 	return NULL;
 }
 
-struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spec *spec)
+static bool needs_extra(const struct rule_spec *spec)
 {
+	return spec->ttl_ns || spec->rule.expires_ns || spec->cgroup;
+}
+
+struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spec *spec,
+				     uint32_t listing)
+{
+	struct rule_extra *extra = NULL;
 	uint32_t id = spec->rule.id;
 	size_t i;
 
-	if (array_grow(&t->v, &t->cap, t->n, sizeof(*t->v)))
+	if (needs_extra(spec)) {
+		extra = calloc(1, sizeof(*extra));
+		if (!extra)
+			return NULL;
+		extra->ttl_ns = spec->ttl_ns;
+		extra->expires_ns = spec->rule.expires_ns;
+		extra->cgroup = spec->cgroup;
+	}
+	if (array_grow(&t->v, &t->cap, t->n, sizeof(*t->v))) {
+		free(extra);
 		return NULL;
+	}
 	/* Ids mostly arrive in order: appending is the common case. */
-	i = (t->n && t->v[t->n - 1].spec.rule.id < id) ? t->n : lower_bound(t, id);
+	i = (t->n && t->v[t->n - 1].id < id) ? t->n : lower_bound(t, id);
 	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof(*t->v));
-	memset(&t->v[i], 0, sizeof(t->v[i]));
-	t->v[i].spec = *spec;
+	t->v[i] = (struct rule_entry){
+		.id = id, .listing = listing, .extra = extra,
+		.action = (uint8_t)spec->rule.action, .flags = (uint8_t)spec->rule.flags,
+	};
 	t->n++;
 	rule_table_claim_id(t, id);
 	return &t->v[i];
@@ -60,6 +81,7 @@ void rule_table_remove(struct rule_table *t, uint32_t id)
 	if (!e)
 		return;
 	i = (size_t)(e - t->v);
+	free(e->extra);
 	memmove(&t->v[i], &t->v[i + 1], (t->n - i - 1) * sizeof(*t->v));
 	t->n--;
 }
@@ -75,11 +97,11 @@ uint32_t rule_table_next_id(const struct rule_table *t)
 	if (t->last_id != UINT32_MAX)
 		return t->last_id + 1;
 	for (size_t i = 0; i < t->n; i++) {
-		if (t->v[i].spec.rule.id > want)
+		if (t->v[i].id > want)
 			return want;
-		if (t->v[i].spec.rule.id == UINT32_MAX)
+		if (t->v[i].id == UINT32_MAX)
 			return 0;
-		want = t->v[i].spec.rule.id + 1;
+		want = t->v[i].id + 1;
 	}
 	return want;
 }
@@ -88,4 +110,28 @@ void rule_table_claim_id(struct rule_table *t, uint32_t id)
 {
 	if (id > t->last_id)
 		t->last_id = id;
+}
+
+const struct rule_stats *rule_stats_of(const struct rule_entry *e)
+{
+	static const struct rule_stats none;
+
+	return e->extra ? &e->extra->stats : &none;
+}
+
+struct rule_stats *rule_stats_edit(struct rule_table *t, struct rule_entry *e)
+{
+	if (!e->extra) {
+		e->extra = calloc(1, sizeof(*e->extra));
+		if (!e->extra)
+			return NULL;
+	}
+	rule_stats_changed(t, e);
+	return &e->extra->stats;
+}
+
+void rule_entry_spec(const struct rule_entry *e, struct rule_spec *spec)
+{
+	spec->ttl_ns = e->extra ? e->extra->ttl_ns : 0;
+	spec->cgroup = rule_cgroup_path(e);
 }

@@ -18,51 +18,58 @@
 
 /* --- per-rule counts, from the bus --- */
 
-static struct rule_entry *entry(struct rulebook *rb, uint32_t id)
+static void pending_done(struct rule_entry *e)
 {
-	struct rule_entry *e = rule_table_find(&rb->rules, id);
+	struct rule_stats *s = e->extra ? &e->extra->stats : NULL;
 
-	if (e)
-		rule_stats_changed(&rb->rules, e);
-	return e;
-}
-
-static void pending_done(struct rule_stats *s)
-{
-	if (s->pending)
+	if (s && s->pending)
 		s->pending--;
 }
 
 static void count(struct bus_sink *sink, const struct bus_event *ev)
 {
 	struct rulebook *rb = container_of(sink, struct rulebook, sink);
-	struct rule_entry *e = entry(rb, ev->rule_id);
+	struct rule_entry *e = rule_table_find(&rb->rules, ev->rule_id);
+	struct rule_stats *s;
 
 	if (!e)
 		return;
 	switch (ev->kind) {
 	case BUS_RULE_ADDED:
-		e->stats.matched = ev->added.matched;
-		e->stats.closed[CLOSE_RST] += ev->added.reset;
+		/* Most rules match nothing: they keep no counts. */
+		if (!ev->added.matched && !ev->added.reset && !e->extra)
+			break;
+		s = rule_stats_edit(&rb->rules, e);
+		if (!s)
+			break;
+		s->matched = ev->added.matched;
+		s->closed[CLOSE_RST] += ev->added.reset;
 		break;
 	case BUS_MATCHED_NEW:
-		e->stats.new_matches++;
+		s = rule_stats_edit(&rb->rules, e);
+		if (s)
+			s->new_matches++;
 		break;
 	case BUS_TAGGED:
-		e->stats.pending++;
+		s = rule_stats_edit(&rb->rules, e);
+		if (s)
+			s->pending++;
 		break;
 	case BUS_CLOSED:
-		if (ev->closed.rec->outcome < NR_CLOSE_OUTCOMES)
-			e->stats.closed[ev->closed.rec->outcome]++;
+		s = rule_stats_edit(&rb->rules, e);
+		if (s && ev->closed.rec->outcome < NR_CLOSE_OUTCOMES)
+			s->closed[ev->closed.rec->outcome]++;
 		if (ev->closed.was_waiting)
-			pending_done(&e->stats);
+			pending_done(e);
 		break;
 	case BUS_ENDED:
-		e->stats.ended++;
-		pending_done(&e->stats);
+		s = rule_stats_edit(&rb->rules, e);
+		if (s)
+			s->ended++;
+		pending_done(e);
 		break;
 	case BUS_FORGOTTEN:
-		pending_done(&e->stats);
+		pending_done(e);
 		break;
 	default:
 		break;
@@ -100,6 +107,25 @@ void rulebook_close(struct rulebook *rb)
 
 /* --- the state file --- */
 
+int rulebook_spec(const struct rulebook *rb, const struct rule_entry *e, struct rule_spec *spec)
+{
+	int err = kernel_rule_get(rb->dp, e->id, &spec->rule);
+
+	if (err) {
+		pr_warn("rule %u: cannot read it from the rules map: %s", e->id, strerror(-err));
+		return err;
+	}
+	rule_entry_spec(e, spec);
+	return 0;
+}
+
+static int spec_at(void *ctx, size_t i, struct rule_spec *spec)
+{
+	const struct rulebook *rb = ctx;
+
+	return rulebook_spec(rb, &rb->rules.v[i], spec);
+}
+
 /*
  * What changed reaches the disk (the state file's journal, with one
  * fdatasync for every change since the last commit). 0, or -errno when the
@@ -114,7 +140,8 @@ static int commit_state(struct rulebook *rb)
 
 	if (!rb->state_file[0] || !rb->journal.dirty)
 		return 0;
-	err = state_commit(&rb->journal, rb->state_file, &rb->rules);
+	err = state_commit(&rb->journal, rb->state_file, &(struct rule_source){
+		.n = rb->rules.n, .last_id = rb->rules.last_id, .get = spec_at, .ctx = rb });
 	ev.state_ok = !err;
 	bus_emit(rb->bus, &ev);
 	if (!err) {
@@ -170,8 +197,8 @@ static void save_tallies(struct rulebook *rb)
 
 		if (!e->stats_dirty)
 			continue;
-		tally_from_stats(&tally, &e->stats);
-		if (kernel_tally_write(rb->dp, e->spec.rule.id, &tally))
+		tally_from_stats(&tally, rule_stats_of(e));
+		if (kernel_tally_write(rb->dp, e->id, &tally))
 			t->stats_dirty = true;	/* try again next turn */
 		else
 			e->stats_dirty = false;
@@ -199,7 +226,7 @@ static int rule_install(struct rulebook *rb, const struct rule_spec *spec)
 {
 	int err;
 
-	if (!rule_table_insert(&rb->rules, spec))
+	if (!rule_table_insert(&rb->rules, spec, kernel_rule_listing(&spec->rule)))
 		return -ENOMEM;
 	err = kernel_rule_add(rb->dp, &spec->rule);
 	if (err)
@@ -207,27 +234,37 @@ static int rule_install(struct rulebook *rb, const struct rule_spec *spec)
 	return err;
 }
 
-/* The standing rules, as the kernel's maps see them. */
-static struct rule_view standing(const struct rulebook *rb)
+/* The standing rules listed where a leaving one was: those of its listing hash. */
+struct listing_peers {
+	const struct rule_table	*rules;
+	uint32_t		listing;
+	size_t			next;
+};
+
+static bool next_peer(void *ctx, uint32_t *id)
 {
-	return (struct rule_view){
-		.base = (const char *)rb->rules.v + offsetof(struct rule_entry, spec.rule),
-		.n = rb->rules.n, .stride = sizeof(struct rule_entry),
-	};
+	struct listing_peers *p = ctx;
+
+	for (; p->next < p->rules->n; p->next++) {
+		if (p->rules->v[p->next].listing != p->listing)
+			continue;
+		*id = p->rules->v[p->next++].id;
+		return true;
+	}
+	return false;
 }
 
-static void rule_uninstall(struct rulebook *rb, uint32_t id)
+/* Out of the table and the kernel's maps; its body into *rule. */
+static int rule_uninstall(struct rulebook *rb, uint32_t id, struct connctl_rule *rule)
 {
 	struct rule_entry *e = rule_table_find(&rb->rules, id);
-	struct connctl_rule rule;
-	struct rule_view view;
+	struct listing_peers peers = { .rules = &rb->rules };
 
 	if (!e)
-		return;
-	rule = e->spec.rule;
+		return -ENOENT;
+	peers.listing = e->listing;
 	rule_table_remove(&rb->rules, id);
-	view = standing(rb);
-	kernel_rule_del(rb->dp, &view, &rule);
+	return kernel_rule_del(rb->dp, id, next_peer, &peers, rule);
 }
 
 /*
@@ -253,13 +290,12 @@ static void remove_rule(struct rulebook *rb, uint32_t id, enum rule_removal why,
 
 	if (!e)
 		return;
-	rule = e->spec.rule;
-	if (e->spec.cgroup)
+	if (rule_cgroup_path(e))
 		rb->paths_kept = SIZE_MAX;	/* its path may be free now */
-	if (!(e->spec.rule.flags & CONNCTL_RULE_FROM_DIR) && !noted)
+	if (!(e->flags & CONNCTL_RULE_FROM_DIR) && !noted)
 		state_note_del(&rb->journal, id);
-	rule_uninstall(rb, id);
-	publish_removed(rb, &rule, why);
+	if (!rule_uninstall(rb, id, &rule))
+		publish_removed(rb, &rule, why);
 }
 
 void rulebook_remove(struct rulebook *rb, uint32_t id, enum rule_removal why)
@@ -275,7 +311,7 @@ int rulebook_delete(struct rulebook *rb, uint32_t id, const struct requester *wh
 
 	if (!e)
 		return proto_fail(err, PROTO_UNKNOWN_RULE, "no rule with id %u", id);
-	if (e->spec.rule.flags & CONNCTL_RULE_FROM_DIR)
+	if (e->flags & CONNCTL_RULE_FROM_DIR)
 		return proto_fail(err, PROTO_BAD_REQUEST, "rule %u comes from --rules-dir: "
 				  "remove it from the files there", id);
 	/* On disk first: a deletion that would not survive a reboot is refused. */
@@ -295,18 +331,18 @@ int rulebook_expire(struct rulebook *rb)
 	uint64_t now = realtime_ns(), next = 0;
 
 	for (size_t i = rb->rules.n; i-- > 0;) {
-		const struct connctl_rule *rule = &rb->rules.v[i].spec.rule;
+		uint64_t expires_ns = rule_expires_ns(&rb->rules.v[i]);
 
-		if (!rule->expires_ns)
+		if (!expires_ns)
 			continue;
-		if (rule->expires_ns <= now) {
-			uint32_t id = rule->id;
+		if (expires_ns <= now) {
+			uint32_t id = rb->rules.v[i].id;
 
 			pr_info("rule %u expired (ttl)", id);
 			/* Expired, not deleted: what it tagged still drains. */
 			remove_rule(rb, id, REMOVED_EXPIRED, false);
-		} else if (!next || rule->expires_ns < next) {
-			next = rule->expires_ns;
+		} else if (!next || expires_ns < next) {
+			next = expires_ns;
 		}
 	}
 	if (!next)
@@ -410,7 +446,7 @@ static void commit_adds(struct rulebook *rb)
 
 		if (!add_needs_disk(add))
 			continue;
-		rule_uninstall(rb, add->spec.rule.id);
+		rule_uninstall(rb, add->spec.rule.id, &(struct connctl_rule){});
 		proto_fail(&add->error, PROTO_NOT_DURABLE, "rule %u not added: the state file "
 			   "%s cannot be written (%s); nothing changed", add->spec.rule.id,
 			   rb->state_file, strerror(-err));
@@ -465,7 +501,7 @@ static void not_applied(struct rulebook *rb, struct pending_add *add, int err)
 	const struct connctl_rule *rule = &add->spec.rule;
 
 	if (!(rule->flags & CONNCTL_RULE_ONCE)) {
-		rule_uninstall(rb, rule->id);
+		rule_uninstall(rb, rule->id, &(struct connctl_rule){});
 		state_note_del(&rb->journal, rule->id);
 	}
 	proto_fail(&add->error, PROTO_INTERNAL, "cannot put rule %u in force: %s", rule->id,
@@ -536,8 +572,8 @@ void rulebook_collect_paths(struct rulebook *rb)
 	if (!used.v)
 		return;
 	for (size_t i = 0; i < rb->rules.n; i++)
-		if (rb->rules.v[i].spec.cgroup)
-			used.v[used.n++] = rb->rules.v[i].spec.cgroup;
+		if (rule_cgroup_path(&rb->rules.v[i]))
+			used.v[used.n++] = rule_cgroup_path(&rb->rules.v[i]);
 	qsort(used.v, used.n, sizeof(*used.v), ptr_cmp);
 	path_pool_collect(&rb->paths, path_used, &used);
 	rb->paths_kept = rb->paths.n;
@@ -550,26 +586,30 @@ void rulebook_collect_paths(struct rulebook *rb)
 static int adopt_one(void *ctx, const struct connctl_rule *rule,
 		     const struct connctl_rule_tally *tally)
 {
+	static const struct connctl_rule_tally zero;
 	struct rulebook *rb = ctx;
 	struct rule_spec spec = { .rule = *rule };
-	struct rule_entry *e = rule_table_insert(&rb->rules, &spec);
+	struct rule_entry *e = rule_table_insert(&rb->rules, &spec, kernel_rule_listing(rule));
+	struct rule_stats *s;
 
 	if (!e)
 		return -ENOMEM;
-	if (tally)
-		stats_from_tally(&e->stats, tally);
+	if (!tally || !memcmp(tally, &zero, sizeof(zero)))
+		return 0;
+	s = rule_stats_edit(&rb->rules, e);
+	if (!s)
+		return -ENOMEM;
+	stats_from_tally(s, tally);
+	e->stats_dirty = false;		/* the tally holds them already */
 	return 0;
 }
 
 int rulebook_adopt(struct rulebook *rb)
 {
-	struct rule_view view;
 	int err = kernel_rules_read(rb->dp, adopt_one, rb);
 
-	if (!err) {
-		view = standing(rb);
-		err = kernel_rules_reindex(rb->dp, &view);
-	}
+	if (!err)
+		err = kernel_rules_reindex(rb->dp);
 	if (!err && rb->rules.n)
 		pr_info("adopted %zu standing rules from the pins", rb->rules.n);
 	return err;

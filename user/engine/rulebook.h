@@ -79,6 +79,9 @@ int rulebook_adopt(struct rulebook *rb);
  */
 int rulebook_restore(struct rulebook *rb);
 
+/* A standing rule whole: its body from the kernel's rules map; -errno when unreadable. */
+int rulebook_spec(const struct rulebook *rb, const struct rule_entry *e, struct rule_spec *spec);
+
 bool rulebook_adds_full(const struct rulebook *rb);
 /*
  * A rule.add, standing at once and applied to what exists by the next walk

@@ -140,6 +140,18 @@ static json_t *rule_dry_run(struct dispatch *d, const struct request *req,
 	return resp;
 }
 
+/* A rule's body is the kernel's: read from the pinned rules map. */
+static int show_one(const struct rulebook *rb, const struct rule_entry *e, uint64_t now,
+		    json_t *arr)
+{
+	struct rule_spec spec;
+	int err = rulebook_spec(rb, e, &spec);
+
+	if (!err)
+		json_array_append_new(arr, render_rule(&spec, rule_stats_of(e), now));
+	return err;
+}
+
 static json_t *rule_show(struct dispatch *d, const struct request *req)
 {
 	const struct rule_table *rules = &d->rb->rules;
@@ -153,12 +165,17 @@ static json_t *rule_show(struct dispatch *d, const struct request *req)
 			json_decref(arr);
 			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
 		}
-		json_array_append_new(arr, render_rule(e, now));
+		if (show_one(d->rb, e, now, arr))
+			goto unreadable;
 	} else {
 		for (size_t i = 0; i < rules->n; i++)
-			json_array_append_new(arr, render_rule(&rules->v[i], now));
+			if (show_one(d->rb, &rules->v[i], now, arr))
+				goto unreadable;
 	}
 	return json_pack("{s:b, s:o}", "ok", 1, "rules", arr);
+unreadable:
+	json_decref(arr);
+	return error_response(PROTO_INTERNAL, "a rule cannot be read from the kernel's rules map");
 }
 
 static json_t *events_show(struct dispatch *d)

@@ -34,7 +34,7 @@ static void write_rules(FILE *f, const struct metrics_http *mh)
 	uint64_t standing[NR_ACTIONS] = { 0 };
 
 	for (size_t i = 0; i < rules->n; i++) {
-		enum connctl_action a = rules->v[i].spec.rule.action;
+		enum connctl_action a = rules->v[i].action;
 
 		if (a < NR_ACTIONS)
 			standing[a]++;
@@ -98,7 +98,7 @@ static void write_tc(FILE *f, const struct metrics_http *mh)
 
 	pcpu = tc_counters_buffer(&ncpu);
 	for (size_t i = 0; pcpu && i < mh->rb->rules.n; i++) {
-		const struct connctl_rule *rule = &mh->rb->rules.v[i].spec.rule;
+		const struct rule_entry *rule = &mh->rb->rules.v[i];
 		struct connctl_rule_counters *s = &sums[rule->action % NR_ACTIONS];
 
 		tc_rule_counters(mh->dp, rule->id, pcpu, ncpu, &one);

@@ -33,18 +33,18 @@ static json_t *render_stats(const struct rule_stats *s)
 			 "pending", (json_int_t)s->pending);
 }
 
-json_t *render_rule(const struct rule_entry *e, uint64_t now)
+json_t *render_rule(const struct rule_spec *spec, const struct rule_stats *stats, uint64_t now)
 {
-	json_t *obj = rule_spec_to_json(&e->spec);
-	uint64_t expires = e->spec.rule.expires_ns;
+	json_t *obj = rule_spec_to_json(spec);
+	uint64_t expires = spec->rule.expires_ns;
 
 	if (expires)
 		json_object_set_new(obj, "expires_in_ms",
 				    json_integer(expires > now ?
 						 (json_int_t)((expires - now) / NSEC_PER_MSEC) : 0));
-	if (e->spec.rule.flags & CONNCTL_RULE_FROM_DIR)
+	if (spec->rule.flags & CONNCTL_RULE_FROM_DIR)
 		json_object_set_new(obj, "from_rules_dir", json_true());
-	json_object_set_new(obj, "stats", render_stats(&e->stats));
+	json_object_set_new(obj, "stats", render_stats(stats));
 	return obj;
 }
 
@@ -169,7 +169,7 @@ json_t *render_tc_stats(const struct datapath *dp, const struct rule_table *rule
 
 	pcpu = tc_counters_buffer(&ncpu);
 	for (size_t i = 0; pcpu && i < rules->n; i++) {
-		const struct connctl_rule *rule = &rules->v[i].spec.rule;
+		const struct rule_entry *rule = &rules->v[i];
 
 		tc_rule_counters(dp, rule->id, pcpu, ncpu, &sum);
 		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",

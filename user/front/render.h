@@ -19,7 +19,8 @@ struct netns_set;
 
 /* "netns": its inode, and "netns_name" where known, into obj. */
 void render_netns(json_t *obj, const struct netns_set *ns, uint32_t ino);
-json_t *render_rule(const struct rule_entry *e, uint64_t now_realtime);
+json_t *render_rule(const struct rule_spec *spec, const struct rule_stats *stats,
+		    uint64_t now_realtime);
 json_t *render_close_record(const struct close_record *rec, const char *event,
 			    const struct netns_set *ns);
 /* A bus event as a watcher reads it; NULL for kinds watchers do not get. */

@@ -336,15 +336,19 @@ static struct dir_file *rule_home(struct rules_dir *rd, struct dir_scan *sc,
 static void plan(struct rules_dir *rd, struct dir_scan *sc, uint32_t *gone, size_t *n_gone)
 {
 	const struct rule_table *rules = &rd->rb->rules;
+	struct rule_spec spec;
 
 	*n_gone = 0;
 	for (size_t i = 0; i < rules->n; i++) {
-		const struct connctl_rule *rule = &rules->v[i].spec.rule;
+		const struct connctl_rule *rule = &spec.rule;
 		struct rule_owner *o;
 		struct dir_file *f;
 		bool held;
 
-		if (!(rule->flags & CONNCTL_RULE_FROM_DIR))
+		if (!(rules->v[i].flags & CONNCTL_RULE_FROM_DIR))
+			continue;
+		/* Unreadable, it has no home to be found in: it stays. */
+		if (rulebook_spec(rd->rb, &rules->v[i], &spec))
 			continue;
 		f = rule_home(rd, sc, rule, &held);
 		if (f) {
@@ -463,11 +467,11 @@ static void remove_all(struct rulebook *rb)
 	size_t removed = 0;
 
 	for (size_t i = rb->rules.n; i-- > 0;) {
-		const struct connctl_rule *rule = &rb->rules.v[i].spec.rule;
+		const struct rule_entry *e = &rb->rules.v[i];
 
-		if (!(rule->flags & CONNCTL_RULE_FROM_DIR))
+		if (!(e->flags & CONNCTL_RULE_FROM_DIR))
 			continue;
-		rulebook_remove(rb, rule->id, REMOVED_RULES_DIR);
+		rulebook_remove(rb, e->id, REMOVED_RULES_DIR);
 		removed++;
 	}
 	if (removed)

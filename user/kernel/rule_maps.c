@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel/rule_maps.h"
+#include "base/buf.h"
 #include "base/log.h"
 #include "sockops.skel.h"
 
@@ -129,32 +131,6 @@ static int hashed_add(struct datapath *dp, const struct connctl_rule *rule,
 	return bpf_map_update_elem(fd, key, &b, BPF_ANY) ? -errno : 0;
 }
 
-/* A rule left: its port's or cgroup's entry, listed again from the rules that stand. */
-static void hashed_del(struct datapath *dp, const struct rule_view *standing,
-		       const struct connctl_rule *rule, const struct listing_key *k)
-{
-	struct connctl_rule_bucket b = {};
-	const void *key;
-	int fd = listing_map(dp, k, &key), err;
-
-	for (size_t i = 0; i < standing->n; i++) {
-		const struct connctl_rule *r = rule_view_at(standing, i);
-		struct listing_key rk = listing_of(r);
-
-		if (!same_listing(&rk, k))
-			continue;
-		if (b.count < CONNCTL_BUCKET_IDS)
-			b.ids[b.count] = r->id;
-		b.count++;
-	}
-	if (b.count)
-		err = bpf_map_update_elem(fd, key, &b, BPF_ANY);
-	else
-		err = bpf_map_delete_elem(fd, key) && errno != ENOENT;
-	if (err)
-		pr_warn("rule %u: cannot update the rule listing: %s", rule->id, strerror(errno));
-}
-
 static void lpm_key_of(const struct connctl_rule *rule, struct connctl_lpm_key *key)
 {
 	memset(key, 0, sizeof(*key));
@@ -192,68 +168,141 @@ static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
 	return bpf_map_update_elem(fd, &key, &b, BPF_ANY) ? -errno : 0;
 }
 
-/*
- * A rule left the table: its listing's entry, listed again from the table
- * (the entry may have listed only some of its rules).
- */
-static void lpm_del(struct datapath *dp, const struct rule_view *standing,
-		    const struct connctl_rule *rule)
+/* The bucket that lists a rule, and its key there. */
+static int bucket_of(struct datapath *dp, const struct connctl_rule *rule,
+		     struct listing_key *lk, struct connctl_lpm_key *lpm, const void **key)
 {
-	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
-	struct listing_key lk = listing_of(rule);
-	struct connctl_rule_bucket b = {};
-	struct connctl_lpm_key key, k;
-	int err;
-
-	if (lk.by != BY_PREFIX) {
-		hashed_del(dp, standing, rule, &lk);
-		return;
-	}
-	lpm_key_of(rule, &key);
-	b.prefixlen = key.prefixlen;
-	for (size_t i = 0; i < standing->n; i++) {
-		const struct connctl_rule *r = rule_view_at(standing, i);
-
-		lpm_key_of(r, &k);
-		if (listing_of(r).by != BY_PREFIX || memcmp(&k, &key, sizeof(k)))
-			continue;
-		if (b.count < CONNCTL_BUCKET_IDS)
-			b.ids[b.count] = r->id;
-		b.count++;
-	}
-	if (b.count)
-		err = bpf_map_update_elem(fd, &key, &b, BPF_ANY);
-	else
-		err = bpf_map_delete_elem(fd, &key) && errno != ENOENT;
-	if (err)
-		pr_warn("rule %u: cannot update the prefix index: %s", rule->id, strerror(errno));
+	*lk = listing_of(rule);
+	if (lk->by != BY_PREFIX)
+		return listing_map(dp, lk, key);
+	lpm_key_of(rule, lpm);
+	*key = lpm;
+	return bpf_map__fd(dp->sockops->maps.rule_lpm);
 }
 
-/* From the standing rules, whatever the trie held before (a crash mid-update). */
-static int lpm_rebuild(struct datapath *dp, const struct rule_view *standing)
+static bool same_bucket(const struct connctl_rule *a, const struct connctl_rule *b)
 {
-	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm), err;
-	int ports = bpf_map__fd(dp->sockops->maps.rule_ports);
-	int cgroups = bpf_map__fd(dp->sockops->maps.rule_cgroups);
+	struct listing_key ka = listing_of(a), kb = listing_of(b);
+	struct connctl_lpm_key la, lb;
+
+	if (!same_listing(&ka, &kb))
+		return false;
+	if (ka.by != BY_PREFIX)
+		return true;
+	lpm_key_of(a, &la);
+	lpm_key_of(b, &lb);
+	return !memcmp(&la, &lb, sizeof(la));
+}
+
+uint32_t kernel_rule_listing(const struct connctl_rule *rule)
+{
+	struct listing_key k = listing_of(rule);
+	struct connctl_lpm_key lpm = {};
+	const unsigned char *p;
+	uint32_t h = 2166136261u;	/* FNV-1a */
+
+	if (k.by == BY_PREFIX)
+		lpm_key_of(rule, &lpm);
+	p = (const unsigned char *)&k;
+	for (size_t i = 0; i < sizeof(k); i++)
+		h = (h ^ p[i]) * 16777619u;
+	p = (const unsigned char *)&lpm;
+	for (size_t i = 0; i < sizeof(lpm); i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+/* The ids a bucket lists, without id; false when id was not among them. */
+static bool bucket_drop(struct connctl_rule_bucket *b, __u32 id)
+{
+	for (__u32 i = 0; i < b->count && i < CONNCTL_BUCKET_IDS; i++) {
+		if (b->ids[i] != id)
+			continue;
+		memmove(&b->ids[i], &b->ids[i + 1], (CONNCTL_BUCKET_IDS - i - 1) * sizeof(b->ids[0]));
+		b->count--;
+		return true;
+	}
+	return false;
+}
+
+/* The bucket listed again from the rules beside it (it lists all of them once more). */
+static void bucket_relist(struct datapath *dp, const struct connctl_rule *rule,
+			  struct connctl_rule_bucket *b, rule_peer_fn *peers, void *ctx)
+{
+	struct connctl_rule peer;
+	__u32 id;
+
+	b->count = 0;
+	while (peers(ctx, &id)) {
+		if (kernel_rule_get(dp, id, &peer) || !same_bucket(&peer, rule))
+			continue;
+		if (b->count < CONNCTL_BUCKET_IDS)
+			b->ids[b->count] = id;
+		b->count++;
+	}
+}
+
+/*
+ * A rule left: out of its bucket. A bucket lists every rule up to
+ * CONNCTL_BUCKET_IDS, past that only counts them; only when it drops back
+ * to a full list are the rules beside it read again.
+ */
+static void unlist(struct datapath *dp, const struct connctl_rule *rule,
+		   rule_peer_fn *peers, void *ctx)
+{
+	struct connctl_rule_bucket b = {};
+	struct connctl_lpm_key lpm;
+	struct listing_key lk;
+	const void *key;
+	int fd = bucket_of(dp, rule, &lk, &lpm, &key), err;
+	bool found;
+
+	found = lk.by == BY_PREFIX ? lpm_lookup_exact(fd, &lpm, &b) :
+		!bpf_map_lookup_elem(fd, key, &b);
+	if (!found)
+		return;
+	if (b.count > CONNCTL_BUCKET_IDS + 1)
+		b.count--;
+	else if (b.count > CONNCTL_BUCKET_IDS || !bucket_drop(&b, rule->id))
+		bucket_relist(dp, rule, &b, peers, ctx);
+	if (b.count)
+		err = bpf_map_update_elem(fd, key, &b, BPF_ANY);
+	else
+		err = bpf_map_delete_elem(fd, key) && errno != ENOENT;
+	if (err)
+		pr_warn("rule %u: cannot update the rule listing: %s", rule->id, strerror(errno));
+}
+
+static int clear_map(int fd, void *key)
+{
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, key))
+			return -errno;
+	return 0;
+}
+
+static int relist_one(void *ctx, const struct connctl_rule *rule,
+		      const struct connctl_rule_tally *tally)
+{
+	return lpm_add(ctx, rule);
+}
+
+/* From the rules map, whatever the trie and hashes held before (a crash mid-update). */
+static int lpm_rebuild(struct datapath *dp)
+{
 	struct connctl_lpm_key key;
 	__u64 cgroup;
 	__u32 port;
+	int err;
 
-	while (!bpf_map_get_next_key(fd, NULL, &key))
-		if (bpf_map_delete_elem(fd, &key))
-			return -errno;
-	while (!bpf_map_get_next_key(ports, NULL, &port))
-		if (bpf_map_delete_elem(ports, &port))
-			return -errno;
-	while (!bpf_map_get_next_key(cgroups, NULL, &cgroup))
-		if (bpf_map_delete_elem(cgroups, &cgroup))
-			return -errno;
-	for (size_t i = 0; i < standing->n; i++) {
-		err = lpm_add(dp, rule_view_at(standing, i));
-		if (err)
-			return err;
-	}
-	return 0;
+	err = clear_map(bpf_map__fd(dp->sockops->maps.rule_lpm), &key);
+	if (!err)
+		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_ports), &port);
+	if (!err)
+		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_cgroups), &cgroup);
+	if (!err)
+		err = kernel_rules_read(dp, relist_one, dp);
+	return err;
 }
 
 int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
@@ -282,15 +331,26 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 	return 0;
 }
 
-void kernel_rule_del(struct datapath *dp, const struct rule_view *standing,
-		     const struct connctl_rule *rule)
+int kernel_rule_get(struct datapath *dp, uint32_t id, struct connctl_rule *rule)
 {
-	__u32 id = rule->id;
+	return bpf_map_lookup_elem(bpf_map__fd(dp->sockops->maps.rules), &id, rule) ? -errno : 0;
+}
+
+int kernel_rule_del(struct datapath *dp, uint32_t id, rule_peer_fn *peers, void *ctx,
+		    struct connctl_rule *rule)
+{
+	int err = kernel_rule_get(dp, id, rule);
 
 	index_remove(dp->index, id);
+	/* Not in the rules map: never listed either (an add writes that first). */
+	if (err) {
+		pr_warn("rule %u: not in the rules map: %s", id, strerror(-err));
+		index_bump_gen(dp->index);
+		return err;
+	}
 	if ((rule->match & CONNCTL_MATCH_CGROUP) && dp->index->cgroup_rules)
 		__atomic_sub_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
-	lpm_del(dp, standing, rule);
+	unlist(dp, rule, peers, ctx);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
 	    errno != ENOENT)
 		pr_warn("rule %u: cannot remove it from the rules map: %s", id,
@@ -298,44 +358,13 @@ void kernel_rule_del(struct datapath *dp, const struct rule_view *standing,
 	index_bump_gen(dp->index);
 	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_stats), &id);
 	bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &id);
+	return 0;
 }
 
 int kernel_tally_write(struct datapath *dp, uint32_t id, const struct connctl_rule_tally *tally)
 {
 	return bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rule_tally), &id, tally,
 				   BPF_ANY) ? -errno : 0;
-}
-
-/* Sorted by id: a binary search. */
-static bool view_has(const struct rule_view *v, __u32 id)
-{
-	size_t lo = 0, hi = v->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		__u32 at = rule_view_at(v, mid)->id;
-
-		if (at == id)
-			return true;
-		if (at < id)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
-static bool index_lists_exactly(const struct connctl_rule_index *index,
-				const struct rule_view *standing)
-{
-	__u32 n = index_count(index);
-
-	if (n != standing->n)
-		return false;
-	for (__u32 i = 0; i < n; i++)
-		if (!view_has(standing, index->ids[i]))
-			return false;
-	return true;
 }
 
 int kernel_rules_read(struct datapath *dp, pinned_rule_fn *fn, void *ctx)
@@ -362,24 +391,68 @@ int kernel_rules_read(struct datapath *dp, pinned_rule_fn *fn, void *ctx)
 	return 0;
 }
 
-int kernel_rules_reindex(struct datapath *dp, const struct rule_view *standing)
-{
-	__u32 cgroup_rules = 0;
+/* The ids and the count of cgroup rules in the rules map. */
+struct map_census {
+	__u32	*ids;
+	size_t	n, cap;
+	__u32	cgroup_rules;
+};
 
+static int census_one(void *ctx, const struct connctl_rule *rule,
+		      const struct connctl_rule_tally *tally)
+{
+	struct map_census *c = ctx;
+
+	if (array_grow(&c->ids, &c->cap, c->n, sizeof(*c->ids)))
+		return -ENOMEM;
+	c->ids[c->n++] = rule->id;
+	c->cgroup_rules += !!(rule->match & CONNCTL_MATCH_CGROUP);
+	return 0;
+}
+
+static int id_cmp(const void *a, const void *b)
+{
+	__u32 x = *(const __u32 *)a, y = *(const __u32 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static bool index_lists_exactly(const struct connctl_rule_index *index,
+				const struct map_census *c)
+{
+	__u32 n = index_count(index);
+
+	if (n != c->n)
+		return false;
+	for (__u32 i = 0; i < n; i++)
+		if (!bsearch(&index->ids[i], c->ids, c->n, sizeof(*c->ids), id_cmp))
+			return false;
+	return true;
+}
+
+int kernel_rules_reindex(struct datapath *dp)
+{
+	struct map_census c = {};
+	int err = kernel_rules_read(dp, census_one, &c);
+
+	if (err)
+		goto out;
 	/*
 	 * Normally the pinned index and trie are right. An add writes the rules
 	 * map, the trie, then the index; a delete the reverse: a crash between
 	 * any two leaves the index unlike the rules map, and both are rebuilt.
 	 */
-	for (size_t i = 0; i < standing->n; i++)
-		cgroup_rules += !!(rule_view_at(standing, i)->match & CONNCTL_MATCH_CGROUP);
-	__atomic_store_n(&dp->index->cgroup_rules, cgroup_rules, __ATOMIC_RELEASE);
-	if (index_lists_exactly(dp->index, standing))
-		return 0;
+	qsort(c.ids, c.n, sizeof(*c.ids), id_cmp);
+	__atomic_store_n(&dp->index->cgroup_rules, c.cgroup_rules, __ATOMIC_RELEASE);
+	if (index_lists_exactly(dp->index, &c))
+		goto out;
 	pr_info("rebuilding the rule index from the rules map");
 	__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
-	for (size_t i = 0; i < standing->n; i++)
-		index_append(dp->index, rule_view_at(standing, i)->id);
+	for (size_t i = 0; i < c.n; i++)
+		index_append(dp->index, c.ids[i]);
 	index_bump_gen(dp->index);
-	return lpm_rebuild(dp, standing);
+	err = lpm_rebuild(dp);
+out:
+	free(c.ids);
+	return err;
 }

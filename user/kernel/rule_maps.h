@@ -8,39 +8,42 @@
 #ifndef CONNCTL_RULE_MAPS_H
 #define CONNCTL_RULE_MAPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "connctl.h"
 #include "kernel/loader.h"
 
 /*
- * The standing rules as the maps are rebuilt from them, sorted by id: n
- * rules at base, stride bytes apart (a view into whoever keeps them).
+ * The next standing rule the kernel may list beside one that leaves (by
+ * kernel_rule_listing), into *id; false after the last.
  */
-struct rule_view {
-	const char	*base;
-	size_t		n;
-	size_t		stride;
-};
-
-static inline const struct connctl_rule *rule_view_at(const struct rule_view *v, size_t i)
-{
-	return (const struct connctl_rule *)(v->base + i * v->stride);
-}
+typedef bool rule_peer_fn(void *ctx, uint32_t *id);
 
 int kernel_rules_open(struct datapath *dp);
 void kernel_rules_close(struct datapath *dp);
 int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule);
-/* rule has left the standing ones already: what is left of its prefix is listed from them. */
-void kernel_rule_del(struct datapath *dp, const struct rule_view *standing,
-		     const struct connctl_rule *rule);
+/*
+ * Rule id out of the maps, its body into *rule; -ENOENT when the rules map
+ * did not hold it. peers are asked only when its bucket must list the rules
+ * beside it again.
+ */
+int kernel_rule_del(struct datapath *dp, uint32_t id, rule_peer_fn *peers, void *ctx,
+		    struct connctl_rule *rule);
+/* A standing rule's body, from the rules map. */
+int kernel_rule_get(struct datapath *dp, uint32_t id, struct connctl_rule *rule);
+/*
+ * Where the maps list a rule (its remote prefix, its one local port or its
+ * cgroup), hashed: rules listed together have the same.
+ */
+uint32_t kernel_rule_listing(const struct connctl_rule *rule);
 
 /* Each pinned rule, with its pinned tally (NULL: none); fn's error stops the walk. */
 typedef int pinned_rule_fn(void *ctx, const struct connctl_rule *rule,
 			   const struct connctl_rule_tally *tally);
 int kernel_rules_read(struct datapath *dp, pinned_rule_fn *fn, void *ctx);
-/* Make the index and the prefix trie list exactly the standing rules. */
-int kernel_rules_reindex(struct datapath *dp, const struct rule_view *standing);
+/* Make the index and the prefix trie list exactly the rules of the rules map. */
+int kernel_rules_reindex(struct datapath *dp);
 /* A rule's counts into the pinned rule_tally, so a restarted agent carries on. */
 int kernel_tally_write(struct datapath *dp, uint32_t id, const struct connctl_rule_tally *tally);
 

@@ -15,7 +15,7 @@
 #define FAKE_RULES_MAX	64
 
 struct fake_kernel {
-	uint32_t	rules[FAKE_RULES_MAX];	/* ids in the kernel's rule maps */
+	struct connctl_rule rules[FAKE_RULES_MAX];	/* the kernel's rule maps */
 	size_t		n_rules;
 	uint64_t	matched;	/* each rule of a walk matches this many */
 	int		walk_err;

@@ -14,19 +14,37 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 {
 	if (fake_kernel.n_rules == FAKE_RULES_MAX)
 		return -E2BIG;
-	fake_kernel.rules[fake_kernel.n_rules++] = rule->id;
+	fake_kernel.rules[fake_kernel.n_rules++] = *rule;
 	return 0;
 }
 
-void kernel_rule_del(struct datapath *dp, const struct rule_view *standing,
-		     const struct connctl_rule *rule)
+int kernel_rule_get(struct datapath *dp, uint32_t id, struct connctl_rule *rule)
 {
 	for (size_t i = 0; i < fake_kernel.n_rules; i++) {
-		if (fake_kernel.rules[i] == rule->id) {
-			fake_kernel.rules[i] = fake_kernel.rules[--fake_kernel.n_rules];
-			return;
+		if (fake_kernel.rules[i].id == id) {
+			*rule = fake_kernel.rules[i];
+			return 0;
 		}
 	}
+	return -ENOENT;
+}
+
+int kernel_rule_del(struct datapath *dp, uint32_t id, rule_peer_fn *peers, void *ctx,
+		    struct connctl_rule *rule)
+{
+	for (size_t i = 0; i < fake_kernel.n_rules; i++) {
+		if (fake_kernel.rules[i].id == id) {
+			*rule = fake_kernel.rules[i];
+			fake_kernel.rules[i] = fake_kernel.rules[--fake_kernel.n_rules];
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+uint32_t kernel_rule_listing(const struct connctl_rule *rule)
+{
+	return 0;
 }
 
 int kernel_rules_read(struct datapath *dp, pinned_rule_fn *fn, void *ctx)
@@ -34,7 +52,7 @@ int kernel_rules_read(struct datapath *dp, pinned_rule_fn *fn, void *ctx)
 	return 0;
 }
 
-int kernel_rules_reindex(struct datapath *dp, const struct rule_view *standing)
+int kernel_rules_reindex(struct datapath *dp)
 {
 	return 0;
 }
@@ -47,7 +65,7 @@ int kernel_tally_write(struct datapath *dp, uint32_t id, const struct connctl_ru
 bool fake_kernel_has(uint32_t id)
 {
 	for (size_t i = 0; i < fake_kernel.n_rules; i++)
-		if (fake_kernel.rules[i] == id)
+		if (fake_kernel.rules[i].id == id)
 			return true;
 	return false;
 }
