@@ -10,6 +10,9 @@
  *   LIST   the connections iter_rule would match, printed, nothing changed;
  *   CATCH_UP  a SWEEP that also resets reset matches the agent never heard
  *          of (their events were lost to a full ring buffer).
+ * iter/udp: the same for connected UDP sockets, APPLY and LIST only (no
+ * tags: nothing drains). A reset is udp_abort(); a cancel is printed, for
+ * the agent to shut the socket down through its owner.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -239,18 +242,25 @@ static __always_inline void untag(struct sock_common *skc)
 	bpf_sk_storage_delete(&sk_tags, tp);
 }
 
-/* A dry run: print the connection for the agent to read; change nothing. */
-static __always_inline void list(struct bpf_iter__tcp *ctx, struct sock_common *skc,
-				 const struct connctl_tuple *t)
+/* The connection printed for the agent to read. */
+static __always_inline void print(struct seq_file *seq, struct sock_common *skc,
+				  const struct connctl_tuple *t)
 {
 	struct connctl_listed rec = { .tuple = *t };
 
+	rec.cookie = bpf_get_socket_cookie(skc);
+	rec.state = skc->skc_state;
+	bpf_seq_write(seq, &rec, sizeof(rec));
+}
+
+/* A dry run: print the connection for the agent to read; change nothing. */
+static __always_inline void list(struct seq_file *seq, struct sock_common *skc,
+				 const struct connctl_tuple *t)
+{
 	if (!rule_matches(&iter_rule, t))
 		return;
 	iter_matched++;
-	rec.cookie = bpf_get_socket_cookie(skc);
-	rec.state = skc->skc_state;
-	bpf_seq_write(ctx->meta->seq, &rec, sizeof(rec));
+	print(seq, skc, t);
 }
 
 SEC("iter/tcp")
@@ -289,8 +299,62 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 		sweep(skc, &t);
 		break;
 	case CONNCTL_ITER_LIST:
-		list(ctx, skc, &t);
+		list(ctx->meta->seq, skc, &t);
 		break;
 	}
+	return 0;
+}
+
+/*
+ * A connected UDP socket the batch's strongest rule matches: reset
+ * (udp_abort: the owner's next call fails with ECONNABORTED), or printed
+ * for the agent to cancel (shutdown through the owner wakes its recv()).
+ */
+static __always_inline void apply_udp(struct seq_file *seq, struct sock_common *skc,
+				      const struct connctl_tuple *t)
+{
+	struct batch_match m = { .tuple = t, .best = CONNCTL_APPLY_BATCH };
+	struct connctl_apply_result *res;
+	const struct connctl_rule *rule;
+	__u32 best;
+
+	bpf_loop(iter_nrules, batch_match_rule, &m, 0);
+	best = m.best;
+	if (best >= CONNCTL_APPLY_BATCH)
+		return;
+	rule = &iter_rules[best];
+	res = &iter_results[best];
+	if (rule->action == CONNCTL_ACTION_RESET) {
+		res->applied++;
+		if (bpf_sock_destroy(skc))
+			res->failed++;
+	} else if (rule->action == CONNCTL_ACTION_CANCEL) {
+		print(seq, skc, t);
+	}
+}
+
+SEC("iter/udp")
+int connctl_iter_udp(struct bpf_iter__udp *ctx)
+{
+	struct udp_sock *udp = ctx->udp_sk;
+	struct sock_common *skc;
+	struct connctl_tuple t = {};
+
+	if (!udp)
+		return 0;
+	skc = (struct sock_common *)udp;
+	if (skc->skc_family != AF_INET && skc->skc_family != AF_INET6)
+		return 0;
+	/* Connected: it has one peer. An unconnected socket serves every peer. */
+	if (skc->skc_state != TCP_ESTABLISHED)
+		return 0;
+	tuple_from_skc(skc, &t);
+	t.proto = CONNCTL_PROTO_UDP;
+	if (iter_want_cgroups)
+		tuple_set_cgroups(skc, &t);
+	if (iter_mode == CONNCTL_ITER_APPLY)
+		apply_udp(ctx->meta->seq, skc, &t);
+	else if (iter_mode == CONNCTL_ITER_LIST)
+		list(ctx->meta->seq, skc, &t);
 	return 0;
 }

@@ -16,7 +16,7 @@
 #include <linux/types.h>
 #endif
 
-#define CONNCTL_LAYOUT		7
+#define CONNCTL_LAYOUT		8
 
 /*
  * Pin names under the pin directory that userspace opens by name (bpftool:
@@ -30,6 +30,10 @@
 #define CONNCTL_LINK_SOCKOPS	"sockops_link"
 #define CONNCTL_LINK_SKB_IN	"skb_in_link"
 #define CONNCTL_LINK_SKB_OUT	"skb_out_link"
+#define CONNCTL_LINK_CONNECT4	"connect4_link"
+#define CONNCTL_LINK_CONNECT6	"connect6_link"
+#define CONNCTL_LINK_SENDMSG4	"sendmsg4_link"
+#define CONNCTL_LINK_SENDMSG6	"sendmsg6_link"
 
 #define CONNCTL_MAX_RULES	131072
 /*
@@ -50,6 +54,12 @@ enum connctl_action {
 	CONNCTL_ACTION_DRAIN	= 2,
 	CONNCTL_ACTION_CANCEL	= 3,
 	CONNCTL_ACTION_RESET	= 4,	/* highest wins when rules overlap */
+};
+
+/* What a rule ends: TCP connections, or connected UDP sockets. */
+enum connctl_proto {
+	CONNCTL_PROTO_TCP	= 0,
+	CONNCTL_PROTO_UDP	= 1,
 };
 
 enum connctl_family {
@@ -100,7 +110,7 @@ struct connctl_rule {
 	__u32				mark;
 	__u32				flags;		/* enum connctl_rule_flags */
 	__u32				cgroup_level;	/* of cgroup_id: 1 under the root */
-	__u32				pad;
+	enum connctl_proto		proto;
 	__u64				cgroup_id;	/* a cgroup v2 subtree (its inode) */
 	__u64				netns_ino;
 	__u64				timeout_ns;	/* drain: then reset */
@@ -118,7 +128,7 @@ struct connctl_tuple {
 	__u16	lport;		/* host order */
 	__u16	rport;
 	__u16	sk_family;	/* AF_INET or AF_INET6: what the socket is */
-	__u16	pad;
+	__u16	proto;		/* enum connctl_proto */
 	__u32	netns_ino;	/* the socket's network namespace (its inode) */
 	/*
 	 * The ids of the socket's cgroup and its ancestors, by level (0: the
@@ -233,6 +243,7 @@ enum connctl_event_type {
 	CONNCTL_EV_END		= 5,	/* a tagged connection closed */
 	CONNCTL_EV_CAUGHT	= 6,	/* a reset match the agent never heard of: reset now */
 	CONNCTL_EV_BOUNDARY	= 7,	/* a drain at a boundary: close it at due_ns if nothing moves */
+	CONNCTL_EV_REFUSED	= 8,	/* a UDP connect() or sendto() to a reset rule's peer: EPERM */
 };
 
 struct connctl_event {
@@ -349,7 +360,7 @@ struct connctl_rule_counters {
 struct connctl_rule_tally {
 	__u64	matched;
 	__u64	new_matches;
-	__u64	closed[4];
+	__u64	closed[5];	/* fin, rst, rst-timeout, rst-no-owner, refused */
 	__u64	ended;
 };
 
@@ -393,6 +404,7 @@ struct connctl_layout {
 
 CONNCTL_ASSERT_SIZE(enum connctl_action, 4);
 CONNCTL_ASSERT_SIZE(enum connctl_family, 4);
+CONNCTL_ASSERT_SIZE(enum connctl_proto, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_prefix, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_rule, 120);
@@ -410,6 +422,6 @@ CONNCTL_ASSERT_SIZE(struct connctl_rule_bucket, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_flow, 88);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 48);
 CONNCTL_ASSERT_SIZE(struct connctl_tc_iface, 32);
-CONNCTL_ASSERT_SIZE(struct connctl_rule_tally, 56);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_tally, 64);
 
 #endif /* CONNCTL_H */

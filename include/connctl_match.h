@@ -57,6 +57,8 @@ MATCH_INLINE bool port_match(const struct connctl_port_range *r, __u16 port)
 
 MATCH_INLINE bool rule_matches(const struct connctl_rule *r, const struct connctl_tuple *t)
 {
+	if (r->proto != t->proto)
+		return false;
 	if (r->family != CONNCTL_FAMILY_ANY) {
 		bool v4 = addr_is_v4(t->laddr);
 

@@ -37,11 +37,12 @@ _connctl()
 	*:rule:add)
 		case $prev in
 		action) words='reset drain cancel observe' ;;
+		proto) words='tcp udp' ;;
 		netns) COMPREPLY=($(compgen -f -- "${cur:-/var/run/netns/}")); return ;;
 		local | remote | lport | rport | cgroup | timeout | quiet | ttl | mark | id) return ;;
 		*)
-			words='action local remote lport rport netns cgroup timeout quiet ttl mark
-			       once id dry-run'
+			words='action local remote lport rport netns cgroup proto timeout quiet ttl
+			       mark once id dry-run'
 			# Each keyword once.
 			for w in "${args[@]:2}"; do
 				words=$(tr ' \t\n' '\n\n\n' <<<"$words" | grep -vx -- "$w")

@@ -14,6 +14,8 @@ pkgs=(
 	# real clients for the drain tests and bench/drain_clients.sh
 	golang-go apache2-utils nghttp2-client redis-server redis-tools
 	python3-requests python3-urllib3
+	# connected UDP: a DNS server and client, socat (tests/e2e/test_udp.sh)
+	socat dnsmasq-base bind9-dnsutils
 )
 
 missing=()

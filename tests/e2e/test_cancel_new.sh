@@ -43,4 +43,4 @@ stop_capture
 expect_eq "$(capture_count 'port 9000 and tcp[tcpflags] & tcp-rst != 0')" 0 \
 	"RSTs on the accepted connection"
 stats=$(connctl -j rule show | jget "$(cat)" 'd[0]["stats"]["closed"]')
-expect_eq "$stats" "{'fin': 1, 'rst': 0, 'rst-timeout': 0, 'rst-no-owner': 1}" "outcomes"
+expect_eq "$stats" "{'fin': 1, 'rst': 0, 'rst-timeout': 0, 'rst-no-owner': 1, 'refused': 0}" "outcomes"

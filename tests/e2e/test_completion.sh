@@ -30,5 +30,6 @@ expect_eq "$(complete_words connctl rule add action "")" "cancel drain observe r
 expect_eq "$(complete_words connctl rule add action reset lport 80 l)" "local " \
 	"keywords not given yet"
 expect_eq "$(complete_words connctl rule add action drain q)" "quiet " "a keyword"
+expect_eq "$(complete_words connctl rule add action reset proto "")" "tcp udp " "protocols"
 expect_eq "$(complete_words connctl rule add action drain lport "")" "" "a value"
 expect_eq "$(complete_words connctl --ver)" "--version " "options"

@@ -38,7 +38,7 @@ res=$(in_ns python3 "$CLIENTS_PY" idle --to 127.0.0.1:8080 --count 3 --idle 0.7 
 log "$res"
 expect_eq "$(jget "$res" 'd["ends"]')" "{'eof': 3}" "idle connections drained"
 expect_eq "$(connctl -j rule show 1 | jget "$(cat)" 'd[0]["stats"]["closed"]')" \
-	"{'fin': 3, 'rst': 0, 'rst-timeout': 0, 'rst-no-owner': 0}" \
+	"{'fin': 3, 'rst': 0, 'rst-timeout': 0, 'rst-no-owner': 0, 'refused': 0}" \
 	"drained with a FIN through the owner's fd"
 hold_start 9100:4
 expect_eq "$(connctl -j rule add action reset lport 9100 | jget "$(cat)" 'd["matched"]')" 4 \

@@ -62,7 +62,7 @@ expect_eq "$(v 'connctl_connections_matched_total{action="reset",when="existing"
 expect_eq "$(v 'connctl_connections_matched_total{action="reset",when="new"}')" 1 \
 	"new connections a reset rule matched"
 expect_eq "$(v 'connctl_connections_closed_total{action="reset",outcome="rst"}')" 3 "reset"
-expect_eq "$(v 'connctl_rules{action="reset"}') $(v 'connctl_rules{action="drain"}')" "2 0" \
+expect_eq "$(v 'connctl_rules{action="reset",proto="tcp"}') $(v 'connctl_rules{action="drain",proto="tcp"}')" "2 0" \
 	"rules standing"
 expect_eq "$(v 'connctl_rules_added_total') $(v 'connctl_rules_removed_total{reason="deleted"}')" \
 	"4 2" "rules added and deleted"

@@ -63,6 +63,11 @@ static void test_add_defaults(void **state)
 			       "\"lport\":80,\"quiet\":\"0ms\"}}", &req, &err), 0);
 	assert_int_equal(req.spec.rule.quiet_ns, 0);
 	assert_int_equal(req.spec.rule.timeout_ns, DEFAULT_DRAIN_TIMEOUT_NS);
+	assert_int_equal(req.spec.rule.proto, CONNCTL_PROTO_TCP);
+	/* Connected UDP sockets: reset and cancel. */
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"cancel\","
+			       "\"rport\":53,\"proto\":\"udp\"}}", &req, &err), 0);
+	assert_int_equal(req.spec.rule.proto, CONNCTL_PROTO_UDP);
 }
 
 static void test_observe_mark(void **state)
@@ -148,6 +153,10 @@ static const struct {
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":80,\"mark\":4294967296}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":80,\"mark\":\"42\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":80,\"timeout\":\"1s\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"drain\",\"lport\":53,\"proto\":\"udp\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":53,\"proto\":\"udp\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":53,\"proto\":\"sctp\"}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":53,\"proto\":17}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"flow.show\",\"rule\":0}", PROTO_BAD_REQUEST },
 	{ "{\"op\":\"flow.show\",\"id\":1}", PROTO_UNKNOWN_FIELD },
 	{ "{\"op\":\"stats.show\",\"rule\":1}", PROTO_UNKNOWN_FIELD },
@@ -250,7 +259,7 @@ static void test_rule_json_reads_back(void **state)
 	obj = rule_spec_to_json(&req.spec);
 	text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
 	assert_string_equal(text, "{\"action\":\"drain\",\"id\":12,\"local\":\"2001:db8::/32\","
-			    "\"lport\":443,\"quiet\":\"250ms\",\"rport\":\"1000-2000\","
+			    "\"lport\":443,\"proto\":\"tcp\",\"quiet\":\"250ms\",\"rport\":\"1000-2000\","
 			    "\"timeout\":\"1m\",\"ttl\":\"90s\"}");
 	free(text);
 	json_decref(obj);

@@ -222,6 +222,29 @@ const char *action_name(enum connctl_action action)
 	return action_names[action];
 }
 
+static const char *const proto_names[] = {
+	[CONNCTL_PROTO_TCP]	= "tcp",
+	[CONNCTL_PROTO_UDP]	= "udp",
+};
+
+const char *proto_name(enum connctl_proto proto)
+{
+	if ((unsigned int)proto >= sizeof(proto_names) / sizeof(proto_names[0]))
+		return "unknown";
+	return proto_names[proto];
+}
+
+int proto_parse(const char *s, enum connctl_proto *proto)
+{
+	for (unsigned int i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++) {
+		if (!strcmp(s, proto_names[i])) {
+			*proto = (enum connctl_proto)i;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
 int action_parse(const char *s, enum connctl_action *action)
 {
 	for (unsigned int i = CONNCTL_ACTION_OBSERVE;

@@ -37,5 +37,7 @@ void format_addr(const uint8_t addr[16], char *buf, size_t len);
 
 const char *action_name(enum connctl_action action);
 int action_parse(const char *s, enum connctl_action *action);
+const char *proto_name(enum connctl_proto proto);
+int proto_parse(const char *s, enum connctl_proto *proto);
 
 #endif /* CONNCTL_PARSE_H */

@@ -29,7 +29,8 @@ enum exit_code {
 static const char usage_text[] =
 "Usage: connctl [--socket PATH] [-j | -p] OBJECT [VERB] [ARGS]\n"
 "\n"
-"Closes TCP connections by rule, through the connctld agent.\n"
+"Closes TCP connections, and connected UDP sockets, by rule, through the\n"
+"connctld agent.\n"
 "\n"
 "  connctl rule add action ACTION [MATCH...] [OPTION...] [dry-run]\n"
 "      ACTION   reset    RST now, for matches that exist and that come later\n"
@@ -51,6 +52,11 @@ static const char usage_text[] =
 "                               (a pod's, a service's): /system.slice/x.service,\n"
 "                               or with the mount point, or cgroup:[ID]; 7\n"
 "                               levels deep at most\n"
+"               proto tcp|udp   tcp (the default), or connected UDP sockets:\n"
+"                               reset ends them (ECONNABORTED) and refuses\n"
+"                               new connect() and sendto() to the peer\n"
+"                               (EPERM); cancel wakes a blocked recv() (0);\n"
+"                               unconnected sockets (servers) are never touched\n"
 "      OPTION   timeout DUR     drain only: reset what has not drained by then\n"
 "                               (default 30s)\n"
 "               quiet DUR       drain only: how long a connection must be idle\n"
@@ -70,7 +76,8 @@ static const char usage_text[] =
 "      Also leaves alone what the rule tagged and had not closed yet.\n"
 "  connctl rule show [ID]\n"
 "      Rules with counts: matched when added, new matches, and connections\n"
-"      closed by outcome: fin, rst, rst-timeout, rst-no-owner.\n"
+"      closed by outcome: fin, rst, rst-timeout, rst-no-owner; refused: UDP\n"
+"      connect() and sendto() calls a reset rule failed with EPERM.\n"
 "  connctl flow show [rule ID]\n"
 "      Flows the rules matched, as tc sees them on connctld's --iface\n"
 "      interfaces: tuple, rule, state, mark, packets and bytes each way,\n"
@@ -330,7 +337,7 @@ static uint32_t parse_mark(const char *s)
 
 static const char *const rule_keywords[] = {
 	"action", "local", "remote", "lport", "rport", "netns", "cgroup", "timeout", "quiet",
-	"mark", "ttl", "id", NULL
+	"mark", "ttl", "id", "proto", NULL
 };
 
 static json_t *build_rule(int argc, char **argv)
@@ -382,17 +389,19 @@ static void append_field(char *buf, size_t len, json_t *rule, const char *key)
 
 static void print_rules_table(json_t *rules)
 {
+	json_t *r, *udp = json_string("udp");
 	size_t i;
-	json_t *r;
 
-	printf("%-6s %-7s %-36s %-28s %7s %7s %7s %7s %7s %7s %7s\n", "ID", "ACTION",
+	printf("%-6s %-7s %-36s %-28s %7s %7s %7s %7s %7s %7s %7s %7s\n", "ID", "ACTION",
 	       "MATCH", "OPTIONS", "MATCHED", "NEW", "PENDING", "FIN", "RST", "RST-TMO",
-	       "RST-NOO");
+	       "RST-NOO", "REFUSED");
 	json_array_foreach(rules, i, r) {
 		json_t *stats = json_object_get(r, "stats");
 		char match[256] = "", opts[128] = "";
 		json_t *exp = json_object_get(r, "expires_in_ms");
 
+		if (json_equal(json_object_get(r, "proto"), udp))
+			append_field(match, sizeof(match), r, "proto");
 		append_field(match, sizeof(match), r, "local");
 		append_field(match, sizeof(match), r, "remote");
 		append_field(match, sizeof(match), r, "lport");
@@ -410,7 +419,7 @@ static void print_rules_table(json_t *rules)
 		}
 		json_t *closed = json_object_get(stats, "closed");
 
-		printf("%-6lld %-7s %-36s %-28s %7lld %7lld %7lld %7lld %7lld %7lld %7lld\n",
+		printf("%-6lld %-7s %-36s %-28s %7lld %7lld %7lld %7lld %7lld %7lld %7lld %7lld\n",
 		       (long long)json_integer_value(json_object_get(r, "id")),
 		       json_string_value(json_object_get(r, "action")), match,
 		       opts[0] ? opts : "-",
@@ -420,8 +429,10 @@ static void print_rules_table(json_t *rules)
 		       (long long)json_integer_value(json_object_get(closed, "fin")),
 		       (long long)json_integer_value(json_object_get(closed, "rst")),
 		       (long long)json_integer_value(json_object_get(closed, "rst-timeout")),
-		       (long long)json_integer_value(json_object_get(closed, "rst-no-owner")));
+		       (long long)json_integer_value(json_object_get(closed, "rst-no-owner")),
+		       (long long)json_integer_value(json_object_get(closed, "refused")));
 	}
+	json_decref(udp);
 }
 
 static void print_events_table(json_t *events)

@@ -18,6 +18,7 @@ static const char *const outcome_names[NR_CLOSE_OUTCOMES] = {
 	[CLOSE_RST]		= "rst",
 	[CLOSE_RST_TIMEOUT]	= "rst-timeout",
 	[CLOSE_RST_NO_OWNER]	= "rst-no-owner",
+	[CLOSE_REFUSED]		= "refused",
 };
 
 const char *close_outcome_name(enum close_outcome o)

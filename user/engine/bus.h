@@ -41,6 +41,7 @@ enum close_outcome {
 	CLOSE_RST,		/* a reset rule */
 	CLOSE_RST_TIMEOUT,	/* a drain that found no boundary in time */
 	CLOSE_RST_NO_OWNER,	/* no process holds the socket */
+	CLOSE_REFUSED,		/* a UDP connect() or sendto() failed with EPERM */
 	NR_CLOSE_OUTCOMES,
 };
 
@@ -80,6 +81,7 @@ struct bus_event {
 			const struct rule_spec	*spec;
 			uint64_t		matched;	/* existing connections */
 			uint64_t		reset;		/* of which reset now */
+			uint64_t		shut;		/* UDP cancel: shut down now */
 			bool			restored;	/* from the state file */
 		} added;
 		enum rule_removal		removed;

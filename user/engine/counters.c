@@ -40,6 +40,8 @@ static void emit(struct bus_sink *s, const struct bus_event *ev)
 			c->matched_existing[ev->action] += ev->added.matched;
 		if (known && ev->added.reset)
 			c->closed[ev->action][CLOSE_RST] += ev->added.reset;
+		if (known && ev->added.shut)
+			c->closed[ev->action][CLOSE_FIN] += ev->added.shut;
 		break;
 	case BUS_RULE_REMOVED:
 		if (ev->removed < NR_REMOVALS)

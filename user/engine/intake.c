@@ -115,6 +115,11 @@ static void take_in(struct intake *in, const struct connctl_event *ev)
 		publish_matched_new(in, ev);
 		publish_close(in->bus, ev, CLOSE_RST, false);
 		return;
+	case CONNCTL_EV_REFUSED:
+		/* A UDP connect() or sendto() the kernel failed: nothing to close. */
+		publish_matched_new(in, ev);
+		publish_close(in->bus, ev, CLOSE_REFUSED, false);
+		return;
 	case CONNCTL_EV_MATCH:
 		publish_matched_new(in, ev);
 		if (ev->action == CONNCTL_ACTION_RESET) {

@@ -16,6 +16,12 @@ static void log_close(const struct close_record *rec)
 
 	format_addr(rec->tuple.laddr, l, sizeof(l));
 	format_addr(rec->tuple.raddr, r, sizeof(r));
+	/* A client may retry in a loop: its refusals are counted, not each logged. */
+	if (rec->outcome == CLOSE_REFUSED) {
+		pr_debug("rule %u: udp %s:%u -> %s:%u refused (EPERM)", rec->rule_id, l,
+			 rec->tuple.lport, r, rec->tuple.rport);
+		return;
+	}
 	pr_info("rule %u: %s %s:%u -> %s:%u: %s after %llu ms, %llu bytes in, %llu out",
 		rec->rule_id, action_name(rec->action), l, rec->tuple.lport, r,
 		rec->tuple.rport, close_outcome_name(rec->outcome),

@@ -305,12 +305,34 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 	return 0;
 }
 
+/*
+ * tcp (the default) or udp. A UDP rule ends connected sockets: reset or
+ * cancel. A drain waits for a response to end, which UDP does not mark;
+ * observe counts TCP flows at tc.
+ */
+static int parse_proto(json_t *v, struct connctl_rule *rule, struct proto_error *err)
+{
+	if (!v)
+		return 0;
+	if (!json_is_string(v) || proto_parse(json_string_value(v), &rule->proto))
+		return proto_fail(err, PROTO_BAD_RULE, "bad proto: expected tcp or udp");
+	if (rule->proto != CONNCTL_PROTO_UDP)
+		return 0;
+	if (rule->action == CONNCTL_ACTION_DRAIN)
+		return proto_fail(err, PROTO_BAD_RULE, "drain cannot apply to proto udp: UDP "
+				  "has no response boundary to wait for; use reset or cancel");
+	if (rule->action == CONNCTL_ACTION_OBSERVE)
+		return proto_fail(err, PROTO_BAD_RULE, "observe counts TCP flows at tc; "
+				  "proto udp takes reset or cancel");
+	return 0;
+}
+
 static int parse_rule(json_t *obj, struct path_pool *paths, struct rule_spec *spec,
 		      struct proto_error *err)
 {
 	static const char *const fields[] = {
 		"id", "action", "local", "remote", "lport", "rport", "netns", "cgroup",
-		"timeout", "quiet", "mark", "ttl", "once", NULL
+		"timeout", "quiet", "mark", "ttl", "once", "proto", NULL
 	};
 	struct connctl_rule *rule = &spec->rule;
 	json_t *v;
@@ -328,7 +350,8 @@ static int parse_rule(json_t *obj, struct path_pool *paths, struct rule_spec *sp
 	if (!json_is_string(v) || action_parse(json_string_value(v), &rule->action))
 		return proto_fail(err, PROTO_BAD_ACTION,
 				  "bad action: expected reset, drain, cancel or observe");
-	if (parse_match(obj, paths, rule, &spec->cgroup, err))
+	if (parse_proto(json_object_get(obj, "proto"), rule, err) ||
+	    parse_match(obj, paths, rule, &spec->cgroup, err))
 		return -EINVAL;
 	return parse_options(obj, spec, err);
 }
@@ -352,6 +375,7 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 
 	json_object_set_new(obj, "id", json_integer(rule->id));
 	json_object_set_new(obj, "action", json_string(action_name(rule->action)));
+	json_object_set_new(obj, "proto", json_string(proto_name(rule->proto)));
 	if (rule->match & CONNCTL_MATCH_LOCAL) {
 		format_prefix(&rule->local, rule->family, buf, sizeof(buf));
 		json_object_set_new(obj, "local", json_string(buf));

@@ -67,6 +67,7 @@ struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spe
 	t->v[i] = (struct rule_entry){
 		.id = id, .listing = listing, .extra = extra,
 		.action = (uint8_t)spec->rule.action, .flags = (uint8_t)spec->rule.flags,
+		.proto = (uint8_t)spec->rule.proto,
 	};
 	t->n++;
 	rule_table_claim_id(t, id);

@@ -37,6 +37,7 @@ struct rule_entry {
 	struct rule_extra	*extra;		/* NULL: no ttl, no cgroup path, no counts */
 	uint8_t			action;		/* enum connctl_action */
 	uint8_t			flags;		/* enum connctl_rule_flags */
+	uint8_t			proto;		/* enum connctl_proto */
 	bool			stats_dirty;	/* not yet in the pinned rule_tally */
 };
 

@@ -37,13 +37,14 @@ static void count(struct bus_sink *sink, const struct bus_event *ev)
 	switch (ev->kind) {
 	case BUS_RULE_ADDED:
 		/* Most rules match nothing: they keep no counts. */
-		if (!ev->added.matched && !ev->added.reset && !e->extra)
+		if (!ev->added.matched && !ev->added.reset && !ev->added.shut && !e->extra)
 			break;
 		s = rule_stats_edit(&rb->rules, e);
 		if (!s)
 			break;
 		s->matched = ev->added.matched;
 		s->closed[CLOSE_RST] += ev->added.reset;
+		s->closed[CLOSE_FIN] += ev->added.shut;
 		break;
 	case BUS_MATCHED_NEW:
 		s = rule_stats_edit(&rb->rules, e);
@@ -486,6 +487,9 @@ static void applied(struct rulebook *rb, struct pending_add *add,
 			rule->id, (unsigned long long)res->failed);
 	if (rule->action == CONNCTL_ACTION_RESET)
 		ev.added.reset = res->applied - res->failed;
+	/* A TCP cancel closes through the drainer, which reports each close. */
+	else if (rule->action == CONNCTL_ACTION_CANCEL && rule->proto == CONNCTL_PROTO_UDP)
+		ev.added.shut = res->applied - res->failed;
 	bus_emit(rb->bus, &ev);
 	log_added(add, matched);
 	out->matched = matched;

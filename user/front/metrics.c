@@ -31,18 +31,19 @@ static void write_rules(FILE *f, const struct metrics_http *mh)
 {
 	const struct counters *m = mh->counters;
 	const struct rule_table *rules = &mh->rb->rules;
-	uint64_t standing[NR_ACTIONS] = { 0 };
+	uint64_t standing[NR_ACTIONS][2] = { { 0 } };
 
 	for (size_t i = 0; i < rules->n; i++) {
 		enum connctl_action a = rules->v[i].action;
 
 		if (a < NR_ACTIONS)
-			standing[a]++;
+			standing[a][rules->v[i].proto == CONNCTL_PROTO_UDP]++;
 	}
-	family(f, "connctl_rules", "gauge", "Rules standing, by action.");
+	family(f, "connctl_rules", "gauge", "Rules standing, by action and protocol.");
 	for (int a = CONNCTL_ACTION_OBSERVE; a < NR_ACTIONS; a++)
-		fprintf(f, "connctl_rules{action=\"%s\"} %llu\n", action_name(a),
-			(unsigned long long)standing[a]);
+		for (int p = CONNCTL_PROTO_TCP; p <= CONNCTL_PROTO_UDP; p++)
+			fprintf(f, "connctl_rules{action=\"%s\",proto=\"%s\"} %llu\n",
+				action_name(a), proto_name(p), (unsigned long long)standing[a][p]);
 	family(f, "connctl_rules_added_total", "counter", "Rules added (once rules too).");
 	fprintf(f, "connctl_rules_added_total %llu\n", (unsigned long long)m->rules_added);
 	family(f, "connctl_rules_removed_total", "counter", "Rules removed, by reason.");

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include "connctl.h"
 #include "cgroup_skb.skel.h"
+#include "sock_addr.skel.h"
 #include "kernel/tc.h"
 #include "tc.skel.h"
 #include "recv.skel.h"
@@ -30,6 +31,10 @@ static const char *const cgroup_link_pins[NR_CGROUP_LINKS] = {
 	[LINK_SOCKOPS]	= CONNCTL_LINK_SOCKOPS,
 	[LINK_SKB_IN]	= CONNCTL_LINK_SKB_IN,
 	[LINK_SKB_OUT]	= CONNCTL_LINK_SKB_OUT,
+	[LINK_CONNECT4]	= CONNCTL_LINK_CONNECT4,
+	[LINK_CONNECT6]	= CONNCTL_LINK_CONNECT6,
+	[LINK_SENDMSG4]	= CONNCTL_LINK_SENDMSG4,
+	[LINK_SENDMSG6]	= CONNCTL_LINK_SENDMSG6,
 };
 
 /* libbpf's debug output only with -vv, its info with -v. */
@@ -158,6 +163,9 @@ static int load_iterators(struct datapath *dp, const struct bpf_object_open_opts
 			return load_error("tcp iterator link", -errno);
 		dp->iter_shards = i + 1;
 	}
+	dp->udp_iter_link = bpf_program__attach_iter(dp->iter[0]->progs.connctl_iter_udp, NULL);
+	if (!dp->udp_iter_link)
+		return load_error("udp iterator link", -errno);
 	return 0;
 }
 
@@ -278,6 +286,13 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	if (err)
 		return load_error("cgroup_skb programs", err);
 
+	dp->sock_addr = sock_addr_bpf__open_opts(&opts);
+	if (!dp->sock_addr)
+		return load_error("connect and sendmsg programs", -errno);
+	err = sock_addr_bpf__load(dp->sock_addr);
+	if (err)
+		return load_error("connect and sendmsg programs", err);
+
 	err = load_iterators(dp, &opts);
 	if (err)
 		return err;
@@ -302,8 +317,16 @@ static struct bpf_program *cgroup_link_prog(const struct datapath *dp,
 		return dp->sockops->progs.connctl_sockops;
 	case LINK_SKB_IN:
 		return dp->skb->progs.connctl_skb_in;
-	default:
+	case LINK_SKB_OUT:
 		return dp->skb->progs.connctl_skb_out;
+	case LINK_CONNECT4:
+		return dp->sock_addr->progs.connctl_connect4;
+	case LINK_CONNECT6:
+		return dp->sock_addr->progs.connctl_connect6;
+	case LINK_SENDMSG4:
+		return dp->sock_addr->progs.connctl_sendmsg4;
+	default:
+		return dp->sock_addr->progs.connctl_sendmsg6;
 	}
 }
 
@@ -447,12 +470,15 @@ void datapath_close(struct datapath *dp)
 		munmap(dp->state, agent_state_len());
 	for (int i = 0; i < dp->iter_shards; i++)
 		bpf_link__destroy(dp->iter_link[i]);
+	bpf_link__destroy(dp->udp_iter_link);
+	owner_index_free(&dp->udp_owners);
 	/* Drops only our fds: the pins keep the programs attached. */
 	for (int i = 0; i < NR_CGROUP_LINKS; i++)
 		bpf_link__destroy(dp->cgroup_links[i]);
 	for (int i = 0; i < ITER_SHARDS_MAX; i++)
 		iter_bpf__destroy(dp->iter[i]);
 	tc_bpf__destroy(dp->tc);
+	sock_addr_bpf__destroy(dp->sock_addr);
 	cgroup_skb_bpf__destroy(dp->skb);
 	sockops_bpf__destroy(dp->sockops);
 	if (dp->lock_fd >= 0)

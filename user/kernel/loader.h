@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "connctl.h"
+#include "sys/owner.h"
 #include "kernel/conns.h"
 
 struct sockops_bpf;
@@ -26,6 +27,10 @@ enum cgroup_link {
 	LINK_SOCKOPS,
 	LINK_SKB_IN,
 	LINK_SKB_OUT,
+	LINK_CONNECT4,
+	LINK_CONNECT6,
+	LINK_SENDMSG4,
+	LINK_SENDMSG6,
 	NR_CGROUP_LINKS,
 };
 
@@ -35,12 +40,15 @@ enum cgroup_link {
 struct datapath {
 	struct sockops_bpf	*sockops;
 	struct cgroup_skb_bpf	*skb;
+	struct sock_addr_bpf	*sock_addr;	/* UDP connect() and sendto() */
 	struct iter_bpf		*iter[ITER_SHARDS_MAX];
 	struct tc_bpf		*tc;
 	struct recv_bpf		*recv;		/* NULL: client sides are swept */
 	struct bpf_link		*recv_link;	/* not pinned: only while we run */
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
+	struct bpf_link		*udp_iter_link;	/* iter[0]'s, for connected UDP sockets */
+	struct owner_index	udp_owners;	/* who holds the UDP sockets a cancel shuts */
 	int			iter_shards;	/* objects loaded, one a CPU */
 	struct netns_set	*netns;		/* where the iterators walk */
 	struct conn_index	*conns;		/* NULL: passes walk every namespace */

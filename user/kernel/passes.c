@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "base/buf.h"
@@ -15,6 +16,7 @@
 #include "sys/netns.h"
 #include "kernel/conns.h"
 #include "connctl_match.h"
+#include "sys/owner.h"
 #include "sys/sock_diag.h"
 
 /* Sweeps run often: they look for new namespaces at most this often. */
@@ -103,7 +105,7 @@ static void *pass_run(void *arg)
 	p->err = n < 0 ? -errno : 0;
 	close(fd);
 	if (p->err)
-		pr_warn("tcp iterator pass (%s) failed: %s", mode_names[p->mode],
+		pr_warn("iterator pass (%s) failed: %s", mode_names[p->mode],
 			strerror(-p->err));
 	return NULL;
 }
@@ -152,7 +154,7 @@ static int create_iterators(struct datapath *dp, struct pass *passes, int shards
 	if (away)
 		netns_leave(dp->netns);
 	if (err) {
-		pr_warn("cannot start a tcp iterator (%s): %s", mode_names[passes[0].mode],
+		pr_warn("cannot start an iterator (%s): %s", mode_names[passes[0].mode],
 			strerror(-err));
 		while (i-- > 0)
 			close(passes[i].fd);
@@ -425,11 +427,6 @@ static int run_passes(struct datapath *dp, enum connctl_iter_mode mode,
 	uint64_t before[CONNCTL_APPLY_BATCH];
 	int err = 0;
 
-	memset(res, 0, sizeof(*res));
-	if (batch) {
-		memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
-		batch->n_by_netns = 0;
-	}
 	if (set && netns_many(set))
 		netns_scan(set, scan_freshness(dp, mode));
 	if (mode == CONNCTL_ITER_APPLY)
@@ -489,12 +486,156 @@ static int apply_shards(const struct datapath *dp)
 	return inuse >= 0 && inuse < SHARD_MIN_SOCKETS ? 1 : dp->iter_shards;
 }
 
+/* --- connected UDP sockets: no index, no tags; one walk of the UDP table --- */
+
+/* A cancel's owner index may be this old: a batch of cancels shares one walk of /proc. */
+#define UDP_OWNERS_FRESH_NS	(100 * 1000 * 1000ULL)
+
+/* The strongest rule of the batch that matches t: its index, or batch->n. */
+static uint32_t best_in_batch(const struct apply_batch *batch, const struct connctl_tuple *t)
+{
+	uint32_t best = batch->n;
+
+	for (uint32_t i = 0; i < batch->n; i++) {
+		const struct connctl_rule *r = &batch->rules[i];
+
+		if (rule_matches(r, t) && (best == batch->n ||
+		    rule_beats(r, batch->rules[best].id, batch->rules[best].action)))
+			best = i;
+	}
+	return best;
+}
+
+/*
+ * A connected UDP socket's owner wakes from recv() with 0: the socket shut
+ * down through a duplicate of its fd. 0, or -errno (-ENOENT: no owner).
+ */
+static int udp_cancel_one(struct datapath *dp, const struct connctl_listed *l)
+{
+	struct sock_diag_info info;
+	int fd = dp->netns ? netns_diag_fd(dp->netns, l->tuple.netns_ino) : -ENOENT;
+	int err, owned;
+
+	if (fd < 0)
+		return fd;
+	err = sock_diag_lookup(fd, &l->tuple, l->cookie, &info);
+	if (err)
+		return err;
+	if (!info.inode)
+		return -ENOENT;
+	owned = owner_take_fd(&dp->udp_owners, info.inode, UDP_OWNERS_FRESH_NS);
+	if (owned < 0)
+		return owned;
+	err = shutdown(owned, SHUT_RDWR) ? -errno : 0;
+	close(owned);
+	return err;
+}
+
+static void udp_cancel(struct datapath *dp, struct apply_batch *batch,
+		       const struct listing *printed)
+{
+	const size_t rec = sizeof(struct connctl_listed);
+
+	for (size_t off = 0; off + rec <= printed->len; off += rec) {
+		const struct connctl_listed *l = (const void *)(printed->buf + off);
+		uint32_t i = best_in_batch(batch, &l->tuple);
+		int err;
+
+		if (i == batch->n)
+			continue;
+		batch->results[i].applied++;
+		err = udp_cancel_one(dp, l);
+		if (err) {
+			batch->results[i].failed++;
+			pr_debug("rule %u: cannot cancel a UDP socket (port %u): %s",
+				 batch->rules[i].id, l->tuple.lport, strerror(-err));
+		}
+	}
+}
+
+/*
+ * One walk of a namespace's UDP sockets (its own iterator, on one thread):
+ * resets done in the kernel, cancels printed and done here, a dry run's
+ * matches printed into listing.
+ */
+static int udp_at(struct datapath *dp, enum connctl_iter_mode mode,
+		  const struct connctl_rule *rule, struct apply_batch *batch,
+		  struct pass_result *res, const struct netns *ns, struct listing *listing)
+{
+	struct listing cancels = { 0 };
+	struct pass p = { .iter = dp->iter[0], .link = dp->udp_iter_link, .mode = mode,
+			  .fd = -1, .dp_cgroup_id = dp->cgroup_id,
+			  .dp_cgroup_level = dp->cgroup_level };
+	int err;
+
+	pass_setup(&p, rule, batch, 0, 1);
+	p.out = mode == CONNCTL_ITER_LIST ? listing : &cancels;
+	err = create_iterators(dp, &p, 1, ns);
+	if (err)
+		return err;
+	dp->walks[mode]++;
+	pass_run(&p);
+	pass_add_result(&p, res, batch);
+	if (batch && !p.err)
+		udp_cancel(dp, batch, &cancels);
+	free(cancels.buf);
+	return p.err;
+}
+
+/* The UDP walk in every namespace the agent acts in, or in its own. */
+static int udp_passes(struct datapath *dp, enum connctl_iter_mode mode,
+		      const struct connctl_rule *rule, struct apply_batch *batch,
+		      struct pass_result *res, struct listing *listing)
+{
+	struct netns_set *set = dp->netns;
+	uint64_t before[CONNCTL_APPLY_BATCH];
+	int err = 0;
+
+	if (!set || !netns_many(set))
+		return udp_at(dp, mode, rule, batch, res, NULL, listing);
+	netns_scan(set, 0);
+	for (size_t k = 0; k < set->n; k++) {
+		int e;
+
+		for (uint32_t i = 0; batch && i < batch->n; i++)
+			before[i] = batch->results[i].matched;
+		e = udp_at(dp, mode, rule, batch, res, &set->v[k], listing);
+		if (e == -ENOENT)
+			continue;
+		if (e && !err)
+			err = e;
+		if (batch)
+			count_by_netns(batch, before, set->v[k].ino);
+	}
+	return err;
+}
+
+static bool batch_has(const struct apply_batch *batch, enum connctl_proto proto)
+{
+	for (uint32_t i = 0; i < batch->n; i++)
+		if (batch->rules[i].proto == proto)
+			return true;
+	return false;
+}
+
 int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pass_result *res)
 {
+	int err = 0, e;
+
 	if (batch->n > CONNCTL_APPLY_BATCH)
 		return -E2BIG;
+	memset(res, 0, sizeof(*res));
+	memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
+	batch->n_by_netns = 0;
 	/* 0: chosen at the first walk, if there is one (the index may spare it). */
-	return run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, 0, res, NULL);
+	if (batch_has(batch, CONNCTL_PROTO_TCP))
+		err = run_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, 0, res, NULL);
+	if (batch_has(batch, CONNCTL_PROTO_UDP)) {
+		e = udp_passes(dp, CONNCTL_ITER_APPLY, NULL, batch, res, NULL);
+		if (e && !err)
+			err = e;
+	}
+	return err;
 }
 
 int passes_index_start(struct datapath *dp)
@@ -519,16 +660,22 @@ int passes_index_start(struct datapath *dp)
 
 int passes_sweep(struct datapath *dp, struct pass_result *res)
 {
+	memset(res, 0, sizeof(*res));
 	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res, NULL);
 }
 
 int passes_catch_up(struct datapath *dp, struct pass_result *res)
 {
+	memset(res, 0, sizeof(*res));
 	return run_passes(dp, CONNCTL_ITER_CATCH_UP, NULL, NULL, 1, res, NULL);
 }
 
 int passes_untag(struct datapath *dp, const struct connctl_rule *rule, struct pass_result *res)
 {
+	memset(res, 0, sizeof(*res));
+	/* A UDP rule tags nothing. */
+	if (rule->proto == CONNCTL_PROTO_UDP)
+		return 0;
 	return run_passes(dp, CONNCTL_ITER_UNTAG, rule, NULL, 1, res, NULL);
 }
 
@@ -539,7 +686,11 @@ int passes_list(struct datapath *dp, const struct connctl_rule *rule,
 	struct pass_result res;
 	int err;
 
-	err = run_passes(dp, CONNCTL_ITER_LIST, rule, NULL, 1, &res, &out);
+	memset(&res, 0, sizeof(res));
+	if (rule->proto == CONNCTL_PROTO_UDP)
+		err = udp_passes(dp, CONNCTL_ITER_LIST, rule, NULL, &res, &out);
+	else
+		err = run_passes(dp, CONNCTL_ITER_LIST, rule, NULL, 1, &res, &out);
 	if (err) {
 		free(out.buf);
 		return err;

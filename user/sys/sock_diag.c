@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -24,17 +25,24 @@ int sock_diag_open(void)
 	return fd;
 }
 
+/*
+ * The socket's id: src its own end, dst its peer's. UDP's lookup (not its
+ * destroy) reads them the other way round, as a packet's: the kernel says
+ * "swapped for historical reasons".
+ */
 static void fill_id(struct inet_diag_sockid *id, const struct connctl_tuple *t,
-		    uint64_t cookie)
+		    uint64_t cookie, bool swapped)
 {
-	id->idiag_sport = htons(t->lport);
-	id->idiag_dport = htons(t->rport);
+	const __u8 *src = swapped ? t->raddr : t->laddr, *dst = swapped ? t->laddr : t->raddr;
+
+	id->idiag_sport = htons(swapped ? t->rport : t->lport);
+	id->idiag_dport = htons(swapped ? t->lport : t->rport);
 	if (t->sk_family == AF_INET) {
-		memcpy(&id->idiag_src[0], t->laddr + 12, 4);
-		memcpy(&id->idiag_dst[0], t->raddr + 12, 4);
+		memcpy(&id->idiag_src[0], src + 12, 4);
+		memcpy(&id->idiag_dst[0], dst + 12, 4);
 	} else {
-		memcpy(id->idiag_src, t->laddr, 16);
-		memcpy(id->idiag_dst, t->raddr, 16);
+		memcpy(id->idiag_src, src, 16);
+		memcpy(id->idiag_dst, dst, 16);
 	}
 	/* The kernel checks the cookie: a reused 4-tuple is never hit by mistake. */
 	id->idiag_cookie[0] = (uint32_t)cookie;
@@ -57,7 +65,8 @@ static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *
 		},
 		.req = {
 			.sdiag_family	= (uint8_t)t->sk_family,
-			.sdiag_protocol	= IPPROTO_TCP,
+			.sdiag_protocol	= t->proto == CONNCTL_PROTO_UDP ? IPPROTO_UDP :
+									  IPPROTO_TCP,
 			.idiag_states	= ~0u,
 		},
 	};
@@ -69,7 +78,8 @@ static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *
 	struct nlmsgerr *nle;
 	ssize_t n;
 
-	fill_id(&msg.req.id, t, cookie);
+	fill_id(&msg.req.id, t, cookie,
+		t->proto == CONNCTL_PROTO_UDP && type == SOCK_DIAG_BY_FAMILY);
 	if (send(fd, &msg, sizeof(msg), 0) < 0)
 		return -errno;
 	n = recv(fd, &ack, sizeof(ack), 0);
