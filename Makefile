@@ -28,7 +28,7 @@ endif
 VERSION_BASE	:= 0.5.0
 VERSION		?= $(VERSION_BASE)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+git./')
 
-BPF_PROGS	:= sockops cgroup_skb sock_addr iter tc recv conns
+BPF_PROGS	:= sockops cgroup_skb sock_addr iter tc xdp recv conns
 BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 

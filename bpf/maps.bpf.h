@@ -150,6 +150,18 @@ static __always_inline struct connctl_agent_state *agent_state_get(void)
 	return bpf_map_lookup_elem(&agent_state, &zero);
 }
 
+/* A rule's per-CPU tc and XDP counters, made at its first count. */
+static __always_inline struct connctl_rule_counters *rule_counters_of(__u32 rule_id)
+{
+	struct connctl_rule_counters *c, zero = {};
+
+	c = bpf_map_lookup_elem(&rule_stats, &rule_id);
+	if (c)
+		return c;
+	bpf_map_update_elem(&rule_stats, &rule_id, &zero, BPF_NOEXIST);
+	return bpf_map_lookup_elem(&rule_stats, &rule_id);
+}
+
 /* An event the ring buffer had no room for: the agent catches up by a sweep. */
 static __always_inline void count_lost_event(void)
 {

@@ -38,6 +38,7 @@ struct best_match {
 	struct connctl_tuple		tuple;
 	struct connctl_rule_index	*index;
 	struct connctl_rule		rule;	/* id and action 0: none yet */
+	__u32				need_flags;	/* only rules with these flags */
 };
 
 /* A subprogram: inlined at each of its callers, the matcher would not fit. */
@@ -47,7 +48,8 @@ static __noinline int match_id(struct best_match *best, __u32 id)
 
 	/* NULL when the rule was deleted while we walk: it no longer applies. */
 	rule = bpf_map_lookup_elem(&rules, &id);
-	if (rule && rule_matches(rule, &best->tuple) &&
+	if (rule && (rule->flags & best->need_flags) == best->need_flags &&
+	    rule_matches(rule, &best->tuple) &&
 	    rule_beats(rule, best->rule.id, best->rule.action))
 		best->rule = *rule;
 	return 0;

@@ -89,17 +89,6 @@ static __always_inline bool parse(struct __sk_buff *skb, bool ingress, struct pa
 	return true;
 }
 
-static __always_inline struct connctl_rule_counters *counters_of(__u32 rule_id)
-{
-	struct connctl_rule_counters *c, zero = {};
-
-	c = bpf_map_lookup_elem(&rule_stats, &rule_id);
-	if (c)
-		return c;
-	bpf_map_update_elem(&rule_stats, &rule_id, &zero, BPF_NOEXIST);
-	return bpf_map_lookup_elem(&rule_stats, &rule_id);
-}
-
 /* The best rule for this flow now, 0 if none. */
 static __always_inline __u32 best_rule(struct connctl_rule_index *index,
 				       const struct packet *p, struct connctl_rule *out)
@@ -126,7 +115,7 @@ static __always_inline void adopt_rule(struct connctl_flow *flow,
 	struct connctl_rule_counters *c;
 
 	if (flow->rule_id != rule->id) {
-		c = counters_of(rule->id);
+		c = rule_counters_of(rule->id);
 		if (c)
 			c->flows++;
 	}
@@ -178,7 +167,7 @@ static __always_inline struct connctl_flow *lookup_flow(const struct packet *p)
 
 static __always_inline void count(struct connctl_flow *flow, __u32 len, bool ingress)
 {
-	struct connctl_rule_counters *c = counters_of(flow->rule_id);
+	struct connctl_rule_counters *c = rule_counters_of(flow->rule_id);
 
 	if (ingress) {
 		__sync_fetch_and_add(&flow->packets_in, 1);
@@ -211,7 +200,7 @@ static __always_inline int classify(struct __sk_buff *skb, bool ingress)
 		return TC_ACT_OK;
 	if (flow->state == CONNCTL_FLOW_RESET && !(p.tcp_flags & TCP_RST)) {
 		__sync_fetch_and_add(&flow->dropped, 1);
-		c = counters_of(flow->rule_id);
+		c = rule_counters_of(flow->rule_id);
 		if (c)
 			c->dropped++;
 		return TC_ACT_SHOT;

@@ -34,6 +34,8 @@
 #define CONNCTL_LINK_CONNECT6	"connect6_link"
 #define CONNCTL_LINK_SENDMSG4	"sendmsg4_link"
 #define CONNCTL_LINK_SENDMSG6	"sendmsg6_link"
+/* The XDP link of an --iface interface: "xdp_link_" and its ifindex. */
+#define CONNCTL_LINK_XDP_PREFIX	"xdp_link_"
 
 #define CONNCTL_MAX_RULES	131072
 /*
@@ -81,6 +83,8 @@ enum connctl_match {
 enum connctl_rule_flags {
 	CONNCTL_RULE_ONCE	= 1u << 0,
 	CONNCTL_RULE_FROM_DIR	= 1u << 1,	/* from connctld --rules-dir */
+	/* block: a reset whose peer's packets XDP also drops (connctld --iface) */
+	CONNCTL_RULE_BLOCK	= 1u << 2,
 };
 
 /*
@@ -277,6 +281,7 @@ struct connctl_rule_index {
 	__u32	count;
 	__u32	gen;	/* bumped on every change: flow caches revalidate */
 	__u32	cgroup_rules;	/* rules matching by cgroup: sockops reads cgroups */
+	__u32	block_rules;	/* block rules: XDP matches packets only while there are */
 	__u32	ids[CONNCTL_MAX_RULES];
 };
 
@@ -350,6 +355,9 @@ struct connctl_rule_counters {
 	__u64	bytes_in;
 	__u64	bytes_out;
 	__u64	dropped;
+	__u64	blocked_packets;	/* XDP: the peer's packets a block rule dropped */
+	__u64	blocked_bytes;
+	__u64	dropped_xdp;		/* of dropped: by XDP, before tc */
 };
 
 /*
@@ -415,12 +423,12 @@ CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 80);
 CONNCTL_ASSERT_SIZE(struct connctl_event, 224);
 CONNCTL_ASSERT_SIZE(struct connctl_layout, 8);
 CONNCTL_ASSERT_SIZE(struct connctl_agent_state, 32);
-CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 12 + 4 * CONNCTL_MAX_RULES);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 16 + 4 * CONNCTL_MAX_RULES);
 CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
 CONNCTL_ASSERT_SIZE(struct connctl_lpm_key, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_bucket, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_flow, 88);
-CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 48);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 72);
 CONNCTL_ASSERT_SIZE(struct connctl_tc_iface, 32);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_tally, 64);
 

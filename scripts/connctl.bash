@@ -36,7 +36,7 @@ _connctl()
 	2:rule:del | 2:rule:show) words=$(_connctl_rule_ids "${COMP_WORDS[0]}" "$sock") ;;
 	*:rule:add)
 		case $prev in
-		action) words='reset drain cancel observe' ;;
+		action) words='reset block drain cancel observe' ;;
 		proto) words='tcp udp' ;;
 		netns) COMPREPLY=($(compgen -f -- "${cur:-/var/run/netns/}")); return ;;
 		local | remote | lport | rport | cgroup | timeout | quiet | ttl | mark | id) return ;;

@@ -16,6 +16,7 @@ pkgs=(
 	python3-requests python3-urllib3
 	# connected UDP: a DNS server and client, socat (tests/e2e/test_udp.sh)
 	socat dnsmasq-base bind9-dnsutils
+	hping3	# the SYN and stray-segment flood of bench/syn_flood.sh
 )
 
 missing=()

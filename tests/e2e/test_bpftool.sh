@@ -17,9 +17,14 @@ expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["local"]["addr"][10:]')" "
 	"local address (IPv4-mapped)"
 expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["rport"]')" "{'min': 1000, 'max': 2000}" "rport"
 
-bpftool cgroup show "$CGROUP" | grep -q 'sock_ops.*connctl_sockops' ||
-	die "bpftool cgroup show does not list connctl_sockops on $CGROUP"
-log "ok: bpftool cgroup show lists connctl_sockops"
+# Read whole first: grep -q would stop reading, and bpftool die of SIGPIPE.
+attached=$(bpftool cgroup show "$CGROUP")
+for prog in 'sock_ops.*connctl_sockops' 'inet4_connect.*connctl_connect4' \
+	'udp6_sendmsg.*connctl_sendmsg6'; do
+	grep -q "$prog" <<<"$attached" ||
+		die "bpftool cgroup show does not list $prog on $CGROUP: $attached"
+done
+log "ok: bpftool cgroup show lists connctl_sockops and the UDP connect/sendmsg programs"
 for pin in layout rules sk_tags events sockops_link; do
 	[ -e "$PIN_DIR/$pin" ] || die "$PIN_DIR/$pin is missing"
 done

@@ -25,7 +25,7 @@ expect_eq "$(complete_words connctl --socket "$SOCK" rule del "")" "17 4 " \
 	"ids of the agent's rules for rule del"
 expect_eq "$(complete_words connctl --socket "$SOCK" -j watch rule "")" "17 4 " \
 	"ids for watch rule"
-expect_eq "$(complete_words connctl rule add action "")" "cancel drain observe reset " \
+expect_eq "$(complete_words connctl rule add action "")" "block cancel drain observe reset " \
 	"actions"
 expect_eq "$(complete_words connctl rule add action reset lport 80 l)" "local " \
 	"keywords not given yet"

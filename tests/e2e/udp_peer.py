@@ -8,7 +8,8 @@
                                       blocking recv() (SECS at most) and says how that ended
                                       and what one more send() did:
                                       {"recv": TEXT|null, "error": ERRNO|null,
-                                       "send_error": ERRNO|null, "after": S}
+                                       "send_error": ERRNO|null, "after": S,
+                                       "at": when recv() returned, Unix time}
     udp_peer.py connect ADDR PORT     a new socket's connect() and an
                                       unconnected socket's sendto():
                                       {"connect": ERRNO|null, "sendto": ERRNO|null}
@@ -75,6 +76,7 @@ def client(addr, port, secs):
         out["error"] = name(e)
     signal.alarm(0)
     out["after"] = round(time.monotonic() - start, 3)
+    out["at"] = time.time()
     try:
         s.send(b"again")
     except OSError as e:

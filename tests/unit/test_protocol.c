@@ -68,6 +68,12 @@ static void test_add_defaults(void **state)
 	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"cancel\","
 			       "\"rport\":53,\"proto\":\"udp\"}}", &req, &err), 0);
 	assert_int_equal(req.spec.rule.proto, CONNCTL_PROTO_UDP);
+	/* block: a reset that XDP also enforces; it reads back as block. */
+	assert_int_equal(parse("{\"op\":\"rule.add\",\"rule\":{\"action\":\"block\","
+			       "\"remote\":\"192.0.2.0/24\"}}", &req, &err), 0);
+	assert_int_equal(req.spec.rule.action, CONNCTL_ACTION_RESET);
+	assert_true(req.spec.rule.flags & CONNCTL_RULE_BLOCK);
+	assert_string_equal(rule_action_name(&req.spec.rule), "block");
 }
 
 static void test_observe_mark(void **state)
@@ -157,6 +163,7 @@ static const struct {
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"observe\",\"lport\":53,\"proto\":\"udp\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":53,\"proto\":\"sctp\"}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"reset\",\"lport\":53,\"proto\":17}}", PROTO_BAD_RULE },
+	{ "{\"op\":\"rule.add\",\"rule\":{\"action\":\"block\",\"lport\":53,\"once\":true}}", PROTO_BAD_RULE },
 	{ "{\"op\":\"flow.show\",\"rule\":0}", PROTO_BAD_REQUEST },
 	{ "{\"op\":\"flow.show\",\"id\":1}", PROTO_UNKNOWN_FIELD },
 	{ "{\"op\":\"stats.show\",\"rule\":1}", PROTO_UNKNOWN_FIELD },

@@ -34,6 +34,8 @@ static const char usage_text[] =
 "\n"
 "  connctl rule add action ACTION [MATCH...] [OPTION...] [dry-run]\n"
 "      ACTION   reset    RST now, for matches that exist and that come later\n"
+"               block    reset, and drop the peer's packets at XDP on connctld's\n"
+"                        --iface interfaces: its SYNs never reach the stack\n"
 "               drain    FIN once the response in flight is acknowledged and\n"
 "                        the connection is quiet (RST after timeout)\n"
 "               cancel   FIN now; the owner's blocked reads return 0, writes\n"
@@ -368,7 +370,7 @@ static json_t *build_rule(int argc, char **argv)
 			json_object_set_new(rule, kw, json_string(argv[++i]));
 	}
 	if (!json_object_get(rule, "action"))
-		usage_error("rule add: 'action reset|drain|cancel|observe' is required");
+		usage_error("rule add: 'action reset|block|drain|cancel|observe' is required");
 	return rule;
 }
 

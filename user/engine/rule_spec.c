@@ -299,6 +299,9 @@ static int parse_options(json_t *obj, struct rule_spec *spec, struct proto_error
 		if (json_is_true(v))
 			rule->flags |= CONNCTL_RULE_ONCE;
 	}
+	if ((rule->flags & CONNCTL_RULE_ONCE) && (rule->flags & CONNCTL_RULE_BLOCK))
+		return proto_fail(err, PROTO_BAD_RULE, "'once' and block exclude each other: "
+				  "a block stands to drop the peer's packets; use reset once");
 	if ((rule->flags & CONNCTL_RULE_ONCE) && spec->ttl_ns)
 		return proto_fail(err, PROTO_BAD_RULE,
 				  "'once' and 'ttl' exclude each other: a once rule is not kept");
@@ -327,6 +330,25 @@ static int parse_proto(json_t *v, struct connctl_rule *rule, struct proto_error 
 	return 0;
 }
 
+/*
+ * block is a reset whose peer's packets XDP drops too: everywhere else it
+ * acts, and beats other rules, as a reset.
+ */
+static int parse_action(const char *s, struct connctl_rule *rule)
+{
+	if (!strcmp(s, "block")) {
+		rule->action = CONNCTL_ACTION_RESET;
+		rule->flags |= CONNCTL_RULE_BLOCK;
+		return 0;
+	}
+	return action_parse(s, &rule->action);
+}
+
+const char *rule_action_name(const struct connctl_rule *rule)
+{
+	return rule->flags & CONNCTL_RULE_BLOCK ? "block" : action_name(rule->action);
+}
+
 static int parse_rule(json_t *obj, struct path_pool *paths, struct rule_spec *spec,
 		      struct proto_error *err)
 {
@@ -345,11 +367,11 @@ static int parse_rule(json_t *obj, struct path_pool *paths, struct rule_spec *sp
 		return -EINVAL;
 	v = json_object_get(obj, "action");
 	if (!v)
+		return proto_fail(err, PROTO_BAD_ACTION, "a rule needs an 'action': reset, "
+				  "block, drain, cancel or observe");
+	if (!json_is_string(v) || parse_action(json_string_value(v), rule))
 		return proto_fail(err, PROTO_BAD_ACTION,
-				  "a rule needs an 'action': reset, drain, cancel or observe");
-	if (!json_is_string(v) || action_parse(json_string_value(v), &rule->action))
-		return proto_fail(err, PROTO_BAD_ACTION,
-				  "bad action: expected reset, drain, cancel or observe");
+				  "bad action: expected reset, block, drain, cancel or observe");
 	if (parse_proto(json_object_get(obj, "proto"), rule, err) ||
 	    parse_match(obj, paths, rule, &spec->cgroup, err))
 		return -EINVAL;
@@ -374,7 +396,7 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 	json_t *obj = json_object();
 
 	json_object_set_new(obj, "id", json_integer(rule->id));
-	json_object_set_new(obj, "action", json_string(action_name(rule->action)));
+	json_object_set_new(obj, "action", json_string(rule_action_name(rule)));
 	json_object_set_new(obj, "proto", json_string(proto_name(rule->proto)));
 	if (rule->match & CONNCTL_MATCH_LOCAL) {
 		format_prefix(&rule->local, rule->family, buf, sizeof(buf));

@@ -9,6 +9,7 @@
 #include "engine/records.h"
 #include "front/dispatch.h"
 #include "front/render.h"
+#include "kernel/flows.h"
 #include "kernel/passes.h"
 #include "sys/netns.h"
 #include "sys/sock_diag.h"
@@ -140,42 +141,64 @@ static json_t *rule_dry_run(struct dispatch *d, const struct request *req,
 	return resp;
 }
 
+/* What XDP dropped for a block rule (--iface): its peer's packets and bytes. */
+static json_t *blocked_to_json(const struct dispatch *d, uint32_t id,
+			       struct connctl_rule_counters *pcpu, int ncpu)
+{
+	struct connctl_rule_counters sum;
+
+	tc_rule_counters(d->dp, id, pcpu, ncpu, &sum);
+	return json_pack("{s:I, s:I}", "packets", (json_int_t)sum.blocked_packets,
+			 "bytes", (json_int_t)sum.blocked_bytes);
+}
+
 /* A rule's body is the kernel's: read from the pinned rules map. */
-static int show_one(const struct rulebook *rb, const struct rule_entry *e, uint64_t now,
-		    json_t *arr)
+static int show_one(const struct dispatch *d, const struct rule_entry *e, uint64_t now,
+		    struct connctl_rule_counters *pcpu, int ncpu, json_t *arr)
 {
 	struct rule_spec spec;
-	int err = rulebook_spec(rb, e, &spec);
+	json_t *obj;
+	int err = rulebook_spec(d->rb, e, &spec);
 
-	if (!err)
-		json_array_append_new(arr, render_rule(&spec, rule_stats_of(e), now));
-	return err;
+	if (err)
+		return err;
+	obj = render_rule(&spec, rule_stats_of(e), now);
+	if (e->flags & CONNCTL_RULE_BLOCK)
+		json_object_set_new(json_object_get(obj, "stats"), "blocked",
+				    blocked_to_json(d, e->id, pcpu, ncpu));
+	json_array_append_new(arr, obj);
+	return 0;
 }
 
 static json_t *rule_show(struct dispatch *d, const struct request *req)
 {
 	const struct rule_table *rules = &d->rb->rules;
+	struct connctl_rule_counters *pcpu;
 	uint64_t now = realtime_ns();
 	json_t *arr = json_array();
+	int ncpu, err = 0;
 
+	pcpu = tc_counters_buffer(&ncpu);
 	if (req->has_id) {
 		const struct rule_entry *e = rule_table_find(rules, req->id);
 
 		if (!e) {
+			free(pcpu);
 			json_decref(arr);
 			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
 		}
-		if (show_one(d->rb, e, now, arr))
-			goto unreadable;
+		err = show_one(d, e, now, pcpu, ncpu, arr);
 	} else {
-		for (size_t i = 0; i < rules->n; i++)
-			if (show_one(d->rb, &rules->v[i], now, arr))
-				goto unreadable;
+		for (size_t i = 0; i < rules->n && !err; i++)
+			err = show_one(d, &rules->v[i], now, pcpu, ncpu, arr);
+	}
+	free(pcpu);
+	if (err) {
+		json_decref(arr);
+		return error_response(PROTO_INTERNAL,
+				      "a rule cannot be read from the kernel's rules map");
 	}
 	return json_pack("{s:b, s:o}", "ok", 1, "rules", arr);
-unreadable:
-	json_decref(arr);
-	return error_response(PROTO_INTERNAL, "a rule cannot be read from the kernel's rules map");
 }
 
 static json_t *events_show(struct dispatch *d)

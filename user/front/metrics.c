@@ -94,7 +94,7 @@ static void write_connections(FILE *f, const struct counters *m)
  * rule removed takes its counts with it. */
 static void write_tc(FILE *f, const struct metrics_http *mh)
 {
-	struct connctl_rule_counters sums[NR_ACTIONS] = { 0 }, one, *pcpu;
+	struct connctl_rule_counters sums[NR_ACTIONS] = { 0 }, blocked = { 0 }, one, *pcpu;
 	int ncpu;
 
 	pcpu = tc_counters_buffer(&ncpu);
@@ -108,8 +108,17 @@ static void write_tc(FILE *f, const struct metrics_http *mh)
 		s->bytes_in += one.bytes_in;
 		s->bytes_out += one.bytes_out;
 		s->dropped += one.dropped;
+		blocked.blocked_packets += one.blocked_packets;
+		blocked.blocked_bytes += one.blocked_bytes;
 	}
 	free(pcpu);
+	family(f, "connctl_xdp_blocked_packets", "gauge",
+	       "Packets of peers the standing block rules match, dropped at XDP (--iface).");
+	fprintf(f, "connctl_xdp_blocked_packets %llu\n",
+		(unsigned long long)blocked.blocked_packets);
+	family(f, "connctl_xdp_blocked_bytes", "gauge",
+	       "Bytes of peers the standing block rules match, dropped at XDP (--iface).");
+	fprintf(f, "connctl_xdp_blocked_bytes %llu\n", (unsigned long long)blocked.blocked_bytes);
 	family(f, "connctl_tc_interfaces", "gauge", "Interfaces the tc programs are on (--iface).");
 	fprintf(f, "connctl_tc_interfaces %zu\n", mh->n_ifaces);
 	family(f, "connctl_tc_flows", "gauge", "Flows in the tc flow table.");

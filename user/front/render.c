@@ -172,14 +172,18 @@ json_t *render_tc_stats(const struct datapath *dp, const struct rule_table *rule
 		const struct rule_entry *rule = &rules->v[i];
 
 		tc_rule_counters(dp, rule->id, pcpu, ncpu, &sum);
-		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+		json_array_append_new(arr, json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
 			"flows", (json_int_t)sum.flows,
+			"dropped_xdp", (json_int_t)sum.dropped_xdp,
+			"blocked_packets", (json_int_t)sum.blocked_packets,
+			"blocked_bytes", (json_int_t)sum.blocked_bytes,
 			"packets_in", (json_int_t)sum.packets_in,
 			"packets_out", (json_int_t)sum.packets_out,
 			"bytes_in", (json_int_t)sum.bytes_in,
 			"bytes_out", (json_int_t)sum.bytes_out,
 			"dropped", (json_int_t)sum.dropped,
-			"rule", (json_int_t)rule->id, "action", action_name(rule->action)));
+			"rule", (json_int_t)rule->id, "action",
+			rule->flags & CONNCTL_RULE_BLOCK ? "block" : action_name(rule->action)));
 	}
 	free(pcpu);
 	return json_pack("{s:o, s:I, s:I, s:I}", "rules", arr,

@@ -90,6 +90,9 @@ void tc_rule_counters(const struct datapath *dp, uint32_t id,
 		sum->bytes_in += pcpu[c].bytes_in;
 		sum->bytes_out += pcpu[c].bytes_out;
 		sum->dropped += pcpu[c].dropped;
+		sum->blocked_packets += pcpu[c].blocked_packets;
+		sum->blocked_bytes += pcpu[c].blocked_bytes;
+		sum->dropped_xdp += pcpu[c].dropped_xdp;
 	}
 }
 

@@ -15,6 +15,7 @@
 #include "connctl.h"
 #include "cgroup_skb.skel.h"
 #include "sock_addr.skel.h"
+#include "xdp.skel.h"
 #include "kernel/tc.h"
 #include "tc.skel.h"
 #include "recv.skel.h"
@@ -304,6 +305,13 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	err = tc_bpf__load(dp->tc);
 	if (err)
 		return load_error("tc programs", err);
+	dp->xdp = xdp_bpf__open_opts(&opts);
+	if (!dp->xdp)
+		return load_error("xdp program", -errno);
+	dp->xdp->rodata->own_netns_ino = netns_self_ino();
+	err = xdp_bpf__load(dp->xdp);
+	if (err)
+		return load_error("xdp program", err);
 	watch_recv(dp, &opts);
 	watch_conns(dp, &opts);
 	return 0;
@@ -477,6 +485,7 @@ void datapath_close(struct datapath *dp)
 		bpf_link__destroy(dp->cgroup_links[i]);
 	for (int i = 0; i < ITER_SHARDS_MAX; i++)
 		iter_bpf__destroy(dp->iter[i]);
+	xdp_bpf__destroy(dp->xdp);
 	tc_bpf__destroy(dp->tc);
 	sock_addr_bpf__destroy(dp->sock_addr);
 	cgroup_skb_bpf__destroy(dp->skb);

@@ -43,6 +43,7 @@ struct datapath {
 	struct sock_addr_bpf	*sock_addr;	/* UDP connect() and sendto() */
 	struct iter_bpf		*iter[ITER_SHARDS_MAX];
 	struct tc_bpf		*tc;
+	struct xdp_bpf		*xdp;		/* on the --iface interfaces, with tc */
 	struct recv_bpf		*recv;		/* NULL: client sides are swept */
 	struct bpf_link		*recv_link;	/* not pinned: only while we run */
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];

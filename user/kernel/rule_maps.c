@@ -326,6 +326,8 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 	/* Before it is listed: sockops must read cgroups once it can match. */
 	if (rule->match & CONNCTL_MATCH_CGROUP)
 		__atomic_add_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
+	if (rule->flags & CONNCTL_RULE_BLOCK)
+		__atomic_add_fetch(&dp->index->block_rules, 1, __ATOMIC_RELEASE);
 	index_append(dp->index, id);
 	index_bump_gen(dp->index);
 	return 0;
@@ -350,6 +352,8 @@ int kernel_rule_del(struct datapath *dp, uint32_t id, rule_peer_fn *peers, void 
 	}
 	if ((rule->match & CONNCTL_MATCH_CGROUP) && dp->index->cgroup_rules)
 		__atomic_sub_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
+	if ((rule->flags & CONNCTL_RULE_BLOCK) && dp->index->block_rules)
+		__atomic_sub_fetch(&dp->index->block_rules, 1, __ATOMIC_RELEASE);
 	unlist(dp, rule, peers, ctx);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
 	    errno != ENOENT)
@@ -396,6 +400,7 @@ struct map_census {
 	__u32	*ids;
 	size_t	n, cap;
 	__u32	cgroup_rules;
+	__u32	block_rules;
 };
 
 static int census_one(void *ctx, const struct connctl_rule *rule,
@@ -407,6 +412,7 @@ static int census_one(void *ctx, const struct connctl_rule *rule,
 		return -ENOMEM;
 	c->ids[c->n++] = rule->id;
 	c->cgroup_rules += !!(rule->match & CONNCTL_MATCH_CGROUP);
+	c->block_rules += !!(rule->flags & CONNCTL_RULE_BLOCK);
 	return 0;
 }
 
@@ -444,6 +450,7 @@ int kernel_rules_reindex(struct datapath *dp)
 	 */
 	qsort(c.ids, c.n, sizeof(*c.ids), id_cmp);
 	__atomic_store_n(&dp->index->cgroup_rules, c.cgroup_rules, __ATOMIC_RELEASE);
+	__atomic_store_n(&dp->index->block_rules, c.block_rules, __ATOMIC_RELEASE);
 	if (index_lists_exactly(dp->index, &c))
 		goto out;
 	pr_info("rebuilding the rule index from the rules map");

@@ -12,6 +12,8 @@
 #include "kernel/tc.h"
 #include "sys/netns.h"
 #include "tc.skel.h"
+#include "xdp.skel.h"
+#include <linux/if_link.h>
 
 static const enum bpf_tc_attach_point points[] = { BPF_TC_INGRESS, BPF_TC_EGRESS };
 
@@ -51,21 +53,13 @@ static uint32_t map_id(int map_fd)
  */
 enum filter_owner { FILTER_NONE, FILTER_OURS, FILTER_OTHER };
 
-static enum filter_owner filter_owner(int ifindex, enum bpf_tc_attach_point point,
-				      uint32_t flows_id, uint32_t *prog_id)
+static enum filter_owner prog_owner(uint32_t prog_id, uint32_t flows_id)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CONNCTL_TC_HANDLE,
-		    .priority = CONNCTL_TC_PRIORITY);
 	struct bpf_prog_info info = {};
 	__u32 len = sizeof(info), ids[16];
 	enum filter_owner owner = FILTER_OTHER;
-	int fd;
+	int fd = bpf_prog_get_fd_by_id(prog_id);
 
-	if (bpf_tc_query(&hook, &opts))
-		return FILTER_NONE;
-	*prog_id = opts.prog_id;
-	fd = bpf_prog_get_fd_by_id(opts.prog_id);
 	if (fd < 0)
 		return FILTER_OTHER;
 	info.nr_map_ids = sizeof(ids) / sizeof(ids[0]);
@@ -77,6 +71,88 @@ static enum filter_owner filter_owner(int ifindex, enum bpf_tc_attach_point poin
 	}
 	close(fd);
 	return owner;
+}
+
+static enum filter_owner filter_owner(int ifindex, enum bpf_tc_attach_point point,
+				      uint32_t flows_id, uint32_t *prog_id)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = CONNCTL_TC_HANDLE,
+		    .priority = CONNCTL_TC_PRIORITY);
+	if (bpf_tc_query(&hook, &opts))
+		return FILTER_NONE;
+	*prog_id = opts.prog_id;
+	return prog_owner(opts.prog_id, flows_id);
+}
+
+/* An XDP program on the interface: none, ours, or someone else's. */
+static enum filter_owner xdp_owner(int ifindex, uint32_t flows_id, uint32_t *prog_id,
+				   uint32_t *mode_flags)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, opts);
+
+	if (bpf_xdp_query(ifindex, 0, &opts) || opts.attach_mode == XDP_ATTACHED_NONE)
+		return FILTER_NONE;
+	if (opts.attach_mode == XDP_ATTACHED_DRV) {
+		*prog_id = opts.drv_prog_id;
+		*mode_flags = XDP_FLAGS_DRV_MODE;
+	} else if (opts.attach_mode == XDP_ATTACHED_SKB) {
+		*prog_id = opts.skb_prog_id;
+		*mode_flags = XDP_FLAGS_SKB_MODE;
+	} else {
+		*prog_id = opts.prog_id;
+		return FILTER_OTHER;	/* hardware offload, or several: not ours */
+	}
+	return prog_owner(*prog_id, flows_id);
+}
+
+/* Our XDP program off the interface; another's stays. */
+static void xdp_detach_one(int ifindex, uint32_t flows_id)
+{
+	uint32_t prog_id = 0, mode = 0;
+	enum filter_owner owner = xdp_owner(ifindex, flows_id, &prog_id, &mode);
+	int err;
+
+	if (owner == FILTER_NONE)
+		return;
+	if (owner == FILTER_OTHER) {
+		pr_warn("xdp on ifindex %d: the program there (prog id %u) is not ours: left "
+			"in place", ifindex, prog_id);
+		return;
+	}
+	err = bpf_xdp_detach(ifindex, mode, NULL);
+	if (err && err != -ENODEV)
+		pr_warn("cannot detach xdp from ifindex %d: %s", ifindex, strerror(-err));
+}
+
+/*
+ * Our XDP program on the interface: the driver's (native) mode where it
+ * has one, else generic. Replaces an earlier agent's, never another's.
+ */
+static int xdp_attach_one(int ifindex, const char *name, int prog_fd, uint32_t flows_id)
+{
+	uint32_t prog_id = 0, mode = 0;
+	int err;
+
+	if (xdp_owner(ifindex, flows_id, &prog_id, &mode) == FILTER_OURS) {
+		err = bpf_xdp_attach(ifindex, prog_fd, mode, NULL);
+		if (!err)
+			pr_info("xdp program on %s (%s, replaced)", name,
+				mode == XDP_FLAGS_DRV_MODE ? "native" : "generic");
+		return err;
+	}
+	err = bpf_xdp_attach(ifindex, prog_fd, XDP_FLAGS_DRV_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST,
+			     NULL);
+	mode = XDP_FLAGS_DRV_MODE;
+	if (err && err != -EBUSY && err != -EEXIST) {
+		err = bpf_xdp_attach(ifindex, prog_fd,
+				     XDP_FLAGS_SKB_MODE | XDP_FLAGS_UPDATE_IF_NOEXIST, NULL);
+		mode = XDP_FLAGS_SKB_MODE;
+	}
+	if (!err)
+		pr_info("xdp program on %s (%s)", name,
+			mode == XDP_FLAGS_DRV_MODE ? "native" : "generic");
+	return err;
 }
 
 /* Ours only: by handle and priority, and our maps; the clsact qdisc stays for others. */
@@ -99,6 +175,7 @@ static void detach_one(int ifindex, uint32_t flows_id)
 		if (err && err != -ENOENT && err != -ENODEV && err != -EINVAL)
 			pr_warn("cannot detach tc from ifindex %d: %s", ifindex, strerror(-err));
 	}
+	xdp_detach_one(ifindex, flows_id);
 }
 
 static bool named(int ifindex, const int *ifindexes, size_t n)
@@ -168,6 +245,12 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 				return -EBUSY;
 			}
 		}
+		if (xdp_owner(ifindexes[i], flows_id, &prog_id, &(uint32_t){ 0 }) ==
+		    FILTER_OTHER) {
+			pr_warn("--iface %s: another XDP program is there (prog id %u): "
+				"connctl's cannot share the interface", ifnames[i], prog_id);
+			return -EBUSY;
+		}
 	}
 	detach_unnamed(map_fd, flows_id, ifindexes, n);
 	for (size_t i = 0; i < n; i++) {
@@ -198,6 +281,12 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 			}
 		}
 		pr_info("tc programs on %s (ingress and egress)", ifnames[i]);
+		err = xdp_attach_one(ifindexes[i], ifnames[i],
+				     bpf_program__fd(dp->xdp->progs.connctl_xdp), flows_id);
+		if (err) {
+			pr_warn("cannot attach xdp on %s: %s", ifnames[i], strerror(-err));
+			return err;
+		}
 	}
 	return 0;
 }

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# block: a peer's existing connections are reset, and from then on its
+# packets are dropped by XDP on the agent's --iface, before the stack: its
+# new SYNs get no SYN-ACK and no RST (curl times out), other peers are
+# served, and the drops are counted per rule (rule show, stats, metrics,
+# bpftool). Deleting the rule lets the peer in again.
+. "$(dirname "$0")/lib.sh"
+
+setup_env
+setup_veth
+ip -n "$CLIENT_NS" addr add 10.99.0.3/24 dev veth-c	# a second peer, not blocked
+start_nginx 8080
+METRICS_PORT=9464
+start_agent --iface veth-s --metrics "127.0.0.1:$METRICS_PORT"
+
+# Our XDP program is on the interface (native or generic, as the driver has it).
+xdp=$(in_ns_only ip -j -d link show dev veth-s | jget "$(cat)" 'd[0].get("xdp", {}).get("prog", {}).get("name", "")')
+expect_eq "$xdp" connctl_xdp "the XDP program on veth-s"
+
+fetch() {
+	in_client curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 \
+		--interface "$1" http://10.99.0.1:8080/ || true
+}
+expect_eq "$(fetch 10.99.0.2)" 200 "10.99.0.2 before the rule"
+
+# The peer's open keep-alive connection is reset by the block, as by a reset.
+CAPTURE_NS=$CLIENT_NS CAPTURE_IF=veth-c start_capture "tcp port 8080"
+res=$(in_client python3 "$CLIENTS_PY" hold --to 10.99.0.1:8080 --count 1 \
+	-- "$CONNCTL_BIN" --socket "$SOCK" -j rule add action block remote 10.99.0.2)
+log "$res"
+expect_eq "$(jget "$res" 'd["outcomes"]["10.99.0.1:8080"]')" "{'reset': 1}" \
+	"the peer's open connection after the block"
+RULE=$(connctl -j rule show | jget "$(cat)" 'd[0]["id"]')
+expect_eq "$(connctl -j rule show "$RULE" | jget "$(cat)" 'd[0]["action"]')" block \
+	"rule show: the action"
+
+# New connections from the peer: SYNs dropped before the stack.
+t0=$(date +%s%N)
+expect_eq "$(fetch 10.99.0.2)" 000 "10.99.0.2 after the block (no answer)"
+elapsed_ms=$((($(date +%s%N) - t0) / 1000000))
+[ "$elapsed_ms" -ge 1900 ] || die "curl gave up after $elapsed_ms ms: something answered"
+expect_eq "$(fetch 10.99.0.3)" 200 "10.99.0.3, not blocked"
+stop_capture
+# After the reset's RST, nothing from the server to the blocked peer: its
+# SYNs never reached the listener, so no SYN-ACK and no RST came back.
+synacks=$(capture_count 'src host 10.99.0.1 and dst host 10.99.0.2 and tcp[tcpflags] & tcp-syn != 0')
+syns=$(capture_count 'src host 10.99.0.2 and tcp[tcpflags] == tcp-syn')
+log "the blocked peer's SYNs: $syns; SYN-ACKs it got: $synacks (one: before the block)"
+[ "$syns" -ge 3 ] || die "too few SYNs to judge: $syns"
+expect_eq "$synacks" 1 "SYN-ACKs to the blocked peer (the held connection's, before)"
+
+# Counted per rule: rule show, stats, metrics, bpftool.
+blocked=$(connctl -j rule show "$RULE" | jget "$(cat)" 'd[0]["stats"]["blocked"]["packets"]')
+[ "$blocked" -ge 2 ] || die "rule show counts $blocked blocked packets"
+log "blocked packets: $blocked (the SYN and its retries)"
+expect_eq "$(connctl -j stats | jget "$(cat)" "[r['blocked_packets'] for r in d['rules'] if r['rule'] == $RULE][0]")" \
+	"$blocked" "stats: blocked packets"
+metric=$(in_ns_only curl -s "http://127.0.0.1:$METRICS_PORT/metrics")
+expect_eq "$(awk '$1 == "connctl_xdp_blocked_packets" { print $2 }' <<<"$metric")" "$blocked" \
+	"metrics: connctl_xdp_blocked_packets"
+expect_eq "$(bpftool -j map dump pinned "$PIN_DIR/rule_stats" | jget "$(cat)" \
+	"sum(c['value']['blocked_packets'] for e in d if e['formatted']['key'] == $RULE for c in e['formatted']['values'])")" \
+	"$blocked" "bpftool: rule_stats' blocked_packets, per CPU summed"
+
+# The rule gone, the peer is served again.
+connctl rule del "$RULE" >/dev/null
+expect_eq "$(fetch 10.99.0.2)" 200 "10.99.0.2 after the rule is deleted"
+
+# Stopped, the XDP program stays (enforcement survives restarts); uninstalled, it goes.
+stop_agent
+xdp_name() {
+	in_ns_only ip -j -d link show dev veth-s |
+		jget "$(cat)" 'd[0].get("xdp", {}).get("prog", {}).get("name", "none")'
+}
+expect_eq "$(xdp_name)" connctl_xdp "the XDP program with the agent stopped"
+in_ns_only "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || die "uninstall failed"
+expect_eq "$(xdp_name)" none "the XDP program after --uninstall"
