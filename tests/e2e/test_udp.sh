@@ -135,3 +135,13 @@ expect_eq "$(jget "$out" 'd["connect"]')" EPERM "no agent: a new connect() still
 start_agent
 expect_eq "$(connctl -j rule show "$RULE" | jget "$(cat)" 'd[0]["proto"]')" udp \
 	"after a restart: the rule's proto"
+
+# On disk too: after a reboot (pins gone), the state file brings it back as udp.
+grep -q '"proto":"udp"' "$STATE_FILE" || die "the state file does not carry proto udp"
+stop_agent
+in_ns_only "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || die "uninstall failed"
+start_agent
+expect_eq "$(connctl -j rule show "$RULE" | jget "$(cat)" 'd[0]["proto"]')" udp \
+	"restored from the state file: the rule's proto"
+out=$(in_ns python3 "$PEER" connect 127.0.0.1 5300)
+expect_eq "$(jget "$out" 'd["connect"]')" EPERM "restored: a new connect() refused again"

@@ -66,12 +66,23 @@ expect_eq "$(bpftool -j map dump pinned "$PIN_DIR/rule_stats" | jget "$(cat)" \
 connctl rule del "$RULE" >/dev/null
 expect_eq "$(fetch 10.99.0.2)" 200 "10.99.0.2 after the rule is deleted"
 
-# Stopped, the XDP program stays (enforcement survives restarts); uninstalled, it goes.
+# Stopped, the XDP program stays (enforcement survives restarts); a restart
+# replaces it; released when no --iface names the interface, or uninstalled.
 stop_agent
 xdp_name() {
 	in_ns_only ip -j -d link show dev veth-s |
 		jget "$(cat)" 'd[0].get("xdp", {}).get("prog", {}).get("name", "none")'
 }
 expect_eq "$(xdp_name)" connctl_xdp "the XDP program with the agent stopped"
+# A new agent on the same interface takes its predecessor's place.
+start_agent --iface veth-s
+grep -q "xdp program on veth-s (.*, replaced)" "$AGENT_LOG" ||
+	die "the restarted agent did not replace its predecessor's XDP program"
+expect_eq "$(xdp_name)" connctl_xdp "the XDP program after a restart"
+# One not asked for the interface releases it.
+stop_agent
+start_agent
+expect_eq "$(xdp_name)" none "the XDP program once no --iface names veth-s"
+stop_agent
 in_ns_only "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || die "uninstall failed"
 expect_eq "$(xdp_name)" none "the XDP program after --uninstall"
