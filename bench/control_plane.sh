@@ -2,8 +2,9 @@
 # Control plane: rule adds per second over the control socket, from one
 # client and from 16 at once, each waiting for its reply before the next,
 # then sending all its requests at once (pipelined) while reading the
-# replies (rules that match nothing here); then the agent's RSS and the BPF
-# map memory with RULES rules standing, against the agent with none (its
+# replies (rules that match nothing here); then the agent's RSS (and its
+# peak once `rule show` has listed every rule) and the BPF map memory with
+# RULES rules standing, against the agent with none (its
 # peer, in the same run); last, one client again with no state file, to show
 # what the fdatasync before each reply costs.
 # Usage: bench/control_plane.sh [ADDS] [PIPELINED] [RULES]
@@ -18,6 +19,7 @@ setup_env
 start_agent --max-clients 64
 
 rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$AGENT_PID/status"; }
+hwm_kib() { awk '/^VmHWM:/ { print $2 }' "/proc/$AGENT_PID/status"; }
 # map_kib [NAME...]: memlock of the pinned maps (all when no NAME), in KiB.
 map_kib() {
 	local f total=0 b
@@ -32,6 +34,8 @@ map_kib() {
 RULE_MAPS="rules rule_lpm rule_index rule_stats rule_tally"
 
 rss0=$(rss_kib)
+connctl -j rule show >/dev/null
+hwm0=$(hwm_kib)
 maps0=$(map_kib)
 rmaps0=$(map_kib $RULE_MAPS)
 one=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
@@ -48,7 +52,10 @@ rest=$((RULES - next))
 rss1=$(rss_kib)
 maps1=$(map_kib)
 rmaps1=$(map_kib $RULE_MAPS)
+show_start=$(date +%s%N)
 count=$(connctl -j rule show | python3 -c 'import json, sys; print(len(json.load(sys.stdin)))')
+show_ms=$((($(date +%s%N) - show_start) / 1000000))
+hwm1=$(hwm_kib)
 [ "$count" -eq "$RULES" ] || die "$count rules stand, not $RULES"
 
 # The same waiting client without a state file: what the fdatasync of each
@@ -69,6 +76,9 @@ printf '%-34s %12s %12s\n' "1, no state file (not durable)" "$(rate "$one_nodisk
 printf '\nmemory, no rules (peer) and %d rules standing\n' "$RULES"
 printf '%-34s %12s %12s %8s\n' "" "no rules" "$RULES rules" ratio
 printf '%-34s %12d %12d %8.2f\n' "connctld RSS (KiB)" "$rss0" "$rss1" "$(bc -l <<<"$rss1 / $rss0")"
+printf '%-34s %12d %12d %8.2f\n' "connctld peak RSS, after rule show" "$hwm0" "$hwm1" \
+	"$(bc -l <<<"$hwm1 / $hwm0")"
+printf '%-34s %12s %12d\n' "rule show of every rule (ms)" - "$show_ms"
 printf '%-34s %12d %12d %8.2f\n' "BPF maps, rule maps (KiB)" "$rmaps0" "$rmaps1" \
 	"$(bc -l <<<"$rmaps1 / $rmaps0")"
 printf '%-34s %12d %12d %8.2f\n' "BPF maps, all pinned (KiB)" "$maps0" "$maps1" \

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "base/buf.h"
 #include "base/clock.h"
 #include "engine/records.h"
 #include "front/dispatch.h"
@@ -152,53 +153,95 @@ static json_t *blocked_to_json(const struct dispatch *d, uint32_t id,
 			 "bytes", (json_int_t)sum.blocked_bytes);
 }
 
-/* A rule's body is the kernel's: read from the pinned rules map. */
-static int show_one(const struct dispatch *d, const struct rule_entry *e, uint64_t now,
-		    struct connctl_rule_counters *pcpu, int ncpu, json_t *arr)
+/* A rule as rule show gives it; its body is the kernel's, from the rules map. */
+static json_t *show_one(const struct dispatch *d, const struct rule_entry *e, uint64_t now,
+			struct connctl_rule_counters *pcpu, int ncpu)
 {
 	struct rule_spec spec;
 	json_t *obj;
-	int err = rulebook_spec(d->rb, e, &spec);
 
-	if (err)
-		return err;
+	if (rulebook_spec(d->rb, e, &spec))
+		return NULL;
 	obj = render_rule(&spec, rule_stats_of(e), now);
 	if (e->flags & CONNCTL_RULE_BLOCK)
 		json_object_set_new(json_object_get(obj, "stats"), "blocked",
 				    blocked_to_json(d, e->id, pcpu, ncpu));
-	json_array_append_new(arr, obj);
-	return 0;
+	return obj;
 }
 
+static json_t *unreadable_rule(void)
+{
+	return error_response(PROTO_INTERNAL, "a rule cannot be read from the kernel's rules map");
+}
+
+/* rule.show with an id; every rule goes through dispatch_rule_show_all. */
 static json_t *rule_show(struct dispatch *d, const struct request *req)
+{
+	const struct rule_entry *e = rule_table_find(&d->rb->rules, req->id);
+	struct connctl_rule_counters *pcpu;
+	json_t *obj;
+	int ncpu;
+
+	if (!e)
+		return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
+	pcpu = tc_counters_buffer(&ncpu);
+	obj = show_one(d, e, realtime_ns(), pcpu, ncpu);
+	free(pcpu);
+	if (!obj)
+		return unreadable_rule();
+	return json_pack("{s:b, s:[o]}", "ok", 1, "rules", obj);
+}
+
+static int append_text(char **out, size_t *len, size_t *cap, const char *s)
+{
+	return buf_append(out, len, cap, s, strlen(s), false);
+}
+
+/* One rule's JSON onto out, after a comma unless it is the first. */
+static int append_rule(const struct dispatch *d, const struct rule_entry *e, uint64_t now,
+		       struct connctl_rule_counters *pcpu, int ncpu, bool first,
+		       char **out, size_t *len, size_t *cap)
+{
+	json_t *obj = show_one(d, e, now, pcpu, ncpu);
+	char *text;
+	int err;
+
+	if (!obj)
+		return -EIO;
+	text = json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	json_decref(obj);
+	if (!text)
+		return -ENOMEM;
+	err = (!first && append_text(out, len, cap, ",")) || append_text(out, len, cap, text) ?
+	      -ENOMEM : 0;
+	free(text);
+	return err;
+}
+
+int dispatch_rule_show_all(struct dispatch *d, char **out, size_t *len, size_t *cap,
+			   json_t **error)
 {
 	const struct rule_table *rules = &d->rb->rules;
 	struct connctl_rule_counters *pcpu;
 	uint64_t now = realtime_ns();
-	json_t *arr = json_array();
-	int ncpu, err = 0;
+	size_t start = *len;
+	int ncpu, err;
 
+	d->counters.requests[REQ_RULE_SHOW]++;
+	*error = NULL;
 	pcpu = tc_counters_buffer(&ncpu);
-	if (req->has_id) {
-		const struct rule_entry *e = rule_table_find(rules, req->id);
-
-		if (!e) {
-			free(pcpu);
-			json_decref(arr);
-			return error_response(PROTO_UNKNOWN_RULE, "no rule with id %u", req->id);
-		}
-		err = show_one(d, e, now, pcpu, ncpu, arr);
-	} else {
-		for (size_t i = 0; i < rules->n && !err; i++)
-			err = show_one(d, &rules->v[i], now, pcpu, ncpu, arr);
-	}
+	err = append_text(out, len, cap, "{\"ok\":true,\"rules\":[") ? -ENOMEM : 0;
+	for (size_t i = 0; i < rules->n && !err; i++)
+		err = append_rule(d, &rules->v[i], now, pcpu, ncpu, i == 0, out, len, cap);
+	if (!err)
+		err = buf_append(out, len, cap, "]}", 2, true);
 	free(pcpu);
 	if (err) {
-		json_decref(arr);
-		return error_response(PROTO_INTERNAL,
-				      "a rule cannot be read from the kernel's rules map");
+		*len = start;
+		*error = err == -EIO ? unreadable_rule() :
+			 error_response(PROTO_INTERNAL, "out of memory showing the rules");
 	}
-	return json_pack("{s:b, s:o}", "ok", 1, "rules", arr);
+	return err;
 }
 
 static json_t *events_show(struct dispatch *d)
@@ -248,7 +291,7 @@ json_t *dispatch_request(struct dispatch *d, const struct request *req,
 		return dispatch_refuse(d, peer);
 	switch (req->op) {
 	case REQ_RULE_SHOW:
-		return rule_show(d, req);
+		return rule_show(d, req);	/* with an id: server.c streams the others */
 	case REQ_EVENTS_SHOW:
 		return events_show(d);
 	case REQ_EVENTS_WATCH:

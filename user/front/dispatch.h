@@ -69,5 +69,12 @@ json_t *dispatch_refuse(const struct dispatch *d, const struct peer *peer);
  */
 json_t *dispatch_request(struct dispatch *d, const struct request *req,
 			 const struct peer *peer, add_done_fn *done, void *ctx);
+/*
+ * rule.show of every rule (of a reader), its response line appended to out
+ * a rule at a time: as one JSON tree, 100,000 rules would take 270 MB for a
+ * 19 MB answer. 0; or -errno, out as it was and *error the response.
+ */
+int dispatch_rule_show_all(struct dispatch *d, char **out, size_t *len, size_t *cap,
+			   json_t **error);
 
 #endif /* CONNCTL_DISPATCH_H */

@@ -218,6 +218,21 @@ static void publish(struct bus_sink *sink, const struct bus_event *ev)
 	free(text);
 }
 
+/* Every rule, written into the output as it is rendered. */
+static void client_show_rules(struct client *c)
+{
+	struct dispatch *d = c->server->dispatch;
+	size_t before = c->out_len;
+	json_t *error;
+
+	if (dispatch_rule_show_all(d, &c->out, &c->out_len, &c->out_cap, &error)) {
+		client_queue(c, error);
+		return;
+	}
+	if (c->out_len - before > LARGE_RESPONSE)
+		malloc_trim(0);
+}
+
 /*
  * Serve one line; false when it must wait for the queued rule.adds to be
  * applied: responses leave in the order of the requests, so behind a queued
@@ -243,6 +258,10 @@ static bool client_request(struct client *c, const char *line, size_t len)
 	if ((c->held && !add) || (add && rulebook_adds_full(d->rb)))
 		return false;
 	c->active_ns = monotonic_ns();
+	if (parsed && req.op == REQ_RULE_SHOW && !req.has_id && !c->watching) {
+		client_show_rules(c);
+		return true;
+	}
 	if (c->watching)
 		resp = error_response(PROTO_BAD_REQUEST, "this connection watches events; "
 				      "send requests on another");
