@@ -593,6 +593,7 @@ static int udp_passes(struct datapath *dp, enum connctl_iter_mode mode,
 
 	if (!set || !netns_many(set))
 		return udp_at(dp, mode, rule, batch, res, NULL, listing);
+	/* No index tells of UDP sockets: a namespace born since the last look counts. */
 	netns_scan(set, 0);
 	for (size_t k = 0; k < set->n; k++) {
 		int e;
