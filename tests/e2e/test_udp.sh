@@ -2,7 +2,7 @@
 # Connected UDP sockets, with real programs (python sockets, socat, dig
 # against dnsmasq): a `reset proto udp` rule ends the connected sockets it
 # matches (their owners' recv() fails with ECONNABORTED), refuses their new
-# connect() and sendto() (EPERM), and leaves unconnected server sockets
+# connect() and sendto() (EPERM), over IPv4 and IPv6, and leaves unconnected server sockets
 # serving every other client; `cancel proto udp` wakes a blocked recv()
 # with 0; `drain proto udp` is refused. The rule carries proto through rule
 # show, bpftool and a restart.
@@ -96,7 +96,21 @@ expect_eq "$(dig_answer 127.0.0.2)" 192.0.2.53 "dig to 127.0.0.2 (dnsmasq untouc
 expect_eq "$(in_ns_only ss -Hulnp "sport = :5353" | grep -c dnsmasq)" 2 \
 	"dnsmasq's two unconnected sockets"
 
-# Counts: matched, reset, refused; the refusals on the watch stream too.
+# IPv6 too: the iterator's and connect6/sendmsg6's side.
+in_ns python3 "$PEER" echo 5302 ::1 >/dev/null &
+wait_until 10 udp_listening 5302 || die "the IPv6 server is not up"
+in_ns python3 "$PEER" client ::1 5302 20 >"$TMP/client_6.out" &
+wait_until 10 ready 6 || die "the IPv6 client is not up"
+res=$(connctl -j rule add action reset proto udp remote ::1 rport 5302)
+expect_eq "$(jget "$res" 'd["matched"]')" 1 "reset proto udp, IPv6: matched"
+wait_until 5 ended 6 || die "the IPv6 client still waits"
+expect_eq "$(jget "$(grep after "$TMP/client_6.out")" 'd["error"]')" ECONNABORTED \
+	"the IPv6 client's recv()"
+out=$(in_ns python3 "$PEER" connect ::1 5302)
+expect_eq "$(jget "$out" 'd["connect"]') $(jget "$out" 'd["sendto"]')" "EPERM EPERM" \
+	"a new connect() and sendto() to [::1]:5302"
+
+# Counts: matched, ended, refused; and the rule in bpftool.
 stats=$(connctl -j rule show "$RULE")
 expect_eq "$(jget "$stats" 'd[0]["stats"]["matched"]')" 3 "rule show: matched"
 expect_eq "$(jget "$stats" 'd[0]["stats"]["closed"]["rst"]')" 3 "rule show: ended"
@@ -126,7 +140,7 @@ case $out in
 *"UDP has no response boundary"*) log "drain refused: $out" ;;
 *) die "drain proto udp: unclear error: $out" ;;
 esac
-expect_eq "$(connctl -j rule show | jget "$(cat)" 'len(d)')" 3 "rules standing"
+expect_eq "$(connctl -j rule show | jget "$(cat)" 'len(d)')" 4 "rules standing"
 
 # Pinned: with the agent stopped, the refusal stands; restarted, it shows proto.
 stop_agent

@@ -2,6 +2,7 @@
 """UDP peers for the connected-UDP tests, each printing JSON lines.
 
     udp_peer.py echo PORT ADDR...     an unconnected server on each ADDR:PORT
+                                      (IPv4 or IPv6, as ADDR is)
                                       echoing every datagram; {"serving": PORT}
     udp_peer.py client ADDR PORT SECS a connected client: one exchange, then
                                       {"ready": LPORT}; then it waits in a
@@ -24,6 +25,10 @@ import sys
 import time
 
 
+def family(addr):
+    return socket.AF_INET6 if ":" in addr else socket.AF_INET
+
+
 def name(e):
     return errno.errorcode.get(e.errno, str(e.errno))
 
@@ -36,7 +41,7 @@ def echo(port, addrs):
     # One socket an address: a reply leaves from the address the client named.
     socks = []
     for addr in addrs:
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        s = socket.socket(family(addr), socket.SOCK_DGRAM)
         s.bind((addr, port))
         socks.append(s)
     say({"serving": port})
@@ -54,7 +59,7 @@ def expired(signum, frame):
 
 
 def client(addr, port, secs):
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
     s.connect((addr, port))
     s.settimeout(5)
     s.send(b"hello")
@@ -86,12 +91,12 @@ def client(addr, port, secs):
 
 def connect(addr, port):
     out = {"connect": None, "sendto": None}
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
     try:
         s.connect((addr, port))
     except OSError as e:
         out["connect"] = name(e)
-    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u = socket.socket(family(addr), socket.SOCK_DGRAM)
     try:
         u.sendto(b"hello", (addr, port))
     except OSError as e:
@@ -101,7 +106,7 @@ def connect(addr, port):
 
 def exchange(addr, port):
     out = {"reply": None, "error": None}
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = socket.socket(family(addr), socket.SOCK_DGRAM)
     s.settimeout(5)
     try:
         s.connect((addr, port))
