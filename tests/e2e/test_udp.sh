@@ -2,10 +2,10 @@
 # Connected UDP sockets, with real programs (python sockets, socat, dig
 # against dnsmasq): a `reset proto udp` rule ends the connected sockets it
 # matches (their owners' recv() fails with ECONNABORTED), refuses their new
-# connect() and sendto() (EPERM), over IPv4 and IPv6, and leaves unconnected server sockets
-# serving every other client; `cancel proto udp` wakes a blocked recv()
-# with 0; `drain proto udp` is refused. The rule carries proto through rule
-# show, bpftool and a restart.
+# connect() and sendto() (EPERM), over IPv4 and IPv6, and leaves
+# unconnected server sockets serving every other client; `cancel proto udp`
+# wakes a blocked recv() with 0; `drain proto udp` is refused. The rule
+# carries proto through rule show, bpftool, a restart and the state file.
 . "$(dirname "$0")/lib.sh"
 
 PEER=$TOP/tests/e2e/udp_peer.py
