@@ -12,9 +12,10 @@
 # steers what arrives to CPU 0, as a NIC would hand the server's CPU its
 # packets. The legitimate client comes over a veth of its own (a queue of
 # its own, as a NIC's RSS would give it): a veth has one receive queue, and
-# with XDP on it, a flood's packets queue ahead of the client's. XDP on a
-# veth runs where the packet was sent (CPU 1), before RPS: a real NIC's XDP
-# would cost the server's CPU its (small) share.
+# with XDP on it, a flood's packets queue ahead of the client's. The agent
+# is on the interface facing the attacker (--iface veth-s). XDP on a veth
+# runs where the packet was sent (CPU 1), before RPS, and converts each
+# packet: a real NIC's XDP would cost the server's CPU its (small) share.
 # Usage: bench/syn_flood.sh [SECONDS] [PPS]   (PPS: of each kind of segment)
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -96,7 +97,7 @@ $(bc -l <<<"($s1 - $s0) * 100 / ($hz * $SECONDS_PER_RUN * $ncpu)") $pps"
 measure none >/dev/null	# nginx and wrk warmed up
 read -r base1 base_cpu base_si _ <<<"$(measure none)"
 read -r bare bare_cpu bare_si bare_pps <<<"$(measure flood)"
-start_agent --iface veth-s --iface veth-s2
+start_agent --iface veth-s
 connctl rule add action reset remote "$ATTACKER" >/dev/null
 read -r tc tc_cpu tc_si tc_pps <<<"$(measure flood)"
 connctl rule del 1 >/dev/null
