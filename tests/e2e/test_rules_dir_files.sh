@@ -14,7 +14,7 @@ start_agent --rules-dir "$DIR" --max-rules 8
 
 dir_rules() {
 	connctl -j rule show | python3 -c 'import json, sys
-print(" ".join(sorted("%s:%s" % (r["action"], r["lport"])
+print(" ".join(sorted("%s:%s" % (r["action"], r.get("lport"))
                       for r in json.load(sys.stdin) if r.get("from_rules_dir"))))'
 }
 is() { [ "$(dir_rules)" = "$1" ]; }
@@ -61,3 +61,13 @@ for word in password hunter2 token s3cr3t "$first:"; do
 done
 log "ok: the log names the files, and quotes none of them"
 expect_eq "$(dir_rules)" "observe:9602 reset:9603" "rules with the two files there"
+
+# A file's rules keep their proto and their block.
+echo '[{"action":"cancel","proto":"udp","rport":9704},{"action":"block","remote":"192.0.2.9"}]' \
+	>"$DIR/d.json"
+wait_until 5 is "block:None cancel:None observe:9602 reset:9603" ||
+	die "after d.json came: $(dir_rules)"
+expect_eq "$(connctl -j rule show | jget "$(cat)" \
+	'sorted((r["action"], r["proto"]) for r in d if r.get("from_rules_dir"))')" \
+	"[('block', 'tcp'), ('cancel', 'udp'), ('observe', 'tcp'), ('reset', 'tcp')]" \
+	"the actions and protos of the directory's rules"
