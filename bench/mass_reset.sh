@@ -28,15 +28,4 @@ measure() {
 
 printf '\nmass reset: N established loopback connections, all matched; median of %d rounds\n' "$ROUNDS"
 printf '%8s %-26s %10s %13s %8s\n' N tool "time (ms)" "us per conn" "vs ss -K"
-for n in "${SIZES[@]}"; do
-	declare -A med=()
-	for tool in "${RESET_TOOLS[@]}"; do
-		runs=()
-		for ((r = 0; r < ROUNDS; r++)); do
-			runs+=("$(measure "$tool" "$n")")
-		done
-		med[$tool]=$(printf '%s\n' "${runs[@]}" | median)
-	done
-	reset_rows "$n"
-	unset med
-done
+reset_table

@@ -7,22 +7,16 @@
 # with sock_diag and destroys them one request at a time.
 # Usage: bench/udp_reset.sh [ROUNDS] [N ...]   (default: 3 1000 10000)
 . "$(dirname "$0")/../tests/e2e/lib.sh"
+. "$(dirname "$0")/lib/reset_tools.bash"
 
-ROUNDS=${1:-3}
-shift || true
-read -r -a SIZES <<<"${*:-1000 10000}"
+DEFAULT_SIZES="1000 10000"
+bench_args "$@"
+RESET_TOOLS=(cli ss)
+SS_NAME="ss -K -u"
 PORT=5400
-TOOLS=(cli ss)
 
 setup_env
 start_agent
-
-tool_name() {
-	case $1 in
-	cli) echo "connctl rule add (CLI)" ;;
-	ss) echo "ss -K -u" ;;
-	esac
-}
 
 # measure TOOL N: one run, in microseconds, after checking nothing is left.
 measure() {
@@ -42,19 +36,4 @@ measure() {
 printf '\nconnected UDP reset: N sockets to one port, all matched; median of %d rounds\n' \
 	"$ROUNDS"
 printf '%8s %-26s %10s %13s %8s\n' N tool "time (ms)" "us per sock" "vs ss -K"
-for n in "${SIZES[@]}"; do
-	declare -A med=()
-	for tool in "${TOOLS[@]}"; do
-		runs=()
-		for ((r = 0; r < ROUNDS; r++)); do
-			runs+=("$(measure "$tool" "$n")")
-		done
-		med[$tool]=$(printf '%s\n' "${runs[@]}" | median)
-	done
-	for tool in "${TOOLS[@]}"; do
-		printf '%8d %-26s %10.2f %13.2f %8.2f\n' "$n" "$(tool_name "$tool")" \
-			"$(bc -l <<<"${med[$tool]} / 1000")" "$(bc -l <<<"${med[$tool]} / $n")" \
-			"$(bc -l <<<"${med[$tool]} / ${med[ss]}")"
-	done
-	unset med
-done
+reset_table

@@ -152,16 +152,22 @@ static long batch_match_rule(__u32 i, struct batch_match *m)
 	return 0;
 }
 
-static __always_inline void apply(struct sock_common *skc, const struct connctl_tuple *t)
+/* The strongest rule of the batch for t, each match counted: its index, or BATCH. */
+static __always_inline __u32 best_in_batch(const struct connctl_tuple *t)
 {
 	struct batch_match m = { .tuple = t, .best = CONNCTL_APPLY_BATCH };
-	struct connctl_apply_result *res;
-	const struct connctl_rule *rule;
-	__u32 best;
-	bool done;
 
 	bpf_loop(iter_nrules, batch_match_rule, &m, 0);
-	best = m.best;
+	return m.best;
+}
+
+static __always_inline void apply(struct sock_common *skc, const struct connctl_tuple *t)
+{
+	struct connctl_apply_result *res;
+	const struct connctl_rule *rule;
+	__u32 best = best_in_batch(t);
+	bool done;
+
 	if (best >= CONNCTL_APPLY_BATCH)
 		return;
 	rule = &iter_rules[best];
@@ -313,13 +319,10 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 static __always_inline void apply_udp(struct seq_file *seq, struct sock_common *skc,
 				      const struct connctl_tuple *t)
 {
-	struct batch_match m = { .tuple = t, .best = CONNCTL_APPLY_BATCH };
 	struct connctl_apply_result *res;
 	const struct connctl_rule *rule;
-	__u32 best;
+	__u32 best = best_in_batch(t);
 
-	bpf_loop(iter_nrules, batch_match_rule, &m, 0);
-	best = m.best;
 	if (best >= CONNCTL_APPLY_BATCH)
 		return;
 	rule = &iter_rules[best];

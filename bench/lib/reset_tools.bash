@@ -1,21 +1,23 @@
 # shellcheck shell=bash
 # Sourced by the reset benchmarks: the three ways they reset the connections
 # a tests/e2e/mass_conns.py holder keeps (see hold_start), and their table.
+# A benchmark may narrow RESET_TOOLS, and name ss's command (SS_NAME).
 RESET_TOOLS=(cli socket ss)
+SS_NAME="ss -K"
 
 # bench_args "$@": ROUNDS, the first argument (3), and SIZES, the others
-# (1000 10000 50000): connection counts.
+# (DEFAULT_SIZES, else 1000 10000 50000): connection counts.
 bench_args() {
 	ROUNDS=${1:-3}
 	shift || true
-	read -r -a SIZES <<<"${*:-1000 10000 50000}"
+	read -r -a SIZES <<<"${*:-${DEFAULT_SIZES:-1000 10000 50000}}"
 }
 
 reset_tool_name() {
 	case $1 in
 	cli) echo "connctl rule add (CLI)" ;;
 	socket) echo "connctl (socket request)" ;;
-	ss) echo "ss -K" ;;
+	ss) echo "$SS_NAME" ;;
 	esac
 }
 
@@ -38,6 +40,24 @@ reset_with() {
 }
 
 ms() { bc -l <<<"$1 / 1000"; }
+
+# reset_table: for each of SIZES, each tool's median of ROUNDS runs of the
+# caller's `measure TOOL N` (microseconds), as reset_rows prints them.
+reset_table() {
+	local n tool r runs
+	for n in "${SIZES[@]}"; do
+		declare -A med=()
+		for tool in "${RESET_TOOLS[@]}"; do
+			runs=()
+			for ((r = 0; r < ROUNDS; r++)); do
+				runs+=("$(measure "$tool" "$n")")
+			done
+			med[$tool]=$(printf '%s\n' "${runs[@]}" | median)
+		done
+		reset_rows "$n"
+		unset med
+	done
+}
 
 # reset_rows N: a line a tool from the medians in med[TOOL] (microseconds),
 # with the cost per each of N connections and the ratio to ss -K.
