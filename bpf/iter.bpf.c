@@ -248,11 +248,11 @@ static __always_inline void untag(struct sock_common *skc)
 	bpf_sk_storage_delete(&sk_tags, tp);
 }
 
-/* The connection printed for the agent to read. */
+/* The connection printed for the agent to read, with its rule's index in the batch. */
 static __always_inline void print(struct seq_file *seq, struct sock_common *skc,
-				  const struct connctl_tuple *t)
+				  const struct connctl_tuple *t, __u32 rule)
 {
-	struct connctl_listed rec = { .tuple = *t };
+	struct connctl_listed rec = { .tuple = *t, .rule = rule };
 
 	rec.cookie = bpf_get_socket_cookie(skc);
 	rec.state = skc->skc_state;
@@ -266,7 +266,7 @@ static __always_inline void list(struct seq_file *seq, struct sock_common *skc,
 	if (!rule_matches(&iter_rule, t))
 		return;
 	iter_matched++;
-	print(seq, skc, t);
+	print(seq, skc, t, 0);
 }
 
 SEC("iter/tcp")
@@ -332,7 +332,7 @@ static __always_inline void apply_udp(struct seq_file *seq, struct sock_common *
 		if (bpf_sock_destroy(skc))
 			res->failed++;
 	} else if (rule->action == CONNCTL_ACTION_CANCEL) {
-		print(seq, skc, t);
+		print(seq, skc, t, best);
 	}
 }
 

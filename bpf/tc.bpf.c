@@ -13,6 +13,7 @@
 #include "connctl.h"
 #include "maps.bpf.h"
 #include "match.bpf.h"
+#include "packet.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -22,11 +23,6 @@ const volatile __u32 own_netns_ino;
 #define TC_ACT_OK	0
 #define TC_ACT_SHOT	2
 #define ETH_HLEN	14
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define IPPROTO_TCP_NR	6
-#define TCP_FIN		0x01
-#define TCP_RST		0x04
 
 struct packet {
 	struct connctl_flow_key	key;
@@ -98,12 +94,7 @@ static __always_inline __u32 best_rule(struct connctl_rule_index *index,
 	if (!index->count)
 		return 0;
 	best.index = index;
-	__builtin_memcpy(best.tuple.laddr, p->key.laddr, 16);
-	__builtin_memcpy(best.tuple.raddr, p->key.raddr, 16);
-	best.tuple.lport = p->key.lport;
-	best.tuple.rport = p->key.rport;
-	best.tuple.sk_family = p->family;
-	best.tuple.netns_ino = own_netns_ino;
+	tuple_from_flow(&p->key, p->family, CONNCTL_PROTO_TCP, own_netns_ino, &best.tuple);
 	find_best_rule(&best, index->count);
 	*out = best.rule;
 	return best.rule.id;

@@ -11,17 +11,12 @@
 #include "connctl.h"
 #include "maps.bpf.h"
 #include "match.bpf.h"
+#include "packet.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
 /* The agent's network namespace, whose interfaces this program is on. */
 const volatile __u32 own_netns_ino;
-
-#define ETH_P_IP	0x0800
-#define ETH_P_IPV6	0x86DD
-#define IPPROTO_TCP_NR	6
-#define IPPROTO_UDP_NR	17
-#define TCP_RST		0x04
 
 /* A packet as the local socket would see it: laddr is its destination. */
 struct packet {
@@ -90,7 +85,7 @@ static __always_inline bool parse(struct xdp_md *ctx, struct packet *p)
 }
 
 /* A segment of a flow a reset rule ended, not its RST: tc's verdict, earlier. */
-static __always_inline bool stray(const struct packet *p, __u32 len)
+static __always_inline bool stray(const struct packet *p)
 {
 	struct connctl_rule_counters *c;
 	struct connctl_flow *flow;
@@ -119,13 +114,9 @@ static __always_inline bool blocked(const struct packet *p, __u32 len)
 	best.index = bpf_map_lookup_elem(&rule_index, &zero);
 	if (!best.index || !best.index->block_rules || !best.index->count)
 		return false;
-	__builtin_memcpy(best.tuple.laddr, p->key.laddr, 16);
-	__builtin_memcpy(best.tuple.raddr, p->key.raddr, 16);
-	best.tuple.lport = p->key.lport;
-	best.tuple.rport = p->key.rport;
-	best.tuple.sk_family = p->family;
-	best.tuple.proto = p->l4 == IPPROTO_UDP_NR ? CONNCTL_PROTO_UDP : CONNCTL_PROTO_TCP;
-	best.tuple.netns_ino = own_netns_ino;
+	tuple_from_flow(&p->key, p->family,
+			p->l4 == IPPROTO_UDP_NR ? CONNCTL_PROTO_UDP : CONNCTL_PROTO_TCP,
+			own_netns_ino, &best.tuple);
 	find_best_rule(&best, best.index->count);
 	if (!best.rule.id)
 		return false;
@@ -145,7 +136,7 @@ int connctl_xdp(struct xdp_md *ctx)
 
 	if (!parse(ctx, &p))
 		return XDP_PASS;
-	if (blocked(&p, len) || stray(&p, len))
+	if (blocked(&p, len) || stray(&p))
 		return XDP_DROP;
 	return XDP_PASS;
 }

@@ -151,12 +151,15 @@ struct connctl_apply_result {
 	__u64	failed;		/* ... of which could not be reset or tagged */
 };
 
-/* One connection a dry run lists: the iterator's output, record after record. */
+/*
+ * One connection an iterator prints, record after record: what a dry run
+ * lists, and the UDP sockets an APPLY leaves the agent to cancel.
+ */
 struct connctl_listed {
 	struct connctl_tuple	tuple;
 	__u64			cookie;
 	__u32			state;	/* TCP_ESTABLISHED, ... */
-	__u32			pad;
+	__u32			rule;	/* APPLY: the index in the batch of its rule */
 };
 
 /*

@@ -73,7 +73,7 @@ static void test_add_defaults(void **state)
 			       "\"remote\":\"192.0.2.0/24\"}}", &req, &err), 0);
 	assert_int_equal(req.spec.rule.action, CONNCTL_ACTION_RESET);
 	assert_true(req.spec.rule.flags & CONNCTL_RULE_BLOCK);
-	assert_string_equal(rule_action_name(&req.spec.rule), "block");
+	assert_string_equal(rule_action_name(req.spec.rule.action, req.spec.rule.flags), "block");
 }
 
 static void test_observe_mark(void **state)

@@ -215,11 +215,27 @@ static const char *const action_names[] = {
 	[CONNCTL_ACTION_RESET]	= "reset",
 };
 
+#define NAMES(t)	(t), sizeof(t) / sizeof((t)[0])
+
+/* names[i], or "unknown" past the table or in a hole of it. */
+static const char *name_at(const char *const *names, unsigned int n, unsigned int i)
+{
+	return i < n && names[i] ? names[i] : "unknown";
+}
+
+/* The index of s in names, from first on; -EINVAL when it is none of them. */
+static int name_index(const char *const *names, unsigned int n, unsigned int first,
+		      const char *s)
+{
+	for (unsigned int i = first; i < n; i++)
+		if (names[i] && !strcmp(s, names[i]))
+			return (int)i;
+	return -EINVAL;
+}
+
 const char *action_name(enum connctl_action action)
 {
-	if ((unsigned int)action >= sizeof(action_names) / sizeof(action_names[0]))
-		return "unknown";
-	return action_names[action];
+	return name_at(NAMES(action_names), action);
 }
 
 static const char *const proto_names[] = {
@@ -229,31 +245,27 @@ static const char *const proto_names[] = {
 
 const char *proto_name(enum connctl_proto proto)
 {
-	if ((unsigned int)proto >= sizeof(proto_names) / sizeof(proto_names[0]))
-		return "unknown";
-	return proto_names[proto];
+	return name_at(NAMES(proto_names), proto);
 }
 
 int proto_parse(const char *s, enum connctl_proto *proto)
 {
-	for (unsigned int i = 0; i < sizeof(proto_names) / sizeof(proto_names[0]); i++) {
-		if (!strcmp(s, proto_names[i])) {
-			*proto = (enum connctl_proto)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	int i = name_index(NAMES(proto_names), 0, s);
+
+	if (i < 0)
+		return i;
+	*proto = (enum connctl_proto)i;
+	return 0;
 }
 
 int action_parse(const char *s, enum connctl_action *action)
 {
-	for (unsigned int i = CONNCTL_ACTION_OBSERVE;
-	     i < sizeof(action_names) / sizeof(action_names[0]); i++) {
-		if (!strcmp(s, action_names[i])) {
-			*action = (enum connctl_action)i;
-			return 0;
-		}
-	}
-	return -EINVAL;
+	/* "none" is no action a rule may take. */
+	int i = name_index(NAMES(action_names), CONNCTL_ACTION_OBSERVE, s);
+
+	if (i < 0)
+		return i;
+	*action = (enum connctl_action)i;
+	return 0;
 }
 

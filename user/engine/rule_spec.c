@@ -344,9 +344,9 @@ static int parse_action(const char *s, struct connctl_rule *rule)
 	return action_parse(s, &rule->action);
 }
 
-const char *rule_action_name(const struct connctl_rule *rule)
+const char *rule_action_name(enum connctl_action action, uint32_t flags)
 {
-	return rule->flags & CONNCTL_RULE_BLOCK ? "block" : action_name(rule->action);
+	return flags & CONNCTL_RULE_BLOCK ? "block" : action_name(action);
 }
 
 static int parse_rule(json_t *obj, struct path_pool *paths, struct rule_spec *spec,
@@ -396,7 +396,7 @@ json_t *rule_spec_to_json(const struct rule_spec *spec)
 	json_t *obj = json_object();
 
 	json_object_set_new(obj, "id", json_integer(rule->id));
-	json_object_set_new(obj, "action", json_string(rule_action_name(rule)));
+	json_object_set_new(obj, "action", json_string(rule_action_name(rule->action, rule->flags)));
 	json_object_set_new(obj, "proto", json_string(proto_name(rule->proto)));
 	if (rule->match & CONNCTL_MATCH_LOCAL) {
 		format_prefix(&rule->local, rule->family, buf, sizeof(buf));

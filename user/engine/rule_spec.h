@@ -86,7 +86,7 @@ void path_pool_free(struct path_pool *p);
 int rule_spec_parse(json_t *rule, struct path_pool *paths, struct rule_spec *spec,
 		    struct proto_error *err);
 /* As clients name it: reset, block, drain, cancel, observe. */
-const char *rule_action_name(const struct connctl_rule *rule);
+const char *rule_action_name(enum connctl_action action, uint32_t flags);
 /* The rule's fields as a client gives them, so `rule show` reads like `rule add`. */
 json_t *rule_spec_to_json(const struct rule_spec *spec);
 int proto_fail(struct proto_error *err, enum proto_code code,

@@ -463,10 +463,10 @@ static void log_added(const struct pending_add *add, uint64_t matched)
 			 (unsigned long long)matched);
 	else if (rule->flags & CONNCTL_RULE_FROM_DIR)
 		pr_info("rule %u added (%s) from --rules-dir: matched %llu", rule->id,
-			rule_action_name(rule), (unsigned long long)matched);
+			rule_action_name(rule->action, rule->flags), (unsigned long long)matched);
 	else
 		pr_info("rule %u added (%s%s) by pid %d uid %u: matched %llu", rule->id,
-			rule_action_name(rule), rule->flags & CONNCTL_RULE_ONCE ? ", once" : "",
+			rule_action_name(rule->action, rule->flags), rule->flags & CONNCTL_RULE_ONCE ? ", once" : "",
 			add->who.pid, add->who.uid, (unsigned long long)matched);
 }
 

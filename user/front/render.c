@@ -183,7 +183,7 @@ json_t *render_tc_stats(const struct datapath *dp, const struct rule_table *rule
 			"bytes_out", (json_int_t)sum.bytes_out,
 			"dropped", (json_int_t)sum.dropped,
 			"rule", (json_int_t)rule->id, "action",
-			rule->flags & CONNCTL_RULE_BLOCK ? "block" : action_name(rule->action)));
+			rule_action_name(rule->action, rule->flags)));
 	}
 	free(pcpu);
 	return json_pack("{s:o, s:I, s:I, s:I}", "rules", arr,

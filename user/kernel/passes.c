@@ -491,21 +491,6 @@ static int apply_shards(const struct datapath *dp)
 /* A cancel's owner index may be this old: a batch of cancels shares one walk of /proc. */
 #define UDP_OWNERS_FRESH_NS	(100 * 1000 * 1000ULL)
 
-/* The strongest rule of the batch that matches t: its index, or batch->n. */
-static uint32_t best_in_batch(const struct apply_batch *batch, const struct connctl_tuple *t)
-{
-	uint32_t best = batch->n;
-
-	for (uint32_t i = 0; i < batch->n; i++) {
-		const struct connctl_rule *r = &batch->rules[i];
-
-		if (rule_matches(r, t) && (best == batch->n ||
-		    rule_beats(r, batch->rules[best].id, batch->rules[best].action)))
-			best = i;
-	}
-	return best;
-}
-
 /*
  * A connected UDP socket's owner wakes from recv() with 0: the socket shut
  * down through a duplicate of its fd. 0, or -errno (-ENOENT: no owner).
@@ -538,10 +523,10 @@ static void udp_cancel(struct datapath *dp, struct apply_batch *batch,
 
 	for (size_t off = 0; off + rec <= printed->len; off += rec) {
 		const struct connctl_listed *l = (const void *)(printed->buf + off);
-		uint32_t i = best_in_batch(batch, &l->tuple);
+		uint32_t i = l->rule;
 		int err;
 
-		if (i == batch->n)
+		if (i >= batch->n)
 			continue;
 		batch->results[i].applied++;
 		err = udp_cancel_one(dp, l);
