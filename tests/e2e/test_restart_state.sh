@@ -21,6 +21,8 @@ file_rules() {
 	python3 -c 'import json, sys
 ids = set()
 for line in list(sys.stdin)[1:]:
+    if line == "\n":
+        continue  # room for the next changes
     change = json.loads(line)
     if "rule" in change:
         ids.add(change["rule"]["id"])
@@ -30,7 +32,9 @@ print(sorted(ids))' <"$STATE_FILE"
 }
 expect_eq "$(head -n 1 "$STATE_FILE")" '{"connctl_state":2,"last_id":1}' \
 	"the state file's header (written whole at the first rule)"
-expect_eq "$(tail -n 1 "$STATE_FILE")" '{"del":1}' "the last change, appended"
+expect_eq "$(grep -v '^$' "$STATE_FILE" | tail -n 1)" '{"del":1}' \
+	"the last change, written over the blank lines"
+expect_eq "$(tail -c 1 "$STATE_FILE" | od -An -c | tr -d ' ')" '\n' "blank lines after it"
 expect_eq "$(file_rules)" "[2, 3, 4]" "rules in the state file"
 
 # A killed agent: the pins hold the rules; the new agent adopts them.
@@ -59,8 +63,15 @@ expect_eq "$(connctl -j rule add action reset lport 11 | jget "$(cat)" 'd["id"]'
 # A torn last line: dropped with a warning, the rules before it restored.
 stop_agent
 in_ns_only "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1
-lines=$(wc -l <"$STATE_FILE")
-printf '{"rule":{"id":9,"action":"res' >>"$STATE_FILE"
+# Cut short where the agent writes its changes: over the blank lines.
+lines=$(grep -c . "$STATE_FILE")
+python3 - "$STATE_FILE" <<'PY'
+import sys
+data = open(sys.argv[1], "rb").read()
+with open(sys.argv[1], "r+b") as f:
+    f.seek(len(data.rstrip(b"\n")) + 1)
+    f.write(b'{"rule":{"id":9,"action":"res')
+PY
 start_agent
 expect_eq "$(ids)" "[2, 3, 5]" "rules back from a file with a torn last line"
 grep -qF "$STATE_FILE:$((lines + 1)): the last change was cut short" "$AGENT_LOG" ||

@@ -33,16 +33,19 @@ log "ok: the default state file follows the pin dir: $default_state"
 
 # --- A disk that fills: changes refused and undone, nothing lost after a reboot.
 mkdir "$TMP/small"
-mount -t tmpfs -o size=128k,mode=0700 tmpfs "$TMP/small"
+mount -t tmpfs -o size=1m,mode=0700 tmpfs "$TMP/small"
 umount_small() { umount "$TMP/small" 2>/dev/null || true; }
-trap 'rc=$?; set +e; kill -CONT "$AGENT_PID" 2>/dev/null; umount_small; (exit $rc); cleanup' EXIT
+# The agent holds the file open: stopped first, or the tmpfs stays busy.
+trap 'rc=$?; set +e; kill -CONT "$AGENT_PID" 2>/dev/null; [ -z "$AGENT_PID" ] || stop_agent
+umount_small; (exit $rc); cleanup' EXIT
 SMALL_STATE=$TMP/small/rules.json
 start_agent --state-file "$SMALL_STATE" --metrics 127.0.0.1:9545
 connctl rule add action reset lport 7001 id 1 >/dev/null
 dd if=/dev/zero of="$TMP/small/filler" bs=4k 2>/dev/null || true
 acked=(1)
 refused=()
-for port in $(seq 7002 7100); do
+# The file's blank lines (64 KiB, written with it) take changes first.
+for port in $(seq 7002 8200); do
 	rc=0
 	out=$(connctl -j rule add action reset lport "$port" id "$port") || rc=$?
 	if [ $rc -eq 0 ]; then
@@ -72,8 +75,8 @@ expect_eq "$(awk '$1 == "connctl_state_file_ok" { print $2 }' <<<"$metrics")" 0 
 grep -q "cannot write the state file" "$AGENT_LOG" || die "no log line for the failing state file"
 
 rm "$TMP/small/filler"
-connctl rule add action reset lport 7200 id 7200 >/dev/null
-acked+=(7200)
+connctl rule add action reset lport 9200 id 9200 >/dev/null
+acked+=(9200)
 connctl rule del "${acked[1]}" >/dev/null
 deleted=${acked[1]}
 unset 'acked[1]'
@@ -85,7 +88,8 @@ expect_eq "$(awk '$1 == "connctl_state_file_ok" { print $2 }' <<<"$metrics")" 1 
 stop_agent
 nsenter --net="$NETNS_PATH" -- "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1
 start_agent --state-file "$SMALL_STATE"
-ids=$(connctl -j rule show | jget "$(cat)" '" ".join(str(r["id"]) for r in d)')
+ids=$(connctl -j rule show |
+	python3 -c 'import json, sys; print(" ".join(str(r["id"]) for r in json.load(sys.stdin)))')
 want=$(printf '%s\n' "${acked[@]}" | sort -n | tr '\n' ' ')
 expect_eq "$ids " "$want" "rules after the reboot (acknowledged, not refused, not deleted $deleted)"
 stop_agent

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The state file's journal: changes appended and played back, the file
- * written whole when the journal outgrows the rules, a torn last line
- * dropped, a corrupt one refused with its line.
+ * The state file's journal: changes written over the blank lines at its
+ * end and played back, the file written whole when the journal outgrows
+ * the rules, a torn last line dropped (at the end, or over blank lines), a
+ * corrupt one refused with its line.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include "engine/journal.h"
 
@@ -108,17 +110,46 @@ static void del(struct fixture *f, uint32_t id)
 	state_note_del(&f->journal, id);
 }
 
+/* Lines that say something: the blank ones at the end are room for changes. */
 static size_t file_lines(const char *path)
 {
 	FILE *fp = fopen(path, "r");
 	size_t n = 0;
-	int c;
+	int c, prev = '\n';
 
 	assert_non_null(fp);
-	while ((c = fgetc(fp)) != EOF)
-		n += c == '\n';
+	while ((c = fgetc(fp)) != EOF) {
+		n += c == '\n' && prev != '\n';
+		prev = c;
+	}
 	fclose(fp);
 	return n;
+}
+
+/* Where the blank lines begin. */
+static long content_end(const char *path)
+{
+	FILE *fp = fopen(path, "r");
+	long end = 0, off = 0;
+	int c, prev = '\n';
+
+	assert_non_null(fp);
+	while ((c = fgetc(fp)) != EOF) {
+		off++;
+		if (c == '\n' && prev != '\n')
+			end = off;
+		prev = c;
+	}
+	fclose(fp);
+	return end;
+}
+
+static long file_size(const char *path)
+{
+	struct stat st;
+
+	assert_int_equal(stat(path, &st), 0);
+	return (long)st.st_size;
 }
 
 static void append(const char *path, const char *text)
@@ -128,6 +159,22 @@ static void append(const char *path, const char *text)
 	assert_non_null(fp);
 	fputs(text, fp);
 	fclose(fp);
+}
+
+static void write_at(const char *path, long off, const char *text)
+{
+	FILE *fp = fopen(path, "r+");
+
+	assert_non_null(fp);
+	assert_int_equal(fseek(fp, off, SEEK_SET), 0);
+	fputs(text, fp);
+	fclose(fp);
+}
+
+/* Written where the journal writes its next change: over the blank lines. */
+static void write_over_blank(const char *path, const char *text)
+{
+	write_at(path, content_end(path), text);
 }
 
 static void test_journal_played_back(void **state)
@@ -189,15 +236,75 @@ static void test_journal_compacted(void **state)
 	free(st.specs);
 }
 
+/* Many changes one at a time: the blank lines run out and are written again. */
+static void test_blank_lines_renewed(void **state)
+{
+	struct fixture *f = *state;
+	struct state_loaded st;
+	long size = 0;
+	int grew = 0;
+	char msg[512];
+
+	add(f, 1);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+	for (uint32_t id = 2; id <= 5000; id++) {
+		add(f, id);
+		assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+		if (file_size(f->path) == size && id % 500)
+			continue;
+		grew += file_size(f->path) != size;
+		size = file_size(f->path);
+		/* Always room after the last change, never much more than a pad. */
+		assert_true(size > content_end(f->path));
+		assert_true(size - content_end(f->path) <= 64 * 1024);
+	}
+	assert_true(grew >= 3);
+	assert_int_equal(file_lines(f->path), 5001);
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
+	assert_false(st.torn);
+	assert_int_equal(st.n, 5000);
+	assert_int_equal(st.specs[4999].rule.id, 5000);
+	free(st.specs);
+}
+
+/* A change cut short where the journal writes: over the blank lines. */
+static void test_torn_over_blank_dropped(void **state)
+{
+	struct fixture *f = *state;
+	struct state_loaded st;
+	char msg[512];
+	long end;
+
+	add(f, 1);
+	add(f, 2);
+	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+	end = content_end(f->path);
+	write_at(f->path, end, "{\"rule\":{\"id\":3,\"act");
+
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
+	assert_true(st.torn);
+	assert_int_equal(st.n, 2);
+	assert_non_null(strstr(msg, ":4: the last change was cut short"));
+	free(st.specs);
+	/* Its end written and its start not: garbage, then blank lines. */
+	write_at(f->path, end, "\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n\n");
+	write_at(f->path, end + 4, "port\":1003},\"expires_at_ms\":0}\n");
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
+	assert_true(st.torn);
+	assert_int_equal(st.n, 2);
+	free(st.specs);
+}
+
+/* A file without blank lines (an older agent's) cut short at its end. */
 static void test_torn_last_line_dropped(void **state)
 {
 	struct fixture *f = *state;
 	struct state_loaded st;
 	char msg[512];
 
-	add(f, 1);
-	add(f, 2);
-	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+	append(f->path, "{\"connctl_state\":2,\"last_id\":2}\n"
+	       "{\"rule\":{\"id\":1,\"action\":\"reset\",\"lport\":80},\"expires_at_ms\":0}\n"
+	       "{\"rule\":{\"id\":2,\"action\":\"reset\",\"lport\":81},\"expires_at_ms\":0}\n");
 	append(f->path, "{\"rule\":{\"id\":3,\"act");
 
 	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), 0);
@@ -215,9 +322,9 @@ static void test_corrupt_line_refused(void **state)
 
 	add(f, 1);
 	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
-	append(f->path, "{\"del\":\"two\"}\n");
-	add(f, 3);
-	assert_int_equal(state_commit(&f->journal, f->path, rules(f)), 0);
+	/* Not the last line: a change follows it. */
+	write_over_blank(f->path, "{\"del\":\"two\"}\n");
+	write_over_blank(f->path, "{\"del\":1}\n");
 
 	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), -EINVAL);
 	snprintf(where, sizeof(where), "%s:3: ", f->path);
@@ -274,6 +381,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_journal_played_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_nothing_noted_nothing_written, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_journal_compacted, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blank_lines_renewed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_torn_over_blank_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_torn_last_line_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_line_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_1_read, setup, teardown),

@@ -44,6 +44,51 @@ static int fsync_dir(const char *path)
 /* A journal past this many lines beyond twice the rules is written whole. */
 #define JOURNAL_SLACK	1024
 
+/*
+ * Blank lines past the last change, written when the file is: a change
+ * overwrites them in place, so its fdatasync writes data alone, with no
+ * size or block of the file's to commit to the filesystem's journal. The
+ * file grows by this much when they run out.
+ */
+#define JOURNAL_PAD	(64 * 1024)
+
+static int write_all_at(int fd, const char *buf, size_t len, size_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, (off_t)off);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * JOURNAL_PAD blank lines from end on; the file's size after. A disk too
+ * full for them only costs the speed they bring: the file ends at end.
+ */
+static size_t pad_file(int fd, size_t end)
+{
+	char blank[4096];
+	int err = 0;
+
+	memset(blank, '\n', sizeof(blank));
+	for (size_t off = end; !err && off < end + JOURNAL_PAD; off += sizeof(blank))
+		err = write_all_at(fd, blank, sizeof(blank), off);
+	if (!err)
+		return end + JOURNAL_PAD;
+	if (ftruncate(fd, (off_t)end))
+		pr_warn("state file: cannot take back blank lines it had no room for: %s",
+			strerror(errno));
+	return end;
+}
+
 static json_t *rule_line(const struct rule_spec *spec)
 {
 	return json_pack("{s:o, s:I}", "rule", rule_spec_to_json(spec), "expires_at_ms",
@@ -77,8 +122,11 @@ static int write_rules(FILE *f, const struct rule_source *t)
 	return 0;
 }
 
-static int write_whole(const char *path, const struct rule_source *t)
+/* Written whole: *end is where the next change goes, *size the file's size. */
+static int write_whole(const char *path, const struct rule_source *t, size_t *end,
+		       size_t *size)
 {
+	long written;
 	char tmp[PATH_MAX];
 	FILE *f;
 	int fd, err;
@@ -106,6 +154,11 @@ static int write_whole(const char *path, const struct rule_source *t)
 	err = write_rules(f, t);
 	if (!err && fflush(f))
 		err = -errno;
+	written = err ? -1 : ftell(f);
+	if (!err && written < 0)
+		err = -errno;
+	if (!err)
+		*size = pad_file(fd, (size_t)written);
 	if (!err && fsync(fd))
 		err = -errno;
 	if (fclose(f) && !err)
@@ -116,6 +169,7 @@ static int write_whole(const char *path, const struct rule_source *t)
 		err = -errno;
 		goto fail;
 	}
+	*end = (size_t)written;
 	return fsync_dir(path);
 fail:
 	unlink(tmp);
@@ -214,9 +268,9 @@ static int commit_whole(struct state_journal *j, const char *path,
 	}
 	pending_clear(j);
 	j->rewrite = false;
-	err = write_whole(path, t);
+	err = write_whole(path, t, &j->end, &j->size);
 	if (!err) {
-		j->fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
+		j->fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 		if (j->fd < 0)
 			err = -errno;
 	}
@@ -227,24 +281,24 @@ static int commit_whole(struct state_journal *j, const char *path,
 	return err;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
+/*
+ * The pending lines over the blank ones at the end of the file; when they
+ * do not fit, fresh blank lines follow them, under the same fdatasync.
+ */
+static int write_pending(struct state_journal *j)
 {
-	while (len) {
-		ssize_t n = write(fd, buf, len);
+	size_t end = j->end + j->pending_len;
+	int err;
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
+	err = write_all_at(j->fd, j->pending, j->pending_len, j->end);
+	if (!err && end > j->size)
+		j->size = pad_file(j->fd, end);
+	return err;
 }
 
 int state_commit(struct state_journal *j, const char *path, const struct rule_source *t)
 {
+	size_t end;
 	int err;
 
 	if (!j->dirty)
@@ -256,7 +310,8 @@ int state_commit(struct state_journal *j, const char *path, const struct rule_so
 		j->dirty = err != 0;
 		return err;
 	}
-	err = write_all(j->fd, j->pending, j->pending_len);
+	end = j->end + j->pending_len;
+	err = write_pending(j);
 	if (!err && fdatasync(j->fd))
 		err = -errno;
 	if (err) {
@@ -269,6 +324,7 @@ int state_commit(struct state_journal *j, const char *path, const struct rule_so
 	}
 	j->dirty = false;
 	j->lines += j->pending_lines;
+	j->end = end;
 	pending_clear(j);
 	return 0;
 }
@@ -428,6 +484,17 @@ static int journal_play(struct journal *jr, struct state_loaded *out)
 	return 0;
 }
 
+/* Nothing but blank lines from here to the end of the file. */
+static bool only_blank_left(FILE *f)
+{
+	int c;
+
+	while ((c = getc(f)) != EOF)
+		if (c != '\n')
+			return false;
+	return true;
+}
+
 int state_load(const char *path, struct path_pool *paths, struct state_loaded *out, char *msg,
 	       size_t msg_len)
 {
@@ -471,7 +538,17 @@ int state_load(const char *path, struct path_pool *paths, struct state_loaded *o
 			}
 			continue;
 		}
+		/* The blank lines that changes are written over. */
+		if (got == 1)
+			continue;
 		obj = json_loads(line, JSON_REJECT_DUPLICATES, &jerr);
+		/* Written over blank lines and cut short: never acknowledged either. */
+		if (!obj && only_blank_left(f)) {
+			snprintf(msg, msg_len, "%s:%zu: the last change was cut short "
+				 "(never acknowledged): dropped", path, lineno);
+			out->torn = true;
+			break;
+		}
 		if (!obj) {
 			snprintf(what, sizeof(what), "malformed JSON at column %d: %s",
 				 jerr.column, jerr.text);

@@ -7,8 +7,9 @@
  *   {"rule":{...},"expires_at_ms":N}	a rule added (expires_at_ms 0: no ttl)
  *   {"del":ID}				a rule removed
  *   {"last_id":N}			an id given to a `once` rule
- * Changes are appended, one write and one fdatasync a turn of the event loop,
- * so a change costs the size of its line, not of the whole table. When the
+ * Blank lines end the file: changes are written over them, one write and
+ * one fdatasync a turn of the event loop, so a change costs the size of its
+ * line, not of the whole table, and no change of the file's size. When the
  * journal outgrows the rules it describes, the file is written whole again:
  * a temporary file, fsync, rename, fsync of the directory. Version 1 files
  * (rules only) read as version 2.
@@ -25,7 +26,9 @@
 
 /* The file as the agent writes it, and the changes not in it yet. */
 struct state_journal {
-	int	fd;		/* open for appending; -1: write it whole first */
+	int	fd;		/* open for writing; -1: write it whole first */
+	size_t	end;		/* where the next change goes: blank lines from here */
+	size_t	size;		/* the file's size */
 	int	lock_fd;	/* flock on PATH.lock: one agent a state file */
 	size_t	lines;		/* in the file */
 	char	*pending;	/* lines to append */
