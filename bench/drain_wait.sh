@@ -3,14 +3,19 @@
 # 20k: a burst, a pause, again) under a drain rule whose quiet (30 s) they
 # never reach, so the rule waits on every one of them. Two nginx, same run:
 # one in the agent's --cgroup, whose boundaries sockops and cgroup_skb
-# report as they come; one outside it, whose boundaries only sweeps (a walk
-# of the namespace's sockets every 20 ms) can find, as every drain did
-# before. Reported: the agent's CPU (utime + stime over the measured
-# seconds), sweeps and events meanwhile.
-# Usage: bench/drain_wait.sh [SECONDS] [COUNT...]
+# report as they come; one outside it, whose connections the agent looks at
+# one by one (a sock_diag lookup when a quiet could have run out; before,
+# a sweep walked the namespace's sockets every 20 ms). Reported: the
+# agent's CPU (utime + stime over the measured seconds), and the sweeps
+# (walks of a namespace for drains) meanwhile.
+# QUIET (30s) sets the rule's quiet: the shorter, the more often each
+# connection is looked at (it must stay above the pauses, or the downloads
+# are closed in one).
+# Usage: [QUIET=30s] bench/drain_wait.sh [SECONDS] [COUNT...]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
 MEASURE=${1:-8}
+QUIET=${QUIET:-30s}
 shift || true
 COUNTS=${*:-1 1000}
 ulimit -n 20000
@@ -18,6 +23,8 @@ ulimit -n 20000
 setup_env
 mkdir "$CGROUP/in" "$CGROUP/out"
 mkdir "$TMP/in" "$TMP/out"
+# nginx's worker must reach the files through the parent as well.
+chmod 755 "$TMP"
 TMP=$TMP/in CGROUP=$CGROUP/in start_nginx 8091
 TMP=$TMP/out CGROUP=$CGROUP/out start_nginx 8092
 start_agent --cgroup "$CGROUP/in" --metrics 9550
@@ -25,7 +32,8 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat"; }
 metric() { in_ns_only curl -s http://127.0.0.1:9550/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 hz=$(getconf CLK_TCK)
 
-printf '\nwaiting drains: the agent'"'"'s CPU while COUNT paced downloads wait, %s s measured\n' "$MEASURE"
+printf '\nwaiting drains: the agent'"'"'s CPU while COUNT paced downloads wait (quiet %s), %s s measured\n' \
+	"$QUIET" "$MEASURE"
 printf '%7s %-34s %9s %8s %8s %8s\n' COUNT "boundaries found by" "CPU %" sweeps matched waiting
 for count in $COUNTS; do
 	for side in events sweeps; do
@@ -33,7 +41,7 @@ for count in $COUNTS; do
 		[ "$side" = sweeps ] && port=8092
 		coproc DL { in_ns python3 "$TOP/bench/lib/slow_downloads.py" "$port" /slow "$count"; }
 		read -r -t 60 started <&"${DL[0]}" || die "$count downloads did not start"
-		added=$(connctl -j rule add action drain lport "$port" quiet 30s timeout 10m)
+		added=$(connctl -j rule add action drain lport "$port" quiet "$QUIET" timeout 10m)
 		id=$(jget "$added" 'd["id"]')
 		sleep 1
 		t0=$(ticks)
@@ -47,7 +55,7 @@ for count in $COUNTS; do
 		read -r -t 30 tally <&"${DL[0]}" || die "the downloads did not report"
 		wait "$DL_PID" 2>/dev/null || true
 		label="sockops + cgroup_skb (in --cgroup)"
-		[ "$side" = sweeps ] && label="sweeps (outside --cgroup)"
+		[ "$side" = sweeps ] && label="sock_diag looks (outside --cgroup)"
 		[ "$(jget "$tally" 'd["ended"]')" = 0 ] || die "downloads ended: $tally"
 		printf '%7s %-34s %9.2f %8s %8s %8s\n' "$count" "$label" \
 			"$(python3 -c "print(($t1 - $t0) * 100 / $hz / $MEASURE)")" \

@@ -44,6 +44,7 @@ __u64 iter_matched;	/* UNTAG: connections that had the rule's tag; LIST: listed 
 __u64 iter_lost;	/* events the ring buffer had no room for */
 __u64 iter_pending;	/* SWEEP: tagged connections still open */
 __u64 iter_next_ns;	/* SWEEP: when the next quiet period runs out; 0: none */
+__u32 iter_report_all;	/* SWEEP: busy drains reported too, as TAGGED */
 /*
  * Local ports with a listener, by bit: the iterator walks listeners before
  * established sockets, so by the time it meets a connection it knows whether
@@ -221,8 +222,12 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 		return;
 	}
 	wait = drain_wait_ns(tp, tag, now);
-	if (wait == DRAIN_BUSY)
+	if (wait == DRAIN_BUSY) {
+		/* A new agent learns of them all; one that asked has its answer. */
+		if (iter_report_all)
+			report(CONNCTL_EV_TAGGED, tag, tp, t, 0);
 		return;
+	}
 	due = wait ? now + wait : 0;
 	type = drain_settle(tag, wait ? CONNCTL_EV_BOUNDARY : CONNCTL_EV_READY, &due);
 	report(type, tag, tp, t, due);

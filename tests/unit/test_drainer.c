@@ -5,7 +5,10 @@
  * socket. A cancel closes through the owner (the peer reads EOF), a drain
  * closes only while nothing moved since the kernel judged it, a socket gone
  * first is ENDED, a timeout is an rst-timeout, a deleted rule's connections
- * are forgotten.
+ * are forgotten. A drain with no callbacks (outside --cgroup) is judged by
+ * sock_diag looks: closed when the server answered last and all went quiet,
+ * left alone while the peer waits for its answer, its namespace walked only
+ * when the two fell in the same millisecond.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -215,6 +218,128 @@ static void test_deleted_rule_forgotten(void **state)
 	assert_false(peer_reads_eof(f->client));
 }
 
+/* The timer's turn, once a look is due: at most 2 s. */
+static void run_until(struct fixture *f, bool (*done)(struct fixture *f))
+{
+	for (int i = 0; i < 200 && !done(f); i++)
+		loop_run_once(&f->loop, 10);
+}
+
+static bool closed_or_walked(struct fixture *f)
+{
+	return fake_sink_find(&f->sink, BUS_CLOSED, 0) || fake_kernel.walked;
+}
+
+/* Outside --cgroup: no boundary of it is reported (no callbacks flag). */
+static struct connctl_event blind_tagged(const struct fixture *f)
+{
+	struct connctl_event ev = event(CONNCTL_EV_TAGGED, CONNCTL_ACTION_DRAIN, f);
+
+	ev.quiet_ms = 20;
+	ev.deadline_ns = 0;
+	return ev;
+}
+
+static void answer(struct fixture *f, bool request_first)
+{
+	char buf[16];
+
+	/* Apart by more than a tick, so the milliseconds each way differ. */
+	if (request_first) {
+		assert_int_equal(send(f->client, "GET", 3, 0), 3);
+		assert_int_equal(recv(f->owner, buf, sizeof(buf), 0), 3);
+		usleep(30000);
+	}
+	assert_int_equal(send(f->owner, "200 OK", 6, 0), 6);
+	assert_int_equal(recv(f->client, buf, sizeof(buf), 0), 6);
+	if (!request_first) {
+		usleep(30000);
+		assert_int_equal(send(f->client, "GET", 3, 0), 3);
+		assert_int_equal(recv(f->owner, buf, sizeof(buf), 0), 3);
+	}
+}
+
+/* Busy when tagged, answered since, then quiet: the agent's own look closes it. */
+static void test_blind_drain_closed_by_its_look(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = blind_tagged(f);
+
+	drainer_on_event(&f->d, &ev);
+	drainer_schedule(&f->d);
+	assert_int_equal(f->d.tracked.n, 1);
+	answer(f, true);
+	run_until(f, closed_or_walked);
+	assert_non_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_int_equal(fake_sink_find(&f->sink, BUS_CLOSED, 0)->outcome, CLOSE_FIN);
+	assert_true(peer_reads_eof(f->client));
+	assert_int_equal(fake_kernel.walked, 0);
+	assert_int_equal(f->d.sweeps, 0);
+}
+
+/* The peer asked last (the server is thinking): left open, no walk. */
+static void test_blind_drain_waits_for_its_answer(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = blind_tagged(f);
+
+	drainer_on_event(&f->d, &ev);
+	drainer_schedule(&f->d);
+	answer(f, false);
+	run_until(f, closed_or_walked);
+	assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_false(peer_reads_eof(f->client));
+	assert_int_equal(fake_kernel.walked, 0);
+	assert_int_equal(f->d.tracked.n, 1);
+}
+
+/* Request and answer in the same millisecond: the kernel is asked, by a walk. */
+static void test_blind_drain_tie_walks_its_namespace(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = blind_tagged(f);
+	char buf[16];
+
+	drainer_on_event(&f->d, &ev);
+	drainer_schedule(&f->d);
+	assert_int_equal(send(f->client, "GET", 3, 0), 3);
+	assert_int_equal(recv(f->owner, buf, sizeof(buf), 0), 3);
+	assert_int_equal(send(f->owner, "200 OK", 6, 0), 6);
+	assert_int_equal(recv(f->client, buf, sizeof(buf), 0), 6);
+	run_until(f, closed_or_walked);
+	/* The same jiffy both ways, most runs; a tick between them closes it. */
+	if (fake_kernel.walked) {
+		assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+		assert_int_equal(fake_kernel.walked, 1);
+		assert_int_equal(f->d.sweeps, 1);
+	} else {
+		assert_non_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_int_equal(fake_sink_find(&f->sink, BUS_CLOSED, 0)->outcome, CLOSE_FIN);
+	}
+}
+
+/* Nothing moved since the kernel judged it busy: still busy, no walk. */
+static void test_blind_drain_kernel_word_holds(void **state)
+{
+	struct fixture *f = *state;
+	struct connctl_event ev = blind_tagged(f);
+
+	drainer_on_event(&f->d, &ev);
+	drainer_schedule(&f->d);
+	for (int i = 0; i < 10; i++)
+		loop_run_once(&f->loop, 10);
+	assert_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_int_equal(fake_kernel.walked, 0);
+	/* The kernel's BOUNDARY, nothing moved since: closed at its look. */
+	ev.type = CONNCTL_EV_BOUNDARY;
+	ev.due_ns = 1;
+	drainer_on_event(&f->d, &ev);
+	drainer_schedule(&f->d);
+	run_until(f, closed_or_walked);
+	assert_non_null(fake_sink_find(&f->sink, BUS_CLOSED, 0));
+	assert_int_equal(fake_sink_find(&f->sink, BUS_CLOSED, 0)->outcome, CLOSE_FIN);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -226,6 +351,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gone_first_is_ended, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_deleted_rule_forgotten, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_blind_drain_closed_by_its_look, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blind_drain_waits_for_its_answer, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blind_drain_tie_walks_its_namespace, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_blind_drain_kernel_word_holds, setup,
+						teardown),
 	};
 
 	return cmocka_run_group_tests_name("drainer", tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/timerfd.h>
+#include "base/buf.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/drainer.h"
@@ -228,6 +229,7 @@ static void judge_later(struct tracked *t, const struct connctl_event *ev,
 	t->ev.bytes_acked = ti->tcpi_bytes_acked;
 	t->ev.bytes_written = ti->tcpi_bytes_acked + (uint64_t)outq;
 	t->own_judgement = true;
+	t->diag_look = !t->callbacks;
 	t->due_ns = now + (quiet_ns > JUDGE_AGAIN_MIN_NS ? quiet_ns : JUDGE_AGAIN_MIN_NS);
 }
 
@@ -353,6 +355,102 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 	close_through(d, t, ev, fd, now);
 }
 
+/* Its namespace is walked next, for the kernel's judgement of it. */
+static void want_walk(struct drainer *d, uint32_t ino)
+{
+	for (size_t i = 0; i < d->n_walk; i++)
+		if (d->walk_inos[i] == ino)
+			return;
+	if (array_grow(&d->walk_inos, &d->cap_walk, d->n_walk, sizeof(*d->walk_inos)))
+		return;
+	d->walk_inos[d->n_walk++] = ino;
+}
+
+static uint64_t at_least(uint64_t ns, uint64_t min_ns)
+{
+	return ns > min_ns ? ns : min_ns;
+}
+
+/*
+ * A drain nothing reports the boundaries of (a server outside --cgroup),
+ * looked at with one sock_diag lookup when its quiet could have run out,
+ * instead of sweeps that walk the namespace: queues, counts and idle times
+ * from its tcp_info. Busy, or not quiet long enough: looked at again when
+ * it could be. Quiet, with nothing moved since the kernel's last word on
+ * it: that word holds. Moved, the side that spoke last decides, by the
+ * milliseconds since data each way; the same millisecond decides nothing,
+ * and the kernel judges it (snd_wl1) in a walk of its namespace alone.
+ */
+static void diag_judge(struct drainer *d, struct tracked *t, uint64_t now)
+{
+	uint64_t quiet_ns = (uint64_t)t->ev.quiet_ms * NSEC_PER_MSEC, written;
+	struct sock_diag_info info;
+	const struct tcp_info *ti = &info.tcp_info;
+	uint32_t idle_ms;
+	bool sent_last, recv_last;
+	int err;
+
+	err = sock_diag_lookup(diag_fd(d, t), &t->tuple, t->cookie, &info);
+	if (err == -ENOENT) {
+		ended(d, t);
+		return;
+	}
+	if (err || !info.has_tcp_info) {
+		t->due_ns = now + OWNER_WAIT_NS;
+		return;
+	}
+	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT) {
+		t->due_ns = now + OWNER_RETRY_NS;
+		return;
+	}
+	if (info.rqueue || info.wqueue) {
+		t->due_ns = now + at_least(quiet_ns, JUDGE_AGAIN_MIN_NS);
+		return;
+	}
+	idle_ms = ti->tcpi_last_data_sent;
+	if (ti->tcpi_last_data_recv < idle_ms)
+		idle_ms = ti->tcpi_last_data_recv;
+	if (ti->tcpi_last_ack_recv < idle_ms)
+		idle_ms = ti->tcpi_last_ack_recv;
+	if (info.state == TCP_STATE_ESTABLISHED && idle_ms < t->ev.quiet_ms) {
+		t->due_ns = now + at_least((t->ev.quiet_ms - idle_ms) * NSEC_PER_MSEC,
+					   SWEEP_SOONEST_NS);
+		return;
+	}
+	written = ti->tcpi_bytes_acked + info.wqueue;
+	if (!t->own_judgement && ti->tcpi_bytes_received == t->ev.bytes_received &&
+	    ti->tcpi_bytes_acked == t->ev.bytes_acked && written == t->ev.bytes_written) {
+		if (t->ev.type == CONNCTL_EV_BOUNDARY || t->ev.type == CONNCTL_EV_READY) {
+			struct connctl_event ev = t->ev;
+
+			t->diag_look = false;
+			try_close(d, t, &ev);
+		} else {
+			t->due_ns = now + at_least(quiet_ns, JUDGE_AGAIN_MIN_NS);
+		}
+		return;
+	}
+	sent_last = ti->tcpi_last_data_sent < ti->tcpi_last_data_recv;
+	recv_last = ti->tcpi_last_data_recv < ti->tcpi_last_data_sent;
+	if (info.state == TCP_STATE_CLOSE_WAIT ||
+	    (t->ev.role == CONNCTL_ROLE_PASSIVE ? sent_last : recv_last)) {
+		/* Counted now: the last look, through the owner, checks nothing moved. */
+		struct connctl_event ev = t->ev;
+
+		ev.bytes_received = ti->tcpi_bytes_received;
+		ev.bytes_acked = ti->tcpi_bytes_acked;
+		ev.bytes_written = written;
+		t->ev = ev;
+		t->own_judgement = true;
+		t->diag_look = false;
+		try_close(d, t, &ev);
+		return;
+	}
+	t->due_ns = now + at_least(quiet_ns, JUDGE_AGAIN_MIN_NS);
+	if (!sent_last && !recv_last)
+		want_walk(d, t->tuple.netns_ino);
+}
+
 static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
 {
 	struct tracked *t = tracked_find(&d->tracked, ev->cookie);
@@ -393,9 +491,24 @@ void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 			t->due_ns = ev->due_ns;
 			t->ev = *ev;
 			t->own_judgement = false;
+			t->diag_look = false;
+		} else if (t && ev->action == CONNCTL_ACTION_DRAIN && !t->callbacks) {
+			/* Busy, and no boundary of it will be reported: looked at. */
+			t->ev = *ev;
+			t->own_judgement = false;
+			t->diag_look = true;
+			t->due_ns = monotonic_ns() +
+				    at_least((uint64_t)ev->quiet_ms * NSEC_PER_MSEC,
+					     JUDGE_AGAIN_MIN_NS);
 		}
-		/* Its owner, known before its boundary comes: one walk a batch. */
-		if (t && ev->type != CONNCTL_EV_MATCH && ev->action == CONNCTL_ACTION_DRAIN)
+		/*
+		 * Its owner, known before its close comes, when that is within
+		 * the index's freshness: one walk of /proc a batch. A walk for a
+		 * later close is stale by then, and a paced answer reports a
+		 * boundary every burst.
+		 */
+		if (t && ev->type == CONNCTL_EV_BOUNDARY && ev->action == CONNCTL_ACTION_DRAIN &&
+		    ev->due_ns <= monotonic_ns() + OWNER_INDEX_FRESH_NS)
 			owner_index_warm(&d->owners, OWNER_INDEX_FRESH_NS);
 		break;
 	case CONNCTL_EV_READY:
@@ -403,6 +516,7 @@ void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 		if (t) {
 			t->due_ns = 0;
 			t->own_judgement = false;
+			t->diag_look = false;
 			try_close(d, t, ev);
 		}
 		break;
@@ -475,7 +589,7 @@ static void sweep(struct drainer *d)
 	struct pass_result res;
 
 	d->sweeps++;
-	if (passes_sweep(d->dp, &res))
+	if (passes_sweep(d->dp, false, &res))
 		return;
 	d->kernel_pending = res.pending;
 	d->next_quiet_ns = res.next_ns;
@@ -484,33 +598,33 @@ static void sweep(struct drainer *d)
 }
 
 /*
- * Sweeps are for drains sockops cannot see (outside --cgroup), and for
- * tagged connections the kernel knows of and the agent does not (a
- * restart): every other waiting connection reports its own boundaries.
+ * Sweeps are for tagged connections the kernel knows of and the agent
+ * does not (events lost): every connection the agent knows of reports its
+ * own boundaries, or is looked at alone (diag_judge).
  */
-static bool sweeps_needed(const struct drainer *d, bool blind)
+static bool sweeps_needed(const struct drainer *d)
 {
-	return blind || d->kernel_pending > d->tracked.n;
+	return d->kernel_pending > d->tracked.n;
 }
 
 void drainer_schedule(struct drainer *d)
 {
 	const struct tracked_table *tt = &d->tracked;
 	uint64_t next = 0, now = monotonic_ns(), at;
-	bool blind = false;
 
 	for (size_t i = 0; i < tt->cap; i++) {
 		const struct tracked *t = &tt->slots[i];
 
 		if (!t->cookie)
 			continue;
-		blind |= !t->callbacks;
 		if (t->due_ns && (!next || t->due_ns < next))
 			next = t->due_ns;
 		if (t->deadline_ns && (!next || t->deadline_ns < next))
 			next = t->deadline_ns;
 	}
-	if (sweeps_needed(d, blind)) {
+	if (d->n_walk && (!next || now < next))
+		next = now;
+	if (sweeps_needed(d)) {
 		at = now + SWEEP_INTERVAL_NS;
 		if (d->next_quiet_ns && d->next_quiet_ns < at)
 			at = d->next_quiet_ns;
@@ -546,12 +660,30 @@ static void look_again(struct drainer *d, uint64_t now)
 			struct connctl_event ev = t->ev;
 
 			t->due_ns = 0;
-			try_close(d, t, &ev);
+			if (t->diag_look)
+				diag_judge(d, t, now);
+			else
+				try_close(d, t, &ev);
 		}
 		/* Removed: another may have moved into this slot. */
 		if (!cookie || tt->slots[i].cookie == cookie)
 			i++;
 	}
+}
+
+/*
+ * The namespaces of drains the agent could not judge, walked for the
+ * kernel's word on each (reported as events, TAGGED when busy).
+ */
+static void walk_wanted(struct drainer *d)
+{
+	struct pass_result res;
+
+	if (!d->n_walk)
+		return;
+	d->sweeps++;
+	passes_sweep_in(d->dp, d->walk_inos, d->n_walk, &res);
+	d->n_walk = 0;
 }
 
 static void on_timer(struct watch *w, uint32_t events)
@@ -563,6 +695,7 @@ static void on_timer(struct watch *w, uint32_t events)
 		return;
 	now = monotonic_ns();
 	look_again(d, now);
+	walk_wanted(d);
 	if (d->sweep_at_ns && now >= d->sweep_at_ns) {
 		d->sweep_at_ns = 0;
 		d->next_quiet_ns = 0;
@@ -628,8 +761,8 @@ int drainer_open(struct drainer *d, struct loop *loop, struct datapath *dp,
 	if (err)
 		return err;
 	bus_subscribe(bus, &d->sink);
-	/* Drains a previous agent left waiting carry on. */
-	if (!passes_sweep(dp, &res) && res.pending) {
+	/* Drains a previous agent left waiting carry on: each reported, busy or not. */
+	if (!passes_sweep(dp, true, &res) && res.pending) {
 		pr_info("%llu tagged connections wait to close",
 			(unsigned long long)res.pending);
 		d->kernel_pending = res.pending;
@@ -646,4 +779,7 @@ void drainer_close(struct drainer *d)
 	d->timer.fd = -1;
 	tracked_table_free(&d->tracked);
 	owner_index_free(&d->owners);
+	free(d->walk_inos);
+	d->walk_inos = NULL;
+	d->n_walk = d->cap_walk = 0;
 }

@@ -20,6 +20,8 @@ struct tracked {
 	uint64_t		deadline_ns;	/* a drain's timeout: reset then */
 	bool			callbacks;	/* sockops reports its boundaries */
 	bool			own_judgement;	/* found moved: the agent judges it at due_ns */
+	/* No callbacks: at due_ns, looked at by sock_diag, not through its owner. */
+	bool			diag_look;
 	struct connctl_event	ev;		/* the kernel's last word on it */
 };
 

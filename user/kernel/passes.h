@@ -6,6 +6,8 @@
 #ifndef CONNCTL_PASSES_H
 #define CONNCTL_PASSES_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "connctl.h"
 #include "kernel/loader.h"
@@ -47,8 +49,17 @@ int passes_apply_batch(struct datapath *dp, struct apply_batch *batch,
  * rules walk every namespace.
  */
 int passes_index_start(struct datapath *dp);
-/* A pass over tagged connections: boundaries reached, drains timed out. */
-int passes_sweep(struct datapath *dp, struct pass_result *res);
+/*
+ * A pass over tagged connections: boundaries reached, drains timed out;
+ * with report_all (an agent starting), busy drains reported too (TAGGED).
+ */
+int passes_sweep(struct datapath *dp, bool report_all, struct pass_result *res);
+/*
+ * The same, report_all, in these namespaces alone (by inode): the kernel's
+ * judgement of drains the agent could not judge itself.
+ */
+int passes_sweep_in(struct datapath *dp, const uint32_t *inos, size_t n,
+		    struct pass_result *res);
 /* A sweep that also resets the reset matches whose events were lost. */
 int passes_catch_up(struct datapath *dp, struct pass_result *res);
 /*

@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include "sys/sock_diag.h"
 
@@ -49,6 +50,27 @@ static void fill_id(struct inet_diag_sockid *id, const struct connctl_tuple *t,
 	id->idiag_cookie[1] = (uint32_t)(cookie >> 32);
 }
 
+/* The INET_DIAG_INFO attribute after the message, if the kernel sent one. */
+static void read_tcp_info(struct sock_diag_info *info, const struct inet_diag_msg *diag,
+			  size_t msg_len)
+{
+	const struct rtattr *rta = (const void *)(diag + 1);
+	size_t len = msg_len - NLMSG_LENGTH(sizeof(*diag));
+
+	memset(&info->tcp_info, 0, sizeof(info->tcp_info));
+	info->has_tcp_info = false;
+	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
+		size_t got = RTA_PAYLOAD(rta);
+
+		if (rta->rta_type != INET_DIAG_INFO)
+			continue;
+		/* An older kernel's is shorter: the rest reads 0. */
+		memcpy(&info->tcp_info, RTA_DATA(rta),
+		       got < sizeof(info->tcp_info) ? got : sizeof(info->tcp_info));
+		info->has_tcp_info = true;
+	}
+}
+
 static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *t,
 			     uint64_t cookie, struct sock_diag_info *info)
 {
@@ -68,6 +90,10 @@ static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *
 			.sdiag_protocol	= t->proto == CONNCTL_PROTO_UDP ? IPPROTO_UDP :
 									  IPPROTO_TCP,
 			.idiag_states	= ~0u,
+			/* A TCP lookup brings the socket's tcp_info along. */
+			.idiag_ext	= type == SOCK_DIAG_BY_FAMILY &&
+					  t->proto != CONNCTL_PROTO_UDP ?
+					  1 << (INET_DIAG_INFO - 1) : 0,
 		},
 	};
 	union {
@@ -99,6 +125,9 @@ static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *
 	diag = NLMSG_DATA(&ack.nlh);
 	info->inode = diag->idiag_inode;
 	info->state = diag->idiag_state;
+	info->rqueue = diag->idiag_rqueue;
+	info->wqueue = diag->idiag_wqueue;
+	read_tcp_info(info, diag, (size_t)n < ack.nlh.nlmsg_len ? (size_t)n : ack.nlh.nlmsg_len);
 	return 0;
 }
 

@@ -7,12 +7,19 @@
 #ifndef CONNCTL_SOCK_DIAG_H
 #define CONNCTL_SOCK_DIAG_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <linux/tcp.h>	/* tcp_info with byte counters */
 #include "connctl.h"
 
 struct sock_diag_info {
 	uint64_t	inode;	/* 0: no file holds it (orphaned, or not accepted) */
 	uint8_t		state;	/* TCP_* */
+	uint32_t	rqueue;	/* TCP: received, not read by the owner yet */
+	uint32_t	wqueue;	/* TCP: written, not acknowledged yet */
+	/* TCP, when has_tcp_info: the kernel's tcp_info, as far as it sent it. */
+	bool		has_tcp_info;
+	struct tcp_info	tcp_info;
 };
 
 int sock_diag_open(void);

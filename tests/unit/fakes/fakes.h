@@ -22,6 +22,7 @@ struct fake_kernel {
 	unsigned int	walks;
 	uint32_t	untagged;	/* the rule of the last untag pass */
 	bool		held;		/* the last hold of a peer's data asked */
+	size_t		walked;		/* namespaces walked for the kernel's judgement */
 };
 
 struct fake_sys {
