@@ -75,7 +75,7 @@ static __always_inline void log_open(struct sock *sk, __u64 cookie)
 		return;
 	__builtin_memset(&rec->tuple, 0, sizeof(rec->tuple));
 	tuple_from_skc(&sk->__sk_common, &rec->tuple);
-	tuple_set_cgroups(&sk->__sk_common, &rec->tuple);
+	tuple_set_cgroups(sk, &rec->tuple);
 	bpf_ringbuf_submit(rec, wakeup_flags(sizeof(*rec) + 8));
 }
 

@@ -253,17 +253,29 @@ static __always_inline void tuple_from_skc(const struct sock_common *skc,
 	t->netns_ino = skc->skc_net.net->ns.inum;
 }
 
-/* The cgroup a full socket belongs to (its creator's), as a scalar. */
-static __always_inline struct cgroup *sock_cgroup(const struct sock_common *skc)
+/*
+ * The cgroup a full socket belongs to (its creator's). Direct loads through
+ * BTF pointers, not probe-read helper calls: the connection log runs this
+ * for every connection of the host.
+ */
+static __always_inline struct cgroup *sock_cgroup(const struct sock *sk)
 {
-	return BPF_CORE_READ((struct sock *)skc, sk_cgrp_data.cgroup);
+	return sk->sk_cgrp_data.cgroup;
 }
 
-static __always_inline __u64 sock_cgroup_id(const struct sock_common *skc)
+static __always_inline __u64 sock_cgroup_id(const struct sock *sk)
 {
-	struct cgroup *cg = sock_cgroup(skc);
+	struct cgroup *cg = sock_cgroup(sk);
 
-	return cg ? BPF_CORE_READ(cg, kn, id) : 0;
+	return cg ? cg->kn->id : 0;
+}
+
+/* A cgroup's parent: its own css's parent css, whose cgroup it is. */
+static __always_inline struct cgroup *cgroup_parent_of(const struct cgroup *cg)
+{
+	struct cgroup_subsys_state *parent = cg->self.parent;
+
+	return parent ? parent->cgroup : NULL;
 }
 
 /* The inode of the socket's file: how the agent finds its owner. 0 before accept(). */
@@ -278,42 +290,34 @@ static __always_inline __u64 sock_inode(const struct tcp_sock *tp)
  * The ids of the socket's cgroup and of its ancestors, by level, for rules
  * that match by cgroup subtree: a walk up the parents.
  */
-static __always_inline void tuple_set_cgroups(const struct sock_common *skc,
-					      struct connctl_tuple *t)
+static __always_inline void tuple_set_cgroups(const struct sock *sk, struct connctl_tuple *t)
 {
-	struct cgroup *cg = sock_cgroup(skc);
-	struct cgroup_subsys_state *parent;
+	struct cgroup *cg = sock_cgroup(sk);
 
 	for (int i = 0; i < 32 && cg; i++) {
-		int level = BPF_CORE_READ(cg, level);
+		int level = cg->level;
 
 		if (level >= 0 && level < CONNCTL_CGROUP_LEVELS)
-			t->cgroup_ids[level] = BPF_CORE_READ(cg, kn, id);
+			t->cgroup_ids[level] = cg->kn->id;
 		if (level <= 0)
 			break;
-		parent = BPF_CORE_READ(cg, self.parent);
-		cg = parent ? (struct cgroup *)((void *)parent -
-					       bpf_core_field_offset(struct cgroup, self)) : NULL;
+		cg = cgroup_parent_of(cg);
 	}
 }
 
 /* Whether the socket's cgroup is at or below cgroup id (at level): a walk up. */
-static __always_inline bool sock_under_cgroup(const struct sock_common *skc, __u64 id,
-					      int level)
+static __always_inline bool sock_under_cgroup(const struct sock *sk, __u64 id, int level)
 {
-	struct cgroup *cg = sock_cgroup(skc);
-	struct cgroup_subsys_state *parent;
+	struct cgroup *cg = sock_cgroup(sk);
 
 	for (int i = 0; i < 32 && cg; i++) {
-		int at = BPF_CORE_READ(cg, level);
+		int at = cg->level;
 
 		if (at == level)
-			return BPF_CORE_READ(cg, kn, id) == id;
+			return cg->kn->id == id;
 		if (at < level)
 			return false;
-		parent = BPF_CORE_READ(cg, self.parent);
-		cg = parent ? (struct cgroup *)((void *)parent -
-					       bpf_core_field_offset(struct cgroup, self)) : NULL;
+		cg = cgroup_parent_of(cg);
 	}
 	return false;
 }
@@ -345,7 +349,7 @@ static __always_inline bool emit_event(enum connctl_event_type type,
 	ev->bytes_received = tp ? tp->bytes_received : 0;
 	ev->bytes_acked = tp ? tp->bytes_acked : 0;
 	ev->bytes_written = tp ? tp->bytes_acked + (__u32)(tp->write_seq - tp->snd_una) : 0;
-	ev->cgroup_id = tp ? sock_cgroup_id(&tp->inet_conn.icsk_inet.sk.__sk_common) : 0;
+	ev->cgroup_id = tp ? sock_cgroup_id(&tp->inet_conn.icsk_inet.sk) : 0;
 	ev->inode = tp ? sock_inode(tp) : 0;
 	ev->due_ns = due_ns;
 	ev->deadline_ns = tag->deadline_ns;

@@ -94,6 +94,16 @@ static __always_inline void report(enum connctl_event_type type,
 		iter_lost++;
 }
 
+/* A connection's cgroups, from the iterator's sock_common: a full socket's. */
+static __always_inline void tuple_set_cgroups_skc(struct sock_common *skc,
+						  struct connctl_tuple *t)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(skc);
+
+	if (tp)
+		tuple_set_cgroups(&tp->inet_conn.icsk_inet.sk, t);
+}
+
 /* Tag a drain or cancel match, unless a stronger rule tagged it already. */
 static __always_inline bool apply_tag(struct sock_common *skc, const struct connctl_rule *rule,
 				      const struct connctl_tuple *t)
@@ -115,7 +125,8 @@ static __always_inline bool apply_tag(struct sock_common *skc, const struct conn
 		tag_from_rule(tag, rule, role_of(t->lport), now, tp);
 		/* Its boundaries reported as they come: see recv_watched(). */
 		if (tag->role == CONNCTL_ROLE_PASSIVE ?
-		    sock_under_cgroup(skc, iter_cb_cgroup_id, iter_cb_cgroup_level) :
+		    sock_under_cgroup(&tp->inet_conn.icsk_inet.sk, iter_cb_cgroup_id,
+				      iter_cb_cgroup_level) :
 		    recv_watched())
 			tag->flags |= CONNCTL_TAG_CALLBACKS;
 	}
@@ -300,7 +311,7 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 		return 0;
 	tuple_from_skc(skc, &t);
 	if (iter_want_cgroups)
-		tuple_set_cgroups(skc, &t);
+		tuple_set_cgroups_skc(skc, &t);
 	switch (iter_mode) {
 	case CONNCTL_ITER_APPLY:
 		apply(skc, &t);
@@ -359,7 +370,7 @@ int connctl_iter_udp(struct bpf_iter__udp *ctx)
 	tuple_from_skc(skc, &t);
 	t.proto = CONNCTL_PROTO_UDP;
 	if (iter_want_cgroups)
-		tuple_set_cgroups(skc, &t);
+		tuple_set_cgroups(&udp->inet.sk, &t);
 	if (iter_mode == CONNCTL_ITER_APPLY)
 		apply_udp(ctx->meta->seq, skc, &t);
 	else if (iter_mode == CONNCTL_ITER_LIST)

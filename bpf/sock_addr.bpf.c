@@ -94,11 +94,11 @@ static __always_inline int udp_call_allowed(struct bpf_sock_addr *ctx, int hook_
 		return 1;
 	tuple_of_call(ctx, sk, hook_family, &best.tuple);
 	if (best.index->cgroup_rules)
-		tuple_set_cgroups(&sk->__sk_common, &best.tuple);
+		tuple_set_cgroups(sk, &best.tuple);
 	find_best_rule(&best, best.index->count);
 	if (best.rule.action != CONNCTL_ACTION_RESET)
 		return 1;
-	report_refused(ctx, &best, sock_cgroup_id(&sk->__sk_common));
+	report_refused(ctx, &best, sock_cgroup_id(sk));
 	return 0;
 }
 

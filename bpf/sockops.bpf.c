@@ -71,7 +71,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 		return;
 	tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &best.tuple);
 	if (best.index->cgroup_rules)
-		tuple_set_cgroups(&tp->inet_conn.icsk_inet.sk.__sk_common, &best.tuple);
+		tuple_set_cgroups(&tp->inet_conn.icsk_inet.sk, &best.tuple);
 	find_best_rule(&best, count);
 	/* An observe rule closes nothing: tc counts and marks its flows. */
 	if (best.rule.action == CONNCTL_ACTION_NONE ||
