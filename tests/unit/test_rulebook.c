@@ -177,6 +177,40 @@ static void test_delete_and_expire(void **state)
 	assert_int_equal(f->rb.rules.n, 0);
 }
 
+/*
+ * The loop asks every turn which rule expires next: answered from a bound,
+ * the rules looked at only once it has passed; a deleted rule's ttl leaves
+ * the bound early, and the look then finds the next one.
+ */
+static void test_expiry_bound(void **state)
+{
+	struct fixture *f = *state;
+	struct rule_spec a = drain_port(80), b = drain_port(81), c = drain_port(82);
+	struct proto_error err = { 0 };
+	struct requester who = { .pid = 1, .uid = 0 };
+	int ms;
+
+	rulebook_queue_add(&f->rb, &a, NULL, NULL, NULL);
+	rulebook_apply(&f->rb);
+	assert_int_equal(rulebook_expire(&f->rb), -1);
+	assert_int_equal(f->rb.rules.expiry_bound_ns, 0);
+	b.ttl_ns = 30 * NSEC_PER_MSEC;
+	c.ttl_ns = 20 * NSEC_PER_SEC;
+	rulebook_queue_add(&f->rb, &b, NULL, NULL, NULL);
+	rulebook_queue_add(&f->rb, &c, NULL, NULL, NULL);
+	rulebook_apply(&f->rb);
+	ms = rulebook_expire(&f->rb);
+	assert_true(ms > 0 && ms <= 30);
+	/* Rule 2 deleted: the bound is its expiry still, then moves on. */
+	assert_int_equal(rulebook_delete(&f->rb, 2, &who, &err), 0);
+	usleep(40000);
+	ms = rulebook_expire(&f->rb);
+	assert_true(ms > 1000);
+	assert_int_equal(f->rb.rules.n, 2);
+	assert_null(fake_sink_find(&f->sink, BUS_RULE_REMOVED, 1));
+	assert_true(f->rb.rules.expiry_bound_ns > realtime_ns() + NSEC_PER_SEC);
+}
+
 /* What others publish about a rule's connections, counted on the rule. */
 static void test_counts_from_the_bus(void **state)
 {
@@ -241,6 +275,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refused_touches_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_durable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delete_and_expire, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_expiry_bound, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counts_from_the_bus, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_paths_collected, setup, teardown),
 	};

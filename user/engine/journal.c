@@ -46,9 +46,10 @@ static int fsync_dir(const char *path)
 
 /*
  * Blank lines past the last change, written when the file is: a change
- * overwrites them in place, so its fdatasync writes data alone, with no
- * size or block of the file's to commit to the filesystem's journal. The
- * file grows by this much when they run out.
+ * overwrites them in place, so its fdatasync writes the data and flushes,
+ * with no new size or block of the file's to write (or to commit to the
+ * filesystem's journal) as well. The file grows by this much when they run
+ * out.
  */
 #define JOURNAL_PAD	(64 * 1024)
 

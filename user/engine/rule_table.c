@@ -71,6 +71,9 @@ struct rule_entry *rule_table_insert(struct rule_table *t, const struct rule_spe
 	};
 	t->n++;
 	rule_table_claim_id(t, id);
+	if (spec->rule.expires_ns &&
+	    (!t->expiry_bound_ns || spec->rule.expires_ns < t->expiry_bound_ns))
+		t->expiry_bound_ns = spec->rule.expires_ns;
 	return &t->v[i];
 }
 

@@ -47,6 +47,11 @@ struct rule_table {
 	size_t			cap;
 	uint32_t		last_id;	/* highest id ever given out */
 	bool			stats_dirty;	/* some entry's stats_dirty is set */
+	/*
+	 * CLOCK_REALTIME: no standing rule expires before this (a removal may
+	 * leave it early); 0: none expires. Spares a look at every rule.
+	 */
+	uint64_t		expiry_bound_ns;
 };
 
 /* Its counts changed: the pinned rule_tally must follow. */

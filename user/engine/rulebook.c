@@ -327,10 +327,24 @@ int rulebook_delete(struct rulebook *rb, uint32_t id, const struct requester *wh
 	return 0;
 }
 
+/* Milliseconds from now until at, rounded up, at most EXPIRY_CHECK_MAX_MS. */
+static int expiry_timeout_ms(uint64_t at, uint64_t now)
+{
+	/* Round up: waking a little late beats spinning on an early wake. */
+	uint64_t ms = (at - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
+
+	return ms > EXPIRY_CHECK_MAX_MS ? EXPIRY_CHECK_MAX_MS : (int)ms;
+}
+
+/* Every turn of the loop: the rules are looked at only when one may expire. */
 int rulebook_expire(struct rulebook *rb)
 {
 	uint64_t now = realtime_ns(), next = 0;
 
+	if (!rb->rules.expiry_bound_ns)
+		return -1;
+	if (now < rb->rules.expiry_bound_ns)
+		return expiry_timeout_ms(rb->rules.expiry_bound_ns, now);
 	for (size_t i = rb->rules.n; i-- > 0;) {
 		uint64_t expires_ns = rule_expires_ns(&rb->rules.v[i]);
 
@@ -346,11 +360,10 @@ int rulebook_expire(struct rulebook *rb)
 			next = expires_ns;
 		}
 	}
+	rb->rules.expiry_bound_ns = next;
 	if (!next)
 		return -1;
-	/* Round up: waking a little late beats spinning on an early wake. */
-	next = (next - now + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC;
-	return next > EXPIRY_CHECK_MAX_MS ? EXPIRY_CHECK_MAX_MS : (int)next;
+	return expiry_timeout_ms(next, now);
 }
 
 /* --- adds: queued, made durable, applied by one walk --- */
