@@ -371,72 +371,56 @@ static uint64_t at_least(uint64_t ns, uint64_t min_ns)
 	return ns > min_ns ? ns : min_ns;
 }
 
-/*
- * A drain nothing reports the boundaries of (a server outside --cgroup),
- * looked at with one sock_diag lookup when its quiet could have run out,
- * instead of sweeps that walk the namespace: queues, counts and idle times
- * from its tcp_info. Busy, or not quiet long enough: looked at again when
- * it could be. Quiet, with nothing moved since the kernel's last word on
- * it: that word holds. Moved, the side that spoke last decides, by the
- * milliseconds since data each way; the same millisecond decides nothing,
- * and the kernel judges it (snd_wl1) in a walk of its namespace alone.
- */
-static void diag_judge(struct drainer *d, struct tracked *t, uint64_t now)
+/* Looked at by sock_diag again after_ns from now (a tick at least). */
+static void diag_look_after(struct tracked *t, uint64_t now, uint64_t after_ns)
 {
-	uint64_t quiet_ns = (uint64_t)t->ev.quiet_ms * NSEC_PER_MSEC, written;
-	struct sock_diag_info info;
-	const struct tcp_info *ti = &info.tcp_info;
-	uint32_t idle_ms;
-	bool sent_last, recv_last;
-	int err;
+	t->diag_look = true;
+	t->due_ns = now + at_least(after_ns, SWEEP_SOONEST_NS);
+}
 
-	err = sock_diag_lookup(diag_fd(d, t), &t->tuple, t->cookie, &info);
-	if (err == -ENOENT) {
-		ended(d, t);
-		return;
-	}
-	if (err || !info.has_tcp_info) {
-		t->due_ns = now + OWNER_WAIT_NS;
-		return;
-	}
-	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT) {
-		t->due_ns = now + OWNER_RETRY_NS;
-		return;
-	}
-	if (info.rqueue || info.wqueue) {
-		t->due_ns = now + at_least(quiet_ns, JUDGE_AGAIN_MIN_NS);
-		return;
-	}
-	idle_ms = ti->tcpi_last_data_sent;
+/* Nothing either way (data, or an ACK) for this long. */
+static uint32_t idle_ms_of(const struct tcp_info *ti)
+{
+	uint32_t idle_ms = ti->tcpi_last_data_sent;
+
 	if (ti->tcpi_last_data_recv < idle_ms)
 		idle_ms = ti->tcpi_last_data_recv;
 	if (ti->tcpi_last_ack_recv < idle_ms)
 		idle_ms = ti->tcpi_last_ack_recv;
-	if (info.state == TCP_STATE_ESTABLISHED && idle_ms < t->ev.quiet_ms) {
-		t->due_ns = now + at_least((t->ev.quiet_ms - idle_ms) * NSEC_PER_MSEC,
-					   SWEEP_SOONEST_NS);
-		return;
-	}
-	written = ti->tcpi_bytes_acked + info.wqueue;
-	if (!t->own_judgement && ti->tcpi_bytes_received == t->ev.bytes_received &&
-	    ti->tcpi_bytes_acked == t->ev.bytes_acked && written == t->ev.bytes_written) {
-		if (t->ev.type == CONNCTL_EV_BOUNDARY || t->ev.type == CONNCTL_EV_READY) {
-			struct connctl_event ev = t->ev;
+	return idle_ms;
+}
 
-			t->diag_look = false;
-			try_close(d, t, &ev);
-		} else {
-			t->due_ns = now + at_least(quiet_ns, JUDGE_AGAIN_MIN_NS);
+/*
+ * Quiet for its quiet period, its queues empty: at a boundary if the right
+ * side spoke last. Nothing moved since the kernel's last word on it: that
+ * word holds, boundary or busy. Moved: the side whose data moved last, by
+ * the milliseconds since data each way; the same millisecond decides
+ * nothing, and the kernel judges it (snd_wl1) in a walk of its namespace.
+ */
+static void diag_decide(struct drainer *d, struct tracked *t, const struct sock_diag_info *info,
+			uint64_t now)
+{
+	const struct tcp_info *ti = &info->tcp_info;
+	uint64_t quiet_ns = at_least((uint64_t)t->ev.quiet_ms * NSEC_PER_MSEC, JUDGE_AGAIN_MIN_NS);
+	uint64_t written = ti->tcpi_bytes_acked + info->wqueue;
+	struct connctl_event ev = t->ev;
+	bool sent_last, recv_last;
+
+	if (!t->own_judgement && ti->tcpi_bytes_received == ev.bytes_received &&
+	    ti->tcpi_bytes_acked == ev.bytes_acked && written == ev.bytes_written) {
+		if (ev.type != CONNCTL_EV_BOUNDARY && ev.type != CONNCTL_EV_READY) {
+			diag_look_after(t, now, quiet_ns);
+			return;
 		}
+		t->diag_look = false;
+		try_close(d, t, &ev);
 		return;
 	}
 	sent_last = ti->tcpi_last_data_sent < ti->tcpi_last_data_recv;
 	recv_last = ti->tcpi_last_data_recv < ti->tcpi_last_data_sent;
-	if (info.state == TCP_STATE_CLOSE_WAIT ||
-	    (t->ev.role == CONNCTL_ROLE_PASSIVE ? sent_last : recv_last)) {
+	if (info->state == TCP_STATE_CLOSE_WAIT ||
+	    (ev.role == CONNCTL_ROLE_PASSIVE ? sent_last : recv_last)) {
 		/* Counted now: the last look, through the owner, checks nothing moved. */
-		struct connctl_event ev = t->ev;
-
 		ev.bytes_received = ti->tcpi_bytes_received;
 		ev.bytes_acked = ti->tcpi_bytes_acked;
 		ev.bytes_written = written;
@@ -446,9 +430,48 @@ static void diag_judge(struct drainer *d, struct tracked *t, uint64_t now)
 		try_close(d, t, &ev);
 		return;
 	}
-	t->due_ns = now + at_least(quiet_ns, JUDGE_AGAIN_MIN_NS);
+	diag_look_after(t, now, quiet_ns);
 	if (!sent_last && !recv_last)
 		want_walk(d, t->tuple.netns_ino);
+}
+
+/*
+ * A drain nothing reports the boundaries of (a server outside --cgroup),
+ * looked at with one sock_diag lookup when its quiet could have run out,
+ * instead of sweeps that walk the namespace: queues, counts and idle times
+ * from its tcp_info. Busy, or not quiet long enough: looked at again when
+ * it could be.
+ */
+static void diag_judge(struct drainer *d, struct tracked *t, uint64_t now)
+{
+	uint64_t quiet_ns = (uint64_t)t->ev.quiet_ms * NSEC_PER_MSEC;
+	struct sock_diag_info info;
+	uint32_t idle_ms;
+	int err;
+
+	err = sock_diag_lookup(diag_fd(d, t), &t->tuple, t->cookie, &info);
+	if (err == -ENOENT) {
+		ended(d, t);
+		return;
+	}
+	if (err || !info.has_tcp_info) {
+		diag_look_after(t, now, OWNER_WAIT_NS);
+		return;
+	}
+	if (info.state != TCP_STATE_ESTABLISHED && info.state != TCP_STATE_CLOSE_WAIT) {
+		diag_look_after(t, now, OWNER_RETRY_NS);
+		return;
+	}
+	if (info.rqueue || info.wqueue) {
+		diag_look_after(t, now, at_least(quiet_ns, JUDGE_AGAIN_MIN_NS));
+		return;
+	}
+	idle_ms = idle_ms_of(&info.tcp_info);
+	if (info.state == TCP_STATE_ESTABLISHED && idle_ms < t->ev.quiet_ms) {
+		diag_look_after(t, now, (uint64_t)(t->ev.quiet_ms - idle_ms) * NSEC_PER_MSEC);
+		return;
+	}
+	diag_decide(d, t, &info, now);
 }
 
 static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
@@ -496,10 +519,9 @@ void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 			/* Busy, and no boundary of it will be reported: looked at. */
 			t->ev = *ev;
 			t->own_judgement = false;
-			t->diag_look = true;
-			t->due_ns = monotonic_ns() +
-				    at_least((uint64_t)ev->quiet_ms * NSEC_PER_MSEC,
-					     JUDGE_AGAIN_MIN_NS);
+			diag_look_after(t, monotonic_ns(),
+					at_least((uint64_t)ev->quiet_ms * NSEC_PER_MSEC,
+						 JUDGE_AGAIN_MIN_NS));
 		}
 		/*
 		 * Its owner, known before its close comes, when that is within
