@@ -30,7 +30,7 @@ for line in list(sys.stdin)[1:]:
         ids.discard(change["del"])
 print(sorted(ids))' <"$STATE_FILE"
 }
-expect_eq "$(head -n 1 "$STATE_FILE")" '{"connctl_state":2,"last_id":1}' \
+expect_eq "$(head -n 1 "$STATE_FILE")" '{"connctl_state":3,"last_id":1}' \
 	"the state file's header (written whole at the first rule)"
 expect_eq "$(grep -v '^$' "$STATE_FILE" | tail -n 1)" '{"del":1}' \
 	"the last change, written over the blank lines"

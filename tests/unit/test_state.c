@@ -375,6 +375,18 @@ static void test_version_1_read(void **state)
 	free(st.specs);
 }
 
+/* A newer agent's file is refused at its header, by name. */
+static void test_newer_version_refused(void **state)
+{
+	struct fixture *f = *state;
+	struct state_loaded st;
+	char msg[512];
+
+	append(f->path, "{\"connctl_state\":4,\"last_id\":7}\n\n\n");
+	assert_int_equal(state_load(f->path, &test_paths, &st, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, ":1: not a connctl state file of version 1 to 3"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -386,6 +398,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_torn_last_line_dropped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_line_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_version_1_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_newer_version_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_rule_keeps_file, setup, teardown),
 	};
 

@@ -2,7 +2,7 @@
 /*
  * The state file: the standing rules on disk, so they come back after a
  * reboot, when the pins are gone. One JSON object per line, after a header
- * line {"connctl_state":2,"last_id":N} (the highest id given out when the
+ * line {"connctl_state":3,"last_id":N} (the highest id given out when the
  * file was written whole, so none is given twice), then a journal:
  *   {"rule":{...},"expires_at_ms":N}	a rule added (expires_at_ms 0: no ttl)
  *   {"del":ID}				a rule removed
@@ -11,8 +11,10 @@
  * one fdatasync a turn of the event loop, so a change costs the size of its
  * line, not of the whole table, and no change of the file's size. When the
  * journal outgrows the rules it describes, the file is written whole again:
- * a temporary file, fsync, rename, fsync of the directory. Version 1 files
- * (rules only) read as version 2.
+ * a temporary file, fsync, rename, fsync of the directory. Version 3 is
+ * version 2 with the blank lines (an agent that reads only up to 2 says so
+ * at the header, rather than stumble on them); versions 1 (rules only) and
+ * 2 read as 3.
  */
 #ifndef CONNCTL_STATE_H
 #define CONNCTL_STATE_H
@@ -22,7 +24,7 @@
 #include <stdint.h>
 #include "engine/rule_spec.h"
 
-#define STATE_VERSION		2
+#define STATE_VERSION		3
 
 /* The file as the agent writes it, and the changes not in it yet. */
 struct state_journal {
