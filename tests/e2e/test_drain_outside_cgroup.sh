@@ -28,6 +28,8 @@ expect_eq "$(jget "$res" '650 <= d["end_after_ms"] < 1500')" True \
 	"the FIN after the 700 ms quiet"
 # About 5 s of download: sweeps every 20 ms would have walked some 250 times.
 expect_eq "$(( $(walks) <= 3 ))" 1 "walks of the namespace while the download waited ($(walks))"
+looks=$(metric connctl_drain_looks_total)
+expect_eq "$(( looks >= 1 && looks <= 20 ))" 1 "sock_diag looks at the download ($looks)"
 connctl rule del 1 >/dev/null
 
 # Busy keep-alive clients that now and then pause longer than the quiet.

@@ -449,6 +449,7 @@ static void diag_judge(struct drainer *d, struct tracked *t, uint64_t now)
 	uint32_t idle_ms;
 	int err;
 
+	d->looks++;
 	err = sock_diag_lookup(diag_fd(d, t), &t->tuple, t->cookie, &info);
 	if (err == -ENOENT) {
 		ended(d, t);

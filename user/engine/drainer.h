@@ -33,6 +33,7 @@ struct drainer {
 	uint64_t		next_quiet_ns;	/* CLOCK_MONOTONIC: sweep then; 0: none */
 	uint64_t		sweep_at_ns;	/* the next sweep; 0: none needed */
 	uint64_t		sweeps;		/* walks of the tagged connections, so far */
+	uint64_t		looks;		/* sock_diag looks at drains outside --cgroup */
 	/* Namespaces whose drains the agent cannot judge itself: walked next. */
 	uint32_t		*walk_inos;
 	size_t			n_walk, cap_walk;

@@ -228,8 +228,12 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	write_requests(f, mh->requests);
 	write_health(f, mh->counters);
 	family(f, "connctl_sweeps_total", "counter",
-	       "Walks of the connections for drains sockops cannot see (outside --cgroup).");
+	       "Walks of the tagged connections: at start, after lost events, and of one "
+	       "namespace for a drain outside --cgroup the agent could not judge.");
 	fprintf(f, "connctl_sweeps_total %llu\n", (unsigned long long)mh->drainer->sweeps);
+	family(f, "connctl_drain_looks_total", "counter",
+	       "sock_diag looks at drains outside --cgroup, each when its quiet could have run out.");
+	fprintf(f, "connctl_drain_looks_total %llu\n", (unsigned long long)mh->drainer->looks);
 	write_walks(f, mh->dp);
 	write_tracked(f, mh->drainer);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
