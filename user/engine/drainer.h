@@ -22,7 +22,7 @@ struct netns_set;
 
 struct drainer {
 	struct bus_sink		sink;		/* a deleted rule's connections wait no more */
-	struct watch		timer;		/* its sweeps */
+	struct watch		timer;		/* its looks, retries and sweeps */
 	struct loop		*loop;
 	struct datapath		*dp;
 	struct netns_set	*netns;

@@ -467,7 +467,7 @@ bool datapath_watches_recv(const struct datapath *dp)
 void datapath_close(struct datapath *dp)
 {
 	kernel_rules_close(dp);
-	/* New client-side tags, from here, wait for sweeps: no one watches recv(). */
+	/* New client-side tags, from here, are looked at by the next agent: no one watches recv(). */
 	if (dp->recv_link && dp->state)
 		__atomic_store_n(&dp->state->recv_watch, 0, __ATOMIC_RELEASE);
 	bpf_link__destroy(dp->recv_link);
