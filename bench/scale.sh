@@ -4,8 +4,9 @@
 # cgroup each among ten siblings) and matching none of them, against the
 # same loop with no agent at all. This host's rate drifts by 5-15 % from one
 # run to the next, so the three cases take turns, ROUNDS times, and the
-# medians are compared. Then a connection that a rule does match is still
-# reset. Usage: bench/scale.sh [SECONDS] [RULES] [ROUNDS]
+# medians are compared, and each round's ratios to its own no-agent run.
+# Then a connection that a rule does match is still reset.
+# Usage: bench/scale.sh [SECONDS] [RULES] [ROUNDS]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
 RUN_SECONDS=${1:-5}
@@ -63,6 +64,12 @@ k = added["kinds"]
 row(f"connctld, {rules} rules ({k.get('port', 0)} port, {k.get('prefix', 0)} prefix, "
     f"{k.get('cgroup', 0)} cgroup)", full)
 print(f"spread of the no-agent runs: {(max(none) - min(none)) / base * 100:.0f} %")
+# Each round against its own no-agent run, seconds apart: drift between
+# rounds cancels out.
+for label, runs in (("no rule", empty), (f"{rules} rules", full)):
+    paired = [x / n for x, n in zip(runs, none)]
+    print(f"paired, {label}: median {statistics.median(paired):.2f}, each round "
+          + " ".join(f"{x:.2f}" for x in paired))
 print(f"a new connection a rule matches, among them: {matched}")
 PY
 [ "$matched" = reset ] || die "a matching connection was not reset among $RULES rules"
