@@ -86,8 +86,14 @@ test: deps
 
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient $(BUILD)/clients/rule_adds
 	$(Q)for b in bench/*.sh; do "$$b" 2>/dev/null || exit 1; done
+
+# A control-plane client that costs next to nothing itself (bench/control_plane.sh).
+$(BUILD)/clients/rule_adds: bench/lib/rule_adds.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
 # Go net/http, a real client for the drain tests and benches; Go's caches stay in build/.
 $(BUILD)/clients/goclient: tests/e2e/goclient/main.go

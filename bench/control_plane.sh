@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Control plane: rule adds per second over the control socket, from one
-# client and from 16 at once, each waiting for its reply before the next,
-# then sending all its requests at once (pipelined) while reading the
-# replies (rules that match nothing here); then the agent's RSS (and its
-# peak once `rule show` has listed every rule) and the BPF map memory with
-# RULES rules standing, against the agent with none (its
-# peer, in the same run); last, one client again with no state file, to show
-# what the fdatasync before each reply costs.
+# client (in Python, and in C) and from 16 at once, each waiting for its
+# reply before the next, then sending all its requests at once (pipelined)
+# while reading the replies (rules that match nothing here); then the
+# agent's RSS (and its peak once `rule show` has listed every rule) and the
+# BPF map memory with RULES rules standing, against the agent with none
+# (its peer, in the same run); last, one client again with no state file,
+# to show what the fdatasync before each reply costs.
 # Usage: bench/control_plane.sh [ADDS] [PIPELINED] [RULES]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -14,6 +14,11 @@ ADDS=$(( ${1:-2000} / 16 * 16 ))	# spread evenly over 16 clients
 PIPELINED=$(( ${2:-16000} / 16 * 16 ))
 RULES=$(( ${3:-100000} / 16 * 16 ))
 ADDS_PY=$TOP/bench/lib/rule_adds.py
+# The same waiting client in C: what the agent answers in, without Python's
+# own 70 us a request.
+ADDS_C=$BUILD/clients/rule_adds
+[ -x "$ADDS_C" ] || make -C "$TOP" --no-print-directory "build/clients/rule_adds" >/dev/null ||
+	die "cannot build $ADDS_C"
 
 setup_env
 start_agent --max-clients 64
@@ -40,7 +45,8 @@ maps0=$(map_kib)
 rmaps0=$(map_kib $RULE_MAPS)
 one=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
 many=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 16 "$ADDS")
-next=$((2 * ADDS))
+one_c=$("$ADDS_C" "$SOCK" "$ADDS" $((2 * ADDS)))
+next=$((3 * ADDS))
 one_piped=$(python3 "$ADDS_PY" --pipeline "$SOCK" "$PIPELINED" 1 "$next")
 next=$((next + PIPELINED))
 many_piped=$(python3 "$ADDS_PY" --pipeline "$SOCK" "$PIPELINED" 16 "$next")
@@ -65,14 +71,17 @@ stop_agent
 start_agent --max-clients 64 --state-file ""
 one_nodisk=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
 one_nodisk_piped=$(python3 "$ADDS_PY" --pipeline "$SOCK" "$PIPELINED" 1 "$ADDS")
+one_c_nodisk=$("$ADDS_C" "$SOCK" "$ADDS" $((ADDS + PIPELINED)))
 
 rate() { jget "$1" 'round(d["per_second"])'; }
 printf '\ncontrol plane: rule.add over the socket\n'
 printf '%-34s %12s %12s\n' clients "waiting" "pipelined"
 printf '%-34s %12s %12s\n' "1" "$(rate "$one")" "$(rate "$one_piped")"
+printf '%-34s %12s %12s\n' "1, in C (rule_adds.c)" "$(rate "$one_c")" -
 printf '%-34s %12s %12s\n' "16 at once" "$(rate "$many")" "$(rate "$many_piped")"
 printf '%-34s %12s %12s\n' "1, no state file (not durable)" "$(rate "$one_nodisk")" \
 	"$(rate "$one_nodisk_piped")"
+printf '%-34s %12s %12s\n' "1, in C, no state file" "$(rate "$one_c_nodisk")" -
 printf '\nmemory, no rules (peer) and %d rules standing\n' "$RULES"
 printf '%-34s %12s %12s %8s\n' "" "no rules" "$RULES rules" ratio
 printf '%-34s %12d %12d %8.2f\n' "connctld RSS (KiB)" "$rss0" "$rss1" "$(bc -l <<<"$rss1 / $rss0")"

@@ -588,6 +588,10 @@ static void set_timer(struct drainer *d, uint64_t at)
 	struct itimerspec its = {}, cur;
 	uint64_t now = monotonic_ns(), after;
 
+	/* Most turns have nothing to wait for: no system call then. */
+	if (!at && !d->timer_armed)
+		return;
+	d->timer_armed = at != 0;
 	if (at) {
 		after = at > now + SWEEP_SOONEST_NS ? at - now : SWEEP_SOONEST_NS;
 		if (!timerfd_gettime(d->timer.fd, &cur) &&
@@ -716,6 +720,8 @@ static void on_timer(struct watch *w, uint32_t events)
 
 	if (read(w->fd, &expirations, sizeof(expirations)) < 0)
 		return;
+	/* One-shot: it fired, so it is disarmed. */
+	d->timer_armed = false;
 	now = monotonic_ns();
 	look_again(d, now);
 	walk_wanted(d);

@@ -23,6 +23,7 @@ struct netns_set;
 struct drainer {
 	struct bus_sink		sink;		/* a deleted rule's connections wait no more */
 	struct watch		timer;		/* its looks, retries and sweeps */
+	bool			timer_armed;	/* set, and not yet fired or disarmed */
 	struct loop		*loop;
 	struct datapath		*dp;
 	struct netns_set	*netns;

@@ -346,7 +346,8 @@ static void client_handle(struct watch *w, uint32_t events)
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)) || c->read_closed)
 		return;
 	while (!client_blocked(c)) {
-		ssize_t n = recv(w->fd, c->in + c->in_len, CLIENT_IN_SIZE - c->in_len, 0);
+		size_t room = CLIENT_IN_SIZE - c->in_len;
+		ssize_t n = recv(w->fd, c->in + c->in_len, room, 0);
 
 		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
 			c->read_closed = true;
@@ -356,6 +357,9 @@ static void client_handle(struct watch *w, uint32_t events)
 			break;
 		c->in_len += (size_t)n;
 		client_process(c);
+		/* Short: nothing was left to read. epoll says when more comes (or EOF). */
+		if ((size_t)n < room)
+			break;
 	}
 }
 
