@@ -290,6 +290,23 @@ sha256() {
 	sha256sum "$1" | cut -d' ' -f1
 }
 
+# expect_body RES FILE [WHAT]: a fetch (clients.py) read FILE whole, by length and sha256.
+expect_body() {
+	local what=${3:+$3: }
+
+	expect_eq "$(jget "$1" 'd["bytes"]')" "$(stat -c %s "$2")" "${what}body bytes received"
+	expect_eq "$(jget "$1" 'd["sha256"]')" "$(sha256 "$2")" "${what}body checksum"
+}
+
+# expect_load_clean RES: load clients (clients.py) saw no response cut or
+# corrupt, no reset and no other error.
+expect_load_clean() {
+	expect_eq "$(jget "$1" 'd["results"]["truncated"]')" 0 "truncated responses"
+	expect_eq "$(jget "$1" 'd["results"]["corrupt"]')" 0 "corrupt responses"
+	expect_eq "$(jget "$1" 'd["results"]["reset"]')" 0 "resets seen by clients"
+	expect_eq "$(jget "$1" 'd["results"]["error"]')" 0 "other errors"
+}
+
 # start_capture [FILTER]: tcpdump on the namespace's loopback into
 # $TMP/cap.pcap; CAPTURE_NS and CAPTURE_IF choose another namespace and device.
 start_capture() {

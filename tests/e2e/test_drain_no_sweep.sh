@@ -15,8 +15,7 @@ sweeps() { in_ns_only curl -s http://127.0.0.1:9548/metrics | awk '$1 == "connct
 
 res=$(fetch_adding_rule 8080 /paced 200000 action drain lport 8080 quiet 700ms)
 log "paced download: $res"
-expect_eq "$(jget "$res" 'd["bytes"]')" 1048576 "body bytes received"
-expect_eq "$(jget "$res" 'd["sha256"]')" "$(sha256 "$TMP/www/paced")" "body checksum"
+expect_body "$res" "$TMP/www/paced"
 expect_eq "$(jget "$res" 'd["end"]')" eof "the connection ended with a FIN once quiet"
 expect_eq "$(jget "$res" '650 <= d["end_after_ms"] < 1500')" True \
 	"the FIN after the 700 ms quiet"
