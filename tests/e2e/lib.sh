@@ -298,6 +298,14 @@ expect_body() {
 	expect_eq "$(jget "$1" 'd["sha256"]')" "$(sha256 "$2")" "${what}body checksum"
 }
 
+# expect_fin_after_quiet RES MS: a fetch's connection ended with a FIN (EOF)
+# once its last byte had been quiet for the drain's MS, and not long after.
+expect_fin_after_quiet() {
+	expect_eq "$(jget "$1" 'd["end"]')" eof "the connection ended with a FIN once quiet"
+	expect_eq "$(jget "$1" "$(($2 - 50)) <= d['end_after_ms'] < $(($2 + 800))")" True \
+		"the FIN after the $2 ms quiet ($(jget "$1" 'd["end_after_ms"]') ms)"
+}
+
 # expect_load_clean RES: load clients (clients.py) saw no response cut or
 # corrupt, no reset and no other error.
 expect_load_clean() {

@@ -22,9 +22,7 @@ walks() { metric 'connctl_walks_total{for="sweep"}'; }
 res=$(fetch_adding_rule 8080 /paced 200000 action drain lport 8080 quiet 700ms)
 log "paced download: $res"
 expect_body "$res" "$TMP/www/paced"
-expect_eq "$(jget "$res" 'd["end"]')" eof "the connection ended with a FIN once quiet"
-expect_eq "$(jget "$res" '650 <= d["end_after_ms"] < 1500')" True \
-	"the FIN after the 700 ms quiet"
+expect_fin_after_quiet "$res" 700
 # About 5 s of download: sweeps every 20 ms would have walked some 250 times.
 expect_eq "$(( $(walks) <= 3 ))" 1 "walks of the namespace while the download waited ($(walks))"
 looks=$(metric connctl_drain_looks_total)
