@@ -649,8 +649,6 @@ void drainer_schedule(struct drainer *d)
 		if (t->deadline_ns && (!next || t->deadline_ns < next))
 			next = t->deadline_ns;
 	}
-	if (d->n_walk && (!next || now < next))
-		next = now;
 	if (sweeps_needed(d)) {
 		at = now + SWEEP_INTERVAL_NS;
 		if (d->next_quiet_ns && d->next_quiet_ns < at)
