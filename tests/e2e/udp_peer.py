@@ -33,6 +33,15 @@ def name(e):
     return errno.errorcode.get(e.errno, str(e.errno))
 
 
+def error_of(call, *args):
+    """The errno name a call fails with, or None."""
+    try:
+        call(*args)
+    except OSError as e:
+        return name(e)
+    return None
+
+
 def say(obj):
     print(json.dumps(obj), flush=True)
 
@@ -82,26 +91,15 @@ def client(addr, port, secs):
     signal.alarm(0)
     out["after"] = round(time.monotonic() - start, 3)
     out["at"] = time.time()
-    try:
-        s.send(b"again")
-    except OSError as e:
-        out["send_error"] = name(e)
+    out["send_error"] = error_of(s.send, b"again")
     say(out)
 
 
 def connect(addr, port):
-    out = {"connect": None, "sendto": None}
     s = socket.socket(family(addr), socket.SOCK_DGRAM)
-    try:
-        s.connect((addr, port))
-    except OSError as e:
-        out["connect"] = name(e)
     u = socket.socket(family(addr), socket.SOCK_DGRAM)
-    try:
-        u.sendto(b"hello", (addr, port))
-    except OSError as e:
-        out["sendto"] = name(e)
-    say(out)
+    say({"connect": error_of(s.connect, (addr, port)),
+         "sendto": error_of(u.sendto, b"hello", (addr, port))})
 
 
 def exchange(addr, port):
