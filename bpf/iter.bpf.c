@@ -4,8 +4,8 @@
  * The agent sets iter_mode (and iter_rule or iter_rules) before a pass:
  *   APPLY  new rules, a batch of them, to the connections that exist now:
  *          reset them, or tag them for drain or cancel and report them;
- *   SWEEP  the tagged connections: report those at a boundary, reset those
- *          whose drain timed out;
+ *   SWEEP  the tagged connections: report each drain (at a boundary, or busy),
+ *          reset those whose drain timed out;
  *   UNTAG  the connections tagged by a deleted rule: leave them alone;
  *   LIST   the connections iter_rule would match, printed, nothing changed;
  *   CATCH_UP  a SWEEP that also resets reset matches the agent never heard
@@ -44,7 +44,6 @@ __u64 iter_matched;	/* UNTAG: connections that had the rule's tag; LIST: listed 
 __u64 iter_lost;	/* events the ring buffer had no room for */
 __u64 iter_pending;	/* SWEEP: tagged connections still open */
 __u64 iter_next_ns;	/* SWEEP: when the next quiet period runs out; 0: none */
-__u32 iter_report_all;	/* SWEEP: busy drains reported too, as TAGGED */
 /*
  * Local ports with a listener, by bit: the iterator walks listeners before
  * established sockets, so by the time it meets a connection it knows whether
@@ -233,10 +232,9 @@ static __always_inline void sweep(struct sock_common *skc, const struct connctl_
 		return;
 	}
 	wait = drain_wait_ns(tp, tag, now);
+	/* Sweeps are for tags the agent has not heard of: busy ones too. */
 	if (wait == DRAIN_BUSY) {
-		/* A new agent learns of them all; one that asked has its answer. */
-		if (iter_report_all)
-			report(CONNCTL_EV_TAGGED, tag, tp, t, 0);
+		report(CONNCTL_EV_TAGGED, tag, tp, t, 0);
 		return;
 	}
 	due = wait ? now + wait : 0;

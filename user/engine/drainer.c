@@ -616,7 +616,7 @@ static void sweep(struct drainer *d)
 	struct pass_result res;
 
 	d->sweeps++;
-	if (passes_sweep(d->dp, false, &res))
+	if (passes_sweep(d->dp, &res))
 		return;
 	d->kernel_pending = res.pending;
 	d->next_quiet_ns = res.next_ns;
@@ -789,7 +789,7 @@ int drainer_open(struct drainer *d, struct loop *loop, struct datapath *dp,
 		return err;
 	bus_subscribe(bus, &d->sink);
 	/* Drains a previous agent left waiting carry on: each reported, busy or not. */
-	if (!passes_sweep(dp, true, &res) && res.pending) {
+	if (!passes_sweep(dp, &res) && res.pending) {
 		pr_info("%llu tagged connections wait to close",
 			(unsigned long long)res.pending);
 		d->kernel_pending = res.pending;

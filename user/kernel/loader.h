@@ -68,7 +68,6 @@ struct datapath {
 	 */
 	void			(*between_walks)(void *ctx);
 	void			*between_ctx;
-	bool			sweep_report_all;	/* the sweep under way reports busy drains */
 	uint64_t		cgroup_id;	/* where sockops is attached (--cgroup) */
 	uint32_t		cgroup_level;
 	bool			adopted;	/* found programs already attached */

@@ -53,7 +53,6 @@ struct pass {
 	int			fd;		/* the iterator, created in its namespace */
 	int			err;
 	struct listing		*out;		/* LIST: where to keep what it printed */
-	bool			report_all;	/* SWEEP: busy drains too, as TAGGED */
 };
 
 static void pass_setup(struct pass *p, const struct connctl_rule *rule,
@@ -83,8 +82,6 @@ static void pass_setup(struct pass *p, const struct connctl_rule *rule,
 	bss->iter_lost = 0;
 	bss->iter_pending = 0;
 	bss->iter_next_ns = 0;
-	/* Lost events are what a catch-up is for: busy drains too. */
-	bss->iter_report_all = p->mode == CONNCTL_ITER_CATCH_UP || p->report_all;
 	memset(bss->iter_listen_ports, 0, sizeof(bss->iter_listen_ports));
 }
 
@@ -183,8 +180,7 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 	for (int i = 0; i < shards; i++) {
 		passes[i] = (struct pass){ .iter = dp->iter[i], .link = dp->iter_link[i],
 					   .mode = mode, .fd = -1, .dp_cgroup_id = dp->cgroup_id,
-					   .dp_cgroup_level = dp->cgroup_level,
-					   .report_all = dp->sweep_report_all };
+					   .dp_cgroup_level = dp->cgroup_level };
 		pass_setup(&passes[i], rule, batch, i, shards);
 	}
 	/* A LIST goes on writing where the last namespace's left off. */
@@ -648,23 +644,10 @@ int passes_index_start(struct datapath *dp)
 	return 0;
 }
 
-int passes_sweep(struct datapath *dp, bool report_all, struct pass_result *res)
+int passes_sweep(struct datapath *dp, struct pass_result *res)
 {
-	int err;
-
 	memset(res, 0, sizeof(*res));
-	dp->sweep_report_all = report_all;
-	err = run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res, NULL);
-	dp->sweep_report_all = false;
-	return err;
-}
-
-static const struct netns *netns_by_ino(const struct netns_set *set, uint32_t ino)
-{
-	for (size_t k = 0; set && k < set->n; k++)
-		if (set->v[k].ino == ino)
-			return &set->v[k];
-	return NULL;
+	return run_passes(dp, CONNCTL_ITER_SWEEP, NULL, NULL, 1, res, NULL);
 }
 
 int passes_sweep_in(struct datapath *dp, const uint32_t *inos, size_t n,
@@ -674,13 +657,12 @@ int passes_sweep_in(struct datapath *dp, const uint32_t *inos, size_t n,
 	int err = 0;
 
 	memset(res, 0, sizeof(*res));
-	dp->sweep_report_all = true;
 	for (size_t i = 0; i < n; i++) {
 		const struct netns *ns = NULL;
 		int e;
 
 		if (set && netns_many(set) && inos[i] != set->own_ino) {
-			ns = netns_by_ino(set, inos[i]);
+			ns = netns_find(set, inos[i]);
 			/* Not one the agent acts in (any more): nothing of ours there. */
 			if (!ns)
 				continue;
@@ -691,7 +673,6 @@ int passes_sweep_in(struct datapath *dp, const uint32_t *inos, size_t n,
 		if (e && e != -ENOENT && !err)
 			err = e;
 	}
-	dp->sweep_report_all = false;
 	return err;
 }
 

@@ -6,7 +6,6 @@
 #ifndef CONNCTL_PASSES_H
 #define CONNCTL_PASSES_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "connctl.h"
@@ -50,13 +49,14 @@ int passes_apply_batch(struct datapath *dp, struct apply_batch *batch,
  */
 int passes_index_start(struct datapath *dp);
 /*
- * A pass over tagged connections: boundaries reached, drains timed out;
- * with report_all (an agent starting), busy drains reported too (TAGGED).
+ * A pass over tagged connections: each drain reported (at a boundary, or
+ * busy as TAGGED), drains timed out reset. For tags the agent has not heard
+ * of: at its start, and after lost events.
  */
-int passes_sweep(struct datapath *dp, bool report_all, struct pass_result *res);
+int passes_sweep(struct datapath *dp, struct pass_result *res);
 /*
- * The same, report_all, in these namespaces alone (by inode): the kernel's
- * judgement of drains the agent could not judge itself.
+ * The same in these namespaces alone (by inode): the kernel's judgement of
+ * drains the agent could not judge itself.
  */
 int passes_sweep_in(struct datapath *dp, const uint32_t *inos, size_t n,
 		    struct pass_result *res);

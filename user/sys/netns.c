@@ -133,17 +133,17 @@ void netns_free(struct netns_set *s)
 	s->n = s->n_diag = 0;
 }
 
-static bool known(const struct netns_set *s, uint32_t ino)
+const struct netns *netns_find(const struct netns_set *s, uint32_t ino)
 {
 	for (size_t i = 0; i < s->n; i++)
 		if (s->v[i].ino == ino)
-			return true;
-	return false;
+			return &s->v[i];
+	return NULL;
 }
 
 static void add(struct netns_set *s, uint32_t ino, const char *name, const char *path)
 {
-	if (known(s, ino))
+	if (netns_find(s, ino))
 		return;
 	if (array_grow(&s->v, &s->cap, s->n, sizeof(*s->v)))
 		return;
@@ -197,7 +197,7 @@ static void scan_processes(struct netns_set *s)
 		if (n <= 0)
 			continue;
 		link[n] = '\0';
-		if (sscanf(link, "net:[%lu]", &ino) != 1 || known(s, (uint32_t)ino))
+		if (sscanf(link, "net:[%lu]", &ino) != 1 || netns_find(s, (uint32_t)ino))
 			continue;
 		snprintf(name, sizeof(name), "pid %ld", strtol(de->d_name, NULL, 10));
 		add(s, (uint32_t)ino, name, path);
@@ -211,7 +211,7 @@ static void drop_stale_diag(struct netns_set *s)
 	size_t k = 0;
 
 	for (size_t i = 0; i < s->n_diag; i++) {
-		if (known(s, s->diag[i].ino))
+		if (netns_find(s, s->diag[i].ino))
 			s->diag[k++] = s->diag[i];
 		else
 			close(s->diag[i].fd);
@@ -271,10 +271,9 @@ void netns_leave(struct netns_set *s)
 
 const char *netns_name(const struct netns_set *s, uint32_t ino)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (s->v[i].ino == ino)
-			return s->v[i].name;
-	return NULL;
+	const struct netns *ns = netns_find(s, ino);
+
+	return ns ? ns->name : NULL;
 }
 
 int netns_diag_fd(struct netns_set *s, uint32_t ino)
@@ -288,9 +287,7 @@ int netns_diag_fd(struct netns_set *s, uint32_t ino)
 		if (s->diag[i].ino == ino)
 			return s->diag[i].fd;
 	netns_scan(s, NSEC_PER_SEC);
-	for (size_t i = 0; i < s->n && !ns; i++)
-		if (s->v[i].ino == ino)
-			ns = &s->v[i];
+	ns = netns_find(s, ino);
 	if (!ns)
 		return -ENOENT;
 	err = netns_enter(s, ns);

@@ -60,6 +60,8 @@ int netns_scan(struct netns_set *s, uint64_t fresh_ns);
 /* Into ns (-ENOENT if it is gone), and back. */
 int netns_enter(struct netns_set *s, const struct netns *ns);
 void netns_leave(struct netns_set *s);
+/* The namespace with this inode, or NULL if it is not one the agent acts in. */
+const struct netns *netns_find(const struct netns_set *s, uint32_t ino);
 /* A name for the namespace with this inode, or NULL if it is not known. */
 const char *netns_name(const struct netns_set *s, uint32_t ino);
 /*

@@ -81,7 +81,7 @@ int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pa
 	return fake_kernel.walk_err;
 }
 
-int passes_sweep(struct datapath *dp, bool report_all, struct pass_result *res)
+int passes_sweep(struct datapath *dp, struct pass_result *res)
 {
 	memset(res, 0, sizeof(*res));
 	return 0;
