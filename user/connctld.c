@@ -646,6 +646,7 @@ static void tick(struct agent *agent)
 	rulebook_collect_paths(&agent->rb);
 	flows_collect(&agent->dp);
 	datapath_check_pins(&agent->dp, agent->cfg.pin_dir);
+	datapath_release_links(&agent->dp, !drainer_idle(&agent->drainer));
 	server_tick(agent->server);
 	metrics_tick(&agent->metrics);
 }

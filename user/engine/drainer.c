@@ -663,6 +663,11 @@ void drainer_schedule(struct drainer *d)
 	set_timer(d, next);
 }
 
+bool drainer_idle(const struct drainer *d)
+{
+	return !d->tracked.n && !d->kernel_pending && !d->sweep_at_ns;
+}
+
 void drainer_note_pending(struct drainer *d, uint64_t pending)
 {
 	if (pending > d->kernel_pending)

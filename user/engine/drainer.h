@@ -48,6 +48,8 @@ void drainer_close(struct drainer *d);
 void drainer_on_event(struct drainer *d, const struct connctl_event *ev);
 /* Sweep while anything waits; stop when nothing does. */
 void drainer_schedule(struct drainer *d);
+/* Nothing followed, no tag in the kernel unheard of: the hold and recv() may go. */
+bool drainer_idle(const struct drainer *d);
 /* A catch-up sweep found this many tagged connections waiting. */
 void drainer_note_pending(struct drainer *d, uint64_t pending);
 

@@ -208,28 +208,46 @@ uint64_t datapath_take_lost_events(struct datapath *dp)
 
 /*
  * Client-side drains report their boundaries at recv() (bpf/recv.bpf.c).
- * Not fatal: without the tracepoint they are swept, as before it existed.
+ * Loaded now, attached only while a drain rule stands (watch_recv_on): the
+ * tracepoint runs at every recv() of the host. Not fatal: without it
+ * client-side drains are swept, as before it existed.
  */
-static void watch_recv(struct datapath *dp, const struct bpf_object_open_opts *opts)
+static void load_recv(struct datapath *dp, const struct bpf_object_open_opts *opts)
 {
 	/* A previous agent's word, until ours is given. */
 	__atomic_store_n(&dp->state->recv_watch, 0, __ATOMIC_RELEASE);
 	dp->recv = recv_bpf__open_opts(opts);
-	if (!dp->recv || recv_bpf__load(dp->recv)) {
-		pr_warn("cannot load the recv tracepoint: client-side drains are swept");
-		goto fail;
-	}
+	if (dp->recv && !recv_bpf__load(dp->recv))
+		return;
+	pr_warn("cannot load the recv tracepoint: client-side drains are swept");
+	recv_bpf__destroy(dp->recv);
+	dp->recv = NULL;
+}
+
+/* Not fatal, so 0 always: the drains are swept instead. */
+static int watch_recv_on(struct datapath *dp)
+{
+	if (!dp->recv || dp->recv_link)
+		return 0;
 	dp->recv_link = bpf_program__attach_trace(dp->recv->progs.connctl_recv);
 	if (!dp->recv_link) {
 		pr_warn("cannot attach the recv tracepoint: %s; client-side drains are swept",
 			strerror(errno));
-		goto fail;
+		return 0;
 	}
 	__atomic_store_n(&dp->state->recv_watch, 1, __ATOMIC_RELEASE);
-	return;
-fail:
-	recv_bpf__destroy(dp->recv);
-	dp->recv = NULL;
+	return 0;
+}
+
+/* New client-side tags, from here, are swept: no one watches recv(). */
+static void watch_recv_off(struct datapath *dp)
+{
+	if (!dp->recv_link)
+		return;
+	if (dp->state)
+		__atomic_store_n(&dp->state->recv_watch, 0, __ATOMIC_RELEASE);
+	bpf_link__destroy(dp->recv_link);
+	dp->recv_link = NULL;
 }
 
 /*
@@ -312,7 +330,7 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 	err = xdp_bpf__load(dp->xdp);
 	if (err)
 		return load_error("xdp program", err);
-	watch_recv(dp, &opts);
+	load_recv(dp, &opts);
 	watch_conns(dp, &opts);
 	return 0;
 }
@@ -393,13 +411,32 @@ static int attach_link(struct datapath *dp, enum cgroup_link which, const char *
 	return err;
 }
 
+/*
+ * sockops stands for good; the others only while a rule needs them (see
+ * datapath_want_links): each program on a cgroup costs every packet or call
+ * of its sockets, matched or not. 0: always on.
+ */
+static unsigned int link_need(enum cgroup_link which)
+{
+	switch (which) {
+	case LINK_SKB_IN:
+	case LINK_SKB_OUT:
+		return LINKS_HOLD;
+	case LINK_SOCKOPS:
+		return 0;
+	default:
+		return LINKS_UDP;
+	}
+}
+
 static int attach_cgroup(struct datapath *dp, const char *pin_dir, const char *cgroup)
 {
 	char path[PATH_MAX];
-	int cg_fd, err = 0;
+	int err = 0;
 
-	cg_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (cg_fd < 0) {
+	dp->pin_dir = pin_dir;
+	dp->cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dp->cgroup_fd < 0) {
 		pr_warn("cannot open cgroup %s: %s", cgroup, strerror(errno));
 		return -errno;
 	}
@@ -407,14 +444,121 @@ static int attach_cgroup(struct datapath *dp, const char *pin_dir, const char *c
 		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
 		if (access(path, F_OK) == 0)
 			err = adopt_link(dp, i, path, cgroup);
-		else
-			err = attach_link(dp, i, path, cg_fd);
+		else if (!link_need(i))
+			err = attach_link(dp, i, path, dp->cgroup_fd);
 	}
-	close(cg_fd);
 	if (!err)
 		pr_info("%s programs on %s", dp->adopted ? "adopted the" : "attached",
 			cgroup);
 	return err;
+}
+
+static const char *links_named(unsigned int need)
+{
+	switch (need) {
+	case LINKS_HOLD:
+		return "cgroup_skb (a reset or drain rule stands)";
+	case LINKS_UDP:
+		return "connect and sendmsg (a UDP reset rule stands)";
+	default:
+		return "the recv() tracepoint (a drain rule stands)";
+	}
+}
+
+static bool links_attached(const struct datapath *dp, unsigned int need)
+{
+	if (need == LINKS_RECV)
+		return dp->recv_link != NULL;
+	for (int i = 0; i < NR_CGROUP_LINKS; i++)
+		if (link_need(i) == need && dp->cgroup_links[i])
+			return true;
+	return false;
+}
+
+static int attach_links(struct datapath *dp, unsigned int need)
+{
+	char path[PATH_MAX];
+	int err = 0;
+
+	if (need == LINKS_RECV)
+		return watch_recv_on(dp);
+	for (int i = 0; i < NR_CGROUP_LINKS && !err; i++) {
+		if (link_need(i) != need || dp->cgroup_links[i])
+			continue;
+		pin_path(path, sizeof(path), dp->pin_dir, cgroup_link_pins[i]);
+		err = attach_link(dp, i, path, dp->cgroup_fd);
+	}
+	return err;
+}
+
+int datapath_want_links(struct datapath *dp, unsigned int needs)
+{
+	int err = 0;
+
+	for (unsigned int need = 1; need < LINKS_ALL && !err; need <<= 1) {
+		if (!(needs & need))
+			continue;
+		dp->release_armed &= ~need;
+		if (links_attached(dp, need))
+			continue;
+		err = attach_links(dp, need);
+		if (!err)
+			pr_info("attached %s", links_named(need));
+	}
+	return err;
+}
+
+/* Detached from the cgroup and unpinned: a restarted agent finds it gone too. */
+static void release_link(struct datapath *dp, enum cgroup_link which)
+{
+	char path[PATH_MAX];
+	int err;
+
+	pin_path(path, sizeof(path), dp->pin_dir, cgroup_link_pins[which]);
+	err = bpf_link__detach(dp->cgroup_links[which]);
+	if (err) {
+		pr_warn("cannot detach %s: %s", path, strerror(-err));
+		return;
+	}
+	if (unlink(path) && errno != ENOENT)
+		pr_warn("cannot remove %s: %s", path, strerror(errno));
+	bpf_link__destroy(dp->cgroup_links[which]);
+	dp->cgroup_links[which] = NULL;
+}
+
+static void release_links(struct datapath *dp, unsigned int need)
+{
+	if (need == LINKS_RECV) {
+		watch_recv_off(dp);
+	} else {
+		for (int i = 0; i < NR_CGROUP_LINKS; i++)
+			if (link_need(i) == need && dp->cgroup_links[i])
+				release_link(dp, i);
+	}
+	if (!links_attached(dp, need))
+		pr_info("detached %s", links_named(need));
+}
+
+/*
+ * Released once not needed at two calls in a row, a tick apart: a match
+ * tagged as its rule left has been closed by then. Live tags (drains) keep
+ * the hold and recv() watched; UDP refusals tag nothing.
+ */
+void datapath_release_links(struct datapath *dp, bool tags_live)
+{
+	for (unsigned int need = 1; need < LINKS_ALL; need <<= 1) {
+		bool idle = !dp->rules_needing[__builtin_ctz(need)] &&
+			    (need == LINKS_UDP || !tags_live) && links_attached(dp, need);
+
+		if (!idle) {
+			dp->release_armed &= ~need;
+		} else if (!(dp->release_armed & need)) {
+			dp->release_armed |= need;
+		} else {
+			dp->release_armed &= ~need;
+			release_links(dp, need);
+		}
+	}
 }
 
 /* Which sockets sockops sees: the iterator tells the agent of them. */
@@ -437,6 +581,7 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup,
 
 	memset(dp, 0, sizeof(*dp));
 	dp->lock_fd = -1;
+	dp->cgroup_fd = -1;
 	dp->netns = netns;
 	if (access("/sys/kernel/btf/vmlinux", R_OK)) {
 		pr_warn("the kernel has no BTF (/sys/kernel/btf/vmlinux): connctld needs "
@@ -467,10 +612,7 @@ bool datapath_watches_recv(const struct datapath *dp)
 void datapath_close(struct datapath *dp)
 {
 	kernel_rules_close(dp);
-	/* New client-side tags, from here, are looked at by the next agent: no one watches recv(). */
-	if (dp->recv_link && dp->state)
-		__atomic_store_n(&dp->state->recv_watch, 0, __ATOMIC_RELEASE);
-	bpf_link__destroy(dp->recv_link);
+	watch_recv_off(dp);
 	recv_bpf__destroy(dp->recv);
 	conn_index_free(dp->conns);
 	netns_hits_free(&dp->conn_hits);
@@ -492,8 +634,11 @@ void datapath_close(struct datapath *dp)
 	sockops_bpf__destroy(dp->sockops);
 	if (dp->lock_fd >= 0)
 		close(dp->lock_fd);
+	if (dp->cgroup_fd >= 0)
+		close(dp->cgroup_fd);
 	memset(dp, 0, sizeof(*dp));
 	dp->lock_fd = -1;
+	dp->cgroup_fd = -1;
 }
 
 /* Every pin of ours, again: the maps (by name) and the cgroup links. */

@@ -34,6 +34,20 @@ enum cgroup_link {
 	NR_CGROUP_LINKS,
 };
 
+/*
+ * Programs attached only while a standing rule (or a live tag) needs them:
+ * cgroup_skb holds TCP reset and drain matches, connect and sendmsg refuse
+ * UDP calls to a UDP reset rule's peers, the recv() tracepoint reports
+ * client-side drain boundaries.
+ */
+enum {
+	LINKS_HOLD	= 1,
+	LINKS_UDP	= 2,
+	LINKS_RECV	= 4,
+	LINKS_ALL	= 8,
+	LINKS_KINDS	= 3,
+};
+
 /* Parallel APPLY passes at most, each its own iterator object and link. */
 #define ITER_SHARDS_MAX		4
 
@@ -45,7 +59,7 @@ struct datapath {
 	struct tc_bpf		*tc;
 	struct xdp_bpf		*xdp;		/* on the --iface interfaces, with tc */
 	struct recv_bpf		*recv;		/* NULL: client sides are swept */
-	struct bpf_link		*recv_link;	/* not pinned: only while we run */
+	struct bpf_link		*recv_link;	/* while a drain rule stands; not pinned */
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
 	struct bpf_link		*udp_iter_link;	/* iter[0]'s, for connected UDP sockets */
@@ -71,6 +85,10 @@ struct datapath {
 	uint64_t		cgroup_id;	/* where sockops is attached (--cgroup) */
 	uint32_t		cgroup_level;
 	bool			adopted;	/* found programs already attached */
+	int			cgroup_fd;	/* --cgroup, for the links attached on demand */
+	const char		*pin_dir;	/* the caller's, as long as the datapath */
+	uint32_t		rules_needing[LINKS_KINDS];	/* standing, by kind of link */
+	unsigned int		release_armed;	/* LINKS_*: not needed at the last tick */
 };
 
 /* libbpf's own lines through the agent's logger, at its levels. */
@@ -86,6 +104,14 @@ int datapath_check_pins(struct datapath *dp, const char *pin_dir);
 void datapath_set_hold(struct datapath *dp, uint64_t hold_ns, bool pass);
 /* Client-side drains report their boundaries at recv() (else they are swept). */
 bool datapath_watches_recv(const struct datapath *dp);
+/*
+ * The links a rule needs (LINKS_*), attached before it is written: 0 or
+ * -errno. Released (detached, unpinned) once no standing rule needs them
+ * (rules_needing, kept by kernel/rule_maps.c) and no tag is live
+ * (tags_live: drains still followed) at two calls in a row: the agent's ticks.
+ */
+int datapath_want_links(struct datapath *dp, unsigned int needs);
+void datapath_release_links(struct datapath *dp, bool tags_live);
 /*
  * The connection log, readable when it wants reading (-1: there is none);
  * read, it keeps the connection index current.

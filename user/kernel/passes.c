@@ -11,6 +11,7 @@
 #include "base/buf.h"
 #include "base/clock.h"
 #include "kernel/passes.h"
+#include "kernel/rule_maps.h"
 #include "iter.skel.h"
 #include "base/log.h"
 #include "sys/netns.h"
@@ -604,12 +605,25 @@ static bool batch_has(const struct apply_batch *batch, enum connctl_proto proto)
 	return false;
 }
 
+/* A `once` rule never stands: its tags are held from the walk that makes them. */
+static int batch_links(struct datapath *dp, const struct apply_batch *batch)
+{
+	unsigned int needs = 0;
+
+	for (uint32_t i = 0; i < batch->n; i++)
+		needs |= kernel_rule_links(&batch->rules[i]);
+	return datapath_want_links(dp, needs);
+}
+
 int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pass_result *res)
 {
 	int err = 0, e;
 
 	if (batch->n > CONNCTL_APPLY_BATCH)
 		return -E2BIG;
+	err = batch_links(dp, batch);
+	if (err)
+		return err;
 	memset(res, 0, sizeof(*res));
 	memset(batch->results, 0, batch->n * sizeof(batch->results[0]));
 	batch->n_by_netns = 0;

@@ -305,11 +305,49 @@ static int lpm_rebuild(struct datapath *dp)
 	return err;
 }
 
+unsigned int kernel_rule_links(const struct connctl_rule *rule)
+{
+	if (rule->proto == CONNCTL_PROTO_UDP)
+		return rule->action == CONNCTL_ACTION_RESET ? LINKS_UDP : 0;
+	if (rule->action == CONNCTL_ACTION_RESET)
+		return LINKS_HOLD;
+	if (rule->action == CONNCTL_ACTION_DRAIN)
+		return LINKS_HOLD | LINKS_RECV;
+	return 0;
+}
+
+/* Standing rules by the links they need, one more or one fewer. */
+static void count_needs(uint32_t *rules_needing, unsigned int needs, bool more)
+{
+	for (int k = 0; k < LINKS_KINDS; k++) {
+		if (!(needs & (1u << k)))
+			continue;
+		if (more)
+			rules_needing[k]++;
+		else if (rules_needing[k])
+			rules_needing[k]--;
+	}
+}
+
+static unsigned int needed_links(const uint32_t *rules_needing)
+{
+	unsigned int needs = 0;
+
+	for (int k = 0; k < LINKS_KINDS; k++)
+		if (rules_needing[k])
+			needs |= 1u << k;
+	return needs;
+}
+
 int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 {
 	__u32 id = rule->id;
 	int err;
 
+	/* Before it can match: a match is held from the moment it is tagged. */
+	err = datapath_want_links(dp, kernel_rule_links(rule));
+	if (err)
+		return err;
 	if (bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rules), &id, rule,
 				BPF_NOEXIST))
 		return -errno;
@@ -328,6 +366,7 @@ int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule)
 		__atomic_add_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
 	if (rule->flags & CONNCTL_RULE_BLOCK)
 		__atomic_add_fetch(&dp->index->block_rules, 1, __ATOMIC_RELEASE);
+	count_needs(dp->rules_needing, kernel_rule_links(rule), true);
 	index_append(dp->index, id);
 	index_bump_gen(dp->index);
 	return 0;
@@ -354,6 +393,7 @@ int kernel_rule_del(struct datapath *dp, uint32_t id, rule_peer_fn *peers, void 
 		__atomic_sub_fetch(&dp->index->cgroup_rules, 1, __ATOMIC_RELEASE);
 	if ((rule->flags & CONNCTL_RULE_BLOCK) && dp->index->block_rules)
 		__atomic_sub_fetch(&dp->index->block_rules, 1, __ATOMIC_RELEASE);
+	count_needs(dp->rules_needing, kernel_rule_links(rule), false);
 	unlist(dp, rule, peers, ctx);
 	if (bpf_map_delete_elem(bpf_map__fd(dp->sockops->maps.rules), &id) &&
 	    errno != ENOENT)
@@ -401,6 +441,7 @@ struct map_census {
 	size_t	n, cap;
 	__u32	cgroup_rules;
 	__u32	block_rules;
+	uint32_t rules_needing[LINKS_KINDS];
 };
 
 static int census_one(void *ctx, const struct connctl_rule *rule,
@@ -413,6 +454,7 @@ static int census_one(void *ctx, const struct connctl_rule *rule,
 	c->ids[c->n++] = rule->id;
 	c->cgroup_rules += !!(rule->match & CONNCTL_MATCH_CGROUP);
 	c->block_rules += !!(rule->flags & CONNCTL_RULE_BLOCK);
+	count_needs(c->rules_needing, kernel_rule_links(rule), true);
 	return 0;
 }
 
@@ -441,6 +483,11 @@ int kernel_rules_reindex(struct datapath *dp)
 	struct map_census c = {};
 	int err = kernel_rules_read(dp, census_one, &c);
 
+	if (err)
+		goto out;
+	/* The links as the standing rules need them, whatever an older agent left. */
+	memcpy(dp->rules_needing, c.rules_needing, sizeof(c.rules_needing));
+	err = datapath_want_links(dp, needed_links(c.rules_needing));
 	if (err)
 		goto out;
 	/*

@@ -21,6 +21,8 @@
 typedef bool rule_peer_fn(void *ctx, uint32_t *id);
 
 int kernel_rules_open(struct datapath *dp);
+/* The links (LINKS_*) its matches need on the cgroup. */
+unsigned int kernel_rule_links(const struct connctl_rule *rule);
 void kernel_rules_close(struct datapath *dp);
 int kernel_rule_add(struct datapath *dp, const struct connctl_rule *rule);
 /*
