@@ -86,11 +86,17 @@ test: deps
 
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient $(BUILD)/clients/rule_adds
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient $(BUILD)/clients/rule_adds \
+		$(BUILD)/clients/conn_rate
 	$(Q)for b in bench/*.sh; do "$$b" 2>/dev/null || exit 1; done
 
-# A control-plane client that costs next to nothing itself (bench/control_plane.sh).
+# Clients that cost next to nothing themselves (bench/control_plane.sh, bench/scale.sh).
 $(BUILD)/clients/rule_adds: bench/lib/rule_adds.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
+$(BUILD)/clients/conn_rate: bench/lib/conn_rate.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $<

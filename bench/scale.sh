@@ -2,10 +2,17 @@
 # Scale (issue 16, first rows): new connections per second through sockops
 # while RULES rules stand, mixed (one local port each, a remote /32 each, a
 # cgroup each among ten siblings) and matching none of them, against the
-# same loop with no agent at all. This host's rate drifts by 5-15 % from one
-# run to the next, so the three cases take turns, ROUNDS times, and the
-# medians are compared, and each round's ratios to its own no-agent run.
-# Then a connection that a rule does match is still reset.
+# same loop with no agent at all. The loop is bench/lib/conn_rate.c, client
+# and listener on one CPU, so a rate is that CPU's cost of a connection.
+# This host's rate drifts by 5-15 % from one run to the next, so the cases
+# take turns, ROUNDS times, and each round is compared with its own no-agent
+# run, seconds apart (paired).
+#
+# Cases: no rule (sockops and the connection log); RULES reset rules (the
+# issue's row: cgroup_skb and connect/sendmsg are attached while a reset or
+# drain rule stands); RULES observe rules (the same matching, no hold).
+# Then what each program costs a connection (kernel.bpf_stats_enabled, put
+# back as it was), and a connection that a rule does match is still reset.
 # Usage: bench/scale.sh [SECONDS] [RULES] [ROUNDS]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -13,6 +20,10 @@ RUN_SECONDS=${1:-5}
 RULES=${2:-100000}
 ROUNDS=${3:-3}
 PORT=8088
+CONN_RATE=$BUILD/clients/conn_rate
+CPU=$(($(nproc) - 1))
+[ -x "$CONN_RATE" ] || make -C "$TOP" --no-print-directory build/clients/conn_rate >/dev/null ||
+	die "cannot build $CONN_RATE"
 
 setup_env
 cgroups=()
@@ -20,56 +31,114 @@ for i in $(seq 0 9); do
 	mkdir "$CGROUP/r$i"
 	cgroups+=("${CGROUP#"$CG_ROOT"}/r$i")
 done
+STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
+trap 'sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"; cleanup' EXIT
 
 rate() {
-	in_ns python3 "$TOP/bench/lib/conn_rate.py" "$PORT" "$RUN_SECONDS" |
-		jget "$(cat)" 'd["per_second"]'
+	in_ns taskset -c "$CPU" "$CONN_RATE" "$PORT" "$RUN_SECONDS" | jget "$(cat)" 'd["per_second"]'
 }
 
-# One round: no agent, the agent with no rule, the agent with RULES rules.
-none=() empty=() full=()
-for ((r = 0; r < ROUNDS; r++)); do
-	none+=("$(rate)")
-	start_agent --max-rules 131072 --state-file ""
-	empty+=("$(rate)")
-	added=$(python3 "$TOP/bench/lib/mixed_rules.py" "$SOCK" "$RULES" "${cgroups[@]}")
+# add_rules ACTION: RULES mixed rules; the JSON of what was added.
+add_rules() {
+	local added
+	added=$(python3 "$TOP/bench/lib/mixed_rules.py" --action "$1" "$SOCK" "$RULES" "${cgroups[@]}")
 	[ "$(jget "$added" 'd["failed"]')" -eq 0 ] || die "rules not added: $added"
-	full+=("$(rate)")
+	echo "$added"
+}
+
+fresh_agent() {
+	start_agent --max-rules 131072 --state-file ""
+}
+
+gone_agent() {
 	stop_agent
 	"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
+}
+
+# Run time of each connctl program over one run, in ns; "name run_time_ns" lines.
+prog_ns() {
+	bpftool -j prog show | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+    if p.get("name", "").startswith("connctl_") and p.get("run_cnt"):
+        print(p["name"], p["run_time_ns"])'
+}
+
+# cost LABEL: a run with bpf_stats on; "LABEL prog=us ..." a connection.
+cost() {
+	local before after res
+	before=$(prog_ns)
+	res=$(in_ns taskset -c "$CPU" "$CONN_RATE" "$PORT" "$RUN_SECONDS")
+	after=$(prog_ns)
+	python3 - "$1" "$before" "$after" "$(jget "$res" 'd["connections"]')" <<'PY'
+import sys
+label, before, after, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+def ns(text):
+    return {l.split()[0]: int(l.split()[1]) for l in text.splitlines() if l.strip()}
+b, a = ns(before), ns(after)
+used = {k[len("connctl_"):]: (v - b.get(k, 0)) / n / 1000 for k, v in a.items() if v != b.get(k, 0)}
+print(f"{label}|{sum(used.values()):.2f}|" + " ".join(f"{k} {v:.2f}" for k, v in sorted(used.items())))
+PY
+}
+
+none=() empty=() full=() observe=()
+for ((r = 0; r < ROUNDS; r++)); do
+	none+=("$(rate)")
+	fresh_agent
+	empty+=("$(rate)")
+	added=$(add_rules reset)
+	full+=("$(rate)")
+	gone_agent
+	fresh_agent
+	add_rules observe >/dev/null
+	observe+=("$(rate)")
+	gone_agent
 done
 
+# Where the time goes, one run a case, bpf_stats on only now.
+sysctl -q kernel.bpf_stats_enabled=1
+fresh_agent
+costs=("$(cost "no rule")")
+add_rules reset >/dev/null
+costs+=("$(cost "$RULES reset rules")")
+gone_agent
+fresh_agent
+add_rules observe >/dev/null
+costs+=("$(cost "$RULES observe rules")")
+sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"
+
 # A rule that matches is still found among them.
-start_agent --max-rules 131072 --state-file ""
-python3 "$TOP/bench/lib/mixed_rules.py" "$SOCK" "$RULES" "${cgroups[@]}" >/dev/null
+gone_agent
+fresh_agent
+add_rules reset >/dev/null
 connctl rule add action reset lport 8090 >/dev/null
 res=$(in_ns python3 "$TOP/tests/e2e/held_conn.py" 127.0.0.1 8090 5)
 matched=$(jget "$res" 'd["client"]')
 
 python3 - "$RUN_SECONDS" "$RULES" "$added" "$matched" "${none[*]}" "${empty[*]}" \
-	"${full[*]}" <<'PY'
+	"${full[*]}" "${observe[*]}" "${costs[@]}" <<'PY'
 import json, statistics, sys
 secs, rules, added, matched = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
-none, empty, full = ([int(float(x)) for x in a.split()] for a in sys.argv[5:8])
-base = statistics.median(none)
-print(f"\nscale: new connections per second through sockops, {secs} s a run, "
-      f"{len(none)} rounds taking turns")
-print(f"{'':62} {'median':>8} {'ratio':>6}   {'each run':<24}")
-def row(label, runs):
-    each = " ".join(str(x) for x in runs)
-    print(f"{label:62} {statistics.median(runs):8.0f} {statistics.median(runs) / base:6.2f}   {each}")
-row("no agent", none)
-row("connctld, no rule", empty)
+none, empty, full, observe = ([int(float(x)) for x in a.split()] for a in sys.argv[5:9])
+costs = sys.argv[9:]
 k = added["kinds"]
-row(f"connctld, {rules} rules ({k.get('port', 0)} port, {k.get('prefix', 0)} prefix, "
-    f"{k.get('cgroup', 0)} cgroup)", full)
-print(f"spread of the no-agent runs: {(max(none) - min(none)) / base * 100:.0f} %")
-# Each round against its own no-agent run, seconds apart: drift between
-# rounds cancels out.
-for label, runs in (("no rule", empty), (f"{rules} rules", full)):
+mix = f"({k.get('port', 0)} port, {k.get('prefix', 0)} prefix, {k.get('cgroup', 0)} cgroup)"
+print(f"\nscale: new connections per second through sockops, conn_rate.c on one CPU, "
+      f"{secs} s a run, {len(none)} rounds taking turns")
+print(f"{'':70} {'median':>7} {'paired':>7}   each round against its own no-agent run")
+base = statistics.median(none)
+print(f"{'no agent':70} {base:7.0f} {1:7.2f}   " + " ".join(str(x) for x in none))
+for label, runs in (("connctld, no rule", empty),
+                    (f"connctld, {rules} reset rules {mix}", full),
+                    (f"connctld, {rules} observe rules (no hold)", observe)):
     paired = [x / n for x, n in zip(runs, none)]
-    print(f"paired, {label}: median {statistics.median(paired):.2f}, each round "
+    print(f"{label:70} {statistics.median(runs):7.0f} {statistics.median(paired):7.2f}   "
           + " ".join(f"{x:.2f}" for x in paired))
-print(f"a new connection a rule matches, among them: {matched}")
+print(f"spread of the no-agent runs: {(max(none) - min(none)) / base * 100:.0f} %")
+print(f"\nwhat the programs cost a connection (kernel.bpf_stats_enabled, one run each), us")
+for line in costs:
+    label, total, each = line.split("|")
+    print(f"  {label:24} {total:>6}   {each}")
+print(f"\na new connection a rule matches, among them: {matched}")
 PY
 [ "$matched" = reset ] || die "a matching connection was not reset among $RULES rules"

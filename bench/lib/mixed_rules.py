@@ -9,16 +9,20 @@ import json
 import socket
 import sys
 
-path, count, cgroups = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+args = sys.argv[1:]
+action = "reset"
+if args[:1] == ["--action"]:
+    action, args = args[1], args[2:]
+path, count, cgroups = args[0], int(args[1]), args[2:]
 
 
 def rule(i):
     kind = i % 10
     if kind == 0 and i // 10 < 7000:
-        return "port", {"action": "reset", "lport": 1000 + i // 10}
+        return "port", {"action": action, "lport": 1000 + i // 10}
     if kind == 1 and cgroups:
-        return "cgroup", {"action": "reset", "cgroup": cgroups[i % len(cgroups)]}
-    return "prefix", {"action": "reset", "remote": "198.%d.%d.%d" % (
+        return "cgroup", {"action": action, "cgroup": cgroups[i % len(cgroups)]}
+    return "prefix", {"action": action, "remote": "198.%d.%d.%d" % (
         18 + i // 65536, i // 256 % 256, i % 256)}
 
 
