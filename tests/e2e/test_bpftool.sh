@@ -17,14 +17,23 @@ expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["local"]["addr"][10:]')" "
 	"local address (IPv4-mapped)"
 expect_eq "$(jget "$dump" 'd[0]["formatted"]["value"]["rport"]')" "{'min': 1000, 'max': 2000}" "rport"
 
-# Read whole first: grep -q would stop reading, and bpftool die of SIGPIPE.
-attached=$(bpftool cgroup show "$CGROUP")
-for prog in 'sock_ops.*connctl_sockops' 'inet4_connect.*connctl_connect4' \
-	'udp6_sendmsg.*connctl_sendmsg6'; do
-	grep -q "$prog" <<<"$attached" ||
-		die "bpftool cgroup show does not list $prog on $CGROUP: $attached"
-done
-log "ok: bpftool cgroup show lists connctl_sockops and the UDP connect/sendmsg programs"
+# expect_listed PATTERN...: each in what bpftool lists on the cgroup.
+expect_listed() {
+	local attached prog
+	# Read whole first: grep -q would stop reading, and bpftool die of SIGPIPE.
+	attached=$(bpftool cgroup show "$CGROUP")
+	for prog in "$@"; do
+		grep -q "$prog" <<<"$attached" ||
+			die "bpftool cgroup show does not list $prog on $CGROUP: $attached"
+	done
+}
+
+# The TCP reset rule's hold; a UDP reset rule's connect/sendmsg refusals.
+expect_listed 'sock_ops.*connctl_sockops' 'inet_ingress.*connctl_skb_in' \
+	'inet_egress.*connctl_skb_out'
+connctl rule add action reset proto udp remote 192.0.2.7 >/dev/null
+expect_listed 'inet4_connect.*connctl_connect4' 'udp6_sendmsg.*connctl_sendmsg6'
+log "ok: bpftool cgroup show lists connctl_sockops, cgroup_skb and the UDP connect/sendmsg programs"
 for pin in layout rules sk_tags events sockops_link; do
 	[ -e "$PIN_DIR/$pin" ] || die "$PIN_DIR/$pin is missing"
 done
