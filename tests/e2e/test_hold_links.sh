@@ -55,6 +55,9 @@ recv_unwatched || die "recv() watched with no rule standing"
 connctl rule add action observe lport 8081 >/dev/null
 connctl rule add action cancel lport 8082 >/dev/null
 expect_progs cgroup_sock_ops "observe and cancel rules"
+# A once reset destroys in its walk, and never stands: nothing to hold.
+connctl rule add action reset lport 8084 once >/dev/null
+expect_progs cgroup_sock_ops "a once reset"
 
 # A UDP reset rule: connect and sendmsg only, refusing at once; gone after.
 udp_id=$(connctl -j rule add action reset proto udp remote 127.0.0.1 rport 5300 | jget "$(cat)" 'd["id"]')

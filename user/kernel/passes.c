@@ -605,13 +605,17 @@ static bool batch_has(const struct apply_batch *batch, enum connctl_proto proto)
 	return false;
 }
 
-/* A `once` rule never stands: its tags are held from the walk that makes them. */
+/*
+ * A `once` drain never stands, yet cgroup_skb and recv() follow the tags its
+ * walk makes from the start. A reset needs neither: the walk destroys.
+ */
 static int batch_links(struct datapath *dp, const struct apply_batch *batch)
 {
 	unsigned int needs = 0;
 
 	for (uint32_t i = 0; i < batch->n; i++)
-		needs |= kernel_rule_links(&batch->rules[i]);
+		if (batch->rules[i].action == CONNCTL_ACTION_DRAIN)
+			needs |= kernel_rule_links(&batch->rules[i]);
 	return datapath_want_links(dp, needs);
 }
 
