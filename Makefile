@@ -28,7 +28,7 @@ endif
 VERSION_BASE	:= 0.5.0
 VERSION		?= $(VERSION_BASE)$(shell git rev-parse --short HEAD 2>/dev/null | sed 's/^/+git./')
 
-BPF_PROGS	:= sockops cgroup_skb sock_addr iter tc xdp recv conns
+BPF_PROGS	:= sockops cgroup_skb sock_addr iter tc xdp recv conns owners
 BPF_OBJS	:= $(BPF_PROGS:%=$(BUILD)/%.bpf.o)
 SKELS		:= $(BPF_PROGS:%=$(BUILD)/%.skel.h)
 
@@ -87,7 +87,7 @@ test: deps
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient $(BUILD)/clients/rule_adds \
-		$(BUILD)/clients/conn_rate
+		$(BUILD)/clients/conn_rate $(BUILD)/clients/owner_walk
 	$(Q)for b in bench/*.sh; do "$$b" 2>/dev/null || exit 1; done
 
 # Clients that cost next to nothing themselves (bench/control_plane.sh, bench/scale.sh).
@@ -100,6 +100,14 @@ $(BUILD)/clients/conn_rate: bench/lib/conn_rate.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
+# The agent's two walks for owners, side by side (bench/owner_walk.sh).
+$(BUILD)/clients/owner_walk: $(OBJ)/bench/lib/owner_walk.o $(OBJ)/user/kernel/owner_walk.o \
+		$(call obj,$(BASE_SRCS) $(SYS_SRCS))
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -lbpf -lelf -lz -o $@
+$(OBJ)/bench/lib/owner_walk.o: | $(SKELS)
 
 # Go net/http, a real client for the drain tests and benches; Go's caches stay in build/.
 $(BUILD)/clients/goclient: tests/e2e/goclient/main.go
@@ -164,6 +172,14 @@ $(BUILD)/tests/test_drainer: $(OBJ)/tests/unit/test_drainer.o $(call obj,$(DRAIN
 $(OBJ)/tests/unit/test_conns.o: | $(SKELS)
 $(BUILD)/tests/test_conns: $(OBJ)/tests/unit/test_conns.o $(OBJ)/user/kernel/conns.o \
 		$(call obj,$(BASE_SRCS))
+	$(call msg,LD,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ -lbpf -lelf -lz -lcmocka -o $@
+
+# The owners iterator beside a walk of /proc.
+$(OBJ)/tests/unit/test_owner_walk.o: | $(SKELS)
+$(BUILD)/tests/test_owner_walk: $(OBJ)/tests/unit/test_owner_walk.o \
+		$(OBJ)/user/kernel/owner_walk.o $(call obj,$(BASE_SRCS) $(SYS_SRCS))
 	$(call msg,LD,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ -lbpf -lelf -lz -lcmocka -o $@

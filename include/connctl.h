@@ -185,6 +185,16 @@ struct connctl_conn_record {
 
 #define CONNCTL_CONN_CLOSE_BYTES	16
 
+/*
+ * A socket fd of a process, as the owners iterator (bpf/owners.bpf.c)
+ * writes it: the pid as the agent's pid namespace numbers it.
+ */
+struct connctl_owner_record {
+	__u64	inode;
+	__u32	pid;
+	__s32	fd;
+};
+
 /* What a pass of the tcp iterator does (its iter_mode). */
 enum connctl_iter_mode {
 	CONNCTL_ITER_APPLY	= 0,	/* new rules, to what exists now */
@@ -421,6 +431,7 @@ CONNCTL_ASSERT_SIZE(struct connctl_port_range, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_rule, 120);
 CONNCTL_ASSERT_SIZE(struct connctl_tuple, 112);
 CONNCTL_ASSERT_SIZE(struct connctl_conn_record, 128);
+CONNCTL_ASSERT_SIZE(struct connctl_owner_record, 16);
 CONNCTL_ASSERT_SIZE(enum connctl_role, 4);
 CONNCTL_ASSERT_SIZE(struct connctl_sk_tag, 80);
 CONNCTL_ASSERT_SIZE(struct connctl_event, 224);

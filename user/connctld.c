@@ -34,6 +34,7 @@
 #include "kernel/passes.h"
 #include "kernel/flows.h"
 #include "kernel/loader.h"
+#include "kernel/owner_walk.h"
 #include "kernel/tc.h"
 #include "sys/cgroup.h"
 #include "sys/netns.h"
@@ -565,6 +566,7 @@ static int open_front(struct agent *agent)
 		.reader_dry_runs = { .per_s = READER_DRY_RUNS_PER_S,
 				     .burst = READER_DRY_RUNS_BURST },
 	};
+	datapath_owner_index_init(&agent->dp, &agent->dispatch.owners);
 	agent->metrics = (struct metrics_http){
 		.counters = &agent->counters, .requests = &agent->dispatch.counters,
 		.rb = &agent->rb, .dp = &agent->dp, .drainer = &agent->drainer,

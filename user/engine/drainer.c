@@ -16,6 +16,7 @@
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/drainer.h"
+#include "kernel/owner_walk.h"
 #include "kernel/passes.h"
 #include "kernel/tags.h"
 #include "sys/netns.h"
@@ -785,6 +786,7 @@ int drainer_open(struct drainer *d, struct loop *loop, struct datapath *dp,
 
 	*d = (struct drainer){ .loop = loop, .dp = dp, .netns = netns, .bus = bus,
 			       .sink = { .wants = wants, .emit = emit } };
+	datapath_owner_index_init(dp, &d->owners);
 	d->timer.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	if (d->timer.fd < 0)
 		return -errno;

@@ -23,6 +23,7 @@
 #include "iter.skel.h"
 #include "kernel/rule_maps.h"
 #include "kernel/loader.h"
+#include "kernel/owner_walk.h"
 #include "sys/netns.h"
 #include "base/log.h"
 #include "sys/cgroup.h"
@@ -332,6 +333,8 @@ static int load_objects(struct datapath *dp, const char *pin_dir)
 		return load_error("xdp program", err);
 	load_recv(dp, &opts);
 	watch_conns(dp, &opts);
+	dp->owners = owner_walker_open();
+	owner_walker_use(dp->owners, &dp->udp_owners);
 	return 0;
 }
 
@@ -622,6 +625,7 @@ void datapath_close(struct datapath *dp)
 		bpf_link__destroy(dp->iter_link[i]);
 	bpf_link__destroy(dp->udp_iter_link);
 	owner_index_free(&dp->udp_owners);
+	owner_walker_close(dp->owners);
 	/* Drops only our fds: the pins keep the programs attached. */
 	for (int i = 0; i < NR_CGROUP_LINKS; i++)
 		bpf_link__destroy(dp->cgroup_links[i]);

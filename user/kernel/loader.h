@@ -19,6 +19,7 @@ struct iter_bpf;
 struct netns_set;
 struct tc_bpf;
 struct recv_bpf;
+struct owner_walker;
 struct bpf_link;
 struct connctl_rule_index;
 
@@ -64,6 +65,7 @@ struct datapath {
 	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
 	struct bpf_link		*udp_iter_link;	/* iter[0]'s, for connected UDP sockets */
 	struct owner_index	udp_owners;	/* who holds the UDP sockets a cancel shuts */
+	struct owner_walker	*owners;	/* NULL: owners are found in /proc */
 	int			iter_shards;	/* objects loaded, one a CPU */
 	struct netns_set	*netns;		/* where the iterators walk */
 	struct conn_index	*conns;		/* NULL: passes walk every namespace */

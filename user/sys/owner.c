@@ -11,15 +11,21 @@
 #include <sys/stat.h>
 #include "base/clock.h"
 #include "base/buf.h"
+#include "base/log.h"
 #include "sys/owner.h"
 
 void owner_index_free(struct owner_index *idx)
 {
+	owner_walk_fn *walk = idx->walk;
+	void *walk_ctx = idx->walk_ctx;
+
 	free(idx->v);
 	memset(idx, 0, sizeof(*idx));
+	idx->walk = walk;
+	idx->walk_ctx = walk_ctx;
 }
 
-static int index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd)
+int owner_index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd)
 {
 	if (array_grow(&idx->v, &idx->cap, idx->n, sizeof(*idx->v)))
 		return -ENOMEM;
@@ -64,7 +70,7 @@ static int scan_process(struct owner_index *idx, int proc_fd, const char *pid_na
 			continue;
 		inode = socket_inode(dirfd, de->d_name);
 		if (inode)
-			err = index_add(idx, inode, pid, atoi(de->d_name));
+			err = owner_index_add(idx, inode, pid, atoi(de->d_name));
 	}
 	closedir(dir);
 	return err;
@@ -77,7 +83,7 @@ static int cmp_inode(const void *a, const void *b)
 	return x->inode < y->inode ? -1 : x->inode > y->inode;
 }
 
-static int index_build(struct owner_index *idx)
+static int proc_walk(struct owner_index *idx)
 {
 	struct dirent *de;
 	int proc_fd, err = 0;
@@ -92,13 +98,30 @@ static int index_build(struct owner_index *idx)
 		close(proc_fd);
 		return err;
 	}
-	idx->n = 0;
 	while (!err && (de = readdir(proc))) {
 		if (de->d_name[0] >= '1' && de->d_name[0] <= '9')
 			err = scan_process(idx, proc_fd, de->d_name);
 	}
 	closedir(proc);
 	close(proc_fd);
+	return err;
+}
+
+static int index_build(struct owner_index *idx)
+{
+	int err = -ENOTSUP;
+
+	idx->n = 0;
+	if (idx->walk) {
+		err = idx->walk(idx->walk_ctx, idx);
+		if (err && err != -ENOTSUP)
+			pr_warn("cannot walk the owners in the kernel: %s; reading /proc",
+				strerror(-err));
+	}
+	if (err) {
+		idx->n = 0;
+		err = proc_walk(idx);
+	}
 	qsort(idx->v, idx->n, sizeof(*idx->v), cmp_inode);
 	idx->built_ns = monotonic_ns();
 	return err;

@@ -17,15 +17,27 @@ struct owner_fd {
 	int		fd;
 };
 
-/* Socket inodes of every process, from one walk of /proc, sorted by inode. */
+struct owner_index;
+
+/*
+ * A walk that fills the index (owner_index_add) faster than /proc can: the
+ * kernel layer's iterator. 0, or -errno and /proc is walked instead.
+ */
+typedef int owner_walk_fn(void *ctx, struct owner_index *idx);
+
+/* Socket inodes of every process, from one walk, sorted by inode. */
 struct owner_index {
 	struct owner_fd	*v;
 	size_t		n;
 	size_t		cap;
 	uint64_t	built_ns;	/* CLOCK_MONOTONIC; 0: never */
+	owner_walk_fn	*walk;		/* NULL: /proc */
+	void		*walk_ctx;
 };
 
 void owner_index_free(struct owner_index *idx);
+/* One socket fd of a process, from a walk: 0 or -ENOMEM. */
+int owner_index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd);
 /*
  * Walk /proc now unless the index is younger than fresh_ns, so that the
  * connections a rule just tagged are found at once when they are ready.
