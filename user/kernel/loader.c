@@ -440,8 +440,9 @@ static int attach_cgroup(struct datapath *dp, const char *pin_dir, const char *c
 	dp->pin_dir = pin_dir;
 	dp->cgroup_fd = open(cgroup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dp->cgroup_fd < 0) {
-		pr_warn("cannot open cgroup %s: %s", cgroup, strerror(errno));
-		return -errno;
+		err = -errno;
+		pr_warn("cannot open cgroup %s: %s", cgroup, strerror(-err));
+		return err;
 	}
 	for (int i = 0; i < NR_CGROUP_LINKS && !err; i++) {
 		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
@@ -456,15 +457,19 @@ static int attach_cgroup(struct datapath *dp, const char *pin_dir, const char *c
 	return err;
 }
 
-static const char *links_named(unsigned int need)
+/* What the links of a need are, and the rules that need them: for the log. */
+static const char *links_named(unsigned int need, const char **rules)
 {
 	switch (need) {
 	case LINKS_HOLD:
-		return "cgroup_skb (a reset or drain rule stands)";
+		*rules = "TCP reset or drain rule";
+		return "cgroup_skb";
 	case LINKS_UDP:
-		return "connect and sendmsg (a UDP reset rule stands)";
+		*rules = "UDP reset rule";
+		return "connect and sendmsg";
 	default:
-		return "the recv() tracepoint (a drain rule stands)";
+		*rules = "drain rule";
+		return "the recv() tracepoint";
 	}
 }
 
@@ -505,8 +510,11 @@ int datapath_want_links(struct datapath *dp, unsigned int needs)
 		if (links_attached(dp, need))
 			continue;
 		err = attach_links(dp, need);
-		if (!err)
-			pr_info("attached %s", links_named(need));
+		if (!err) {
+			const char *rules, *name = links_named(need, &rules);
+
+			pr_info("attached %s, for a %s", name, rules);
+		}
 	}
 	return err;
 }
@@ -538,8 +546,11 @@ static void release_links(struct datapath *dp, unsigned int need)
 			if (link_need(i) == need && dp->cgroup_links[i])
 				release_link(dp, i);
 	}
-	if (!links_attached(dp, need))
-		pr_info("detached %s", links_named(need));
+	if (!links_attached(dp, need)) {
+		const char *rules, *name = links_named(need, &rules);
+
+		pr_info("detached %s: no %s left", name, rules);
+	}
 }
 
 /*

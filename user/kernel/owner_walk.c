@@ -96,8 +96,7 @@ static int walk(void *ctx, struct owner_index *idx)
 	fd = bpf_iter_create(bpf_link__fd(w->link));
 	if (fd < 0) {
 		err = -errno;
-		free(recs);
-		return err;
+		goto out;
 	}
 	for (;;) {
 		ssize_t n = read(fd, (char *)recs + have, size - have);
@@ -117,6 +116,7 @@ static int walk(void *ctx, struct owner_index *idx)
 		have %= sizeof(recs[0]);
 	}
 	close(fd);
+out:
 	free(recs);
 	return err;
 }
