@@ -46,8 +46,16 @@ expect_held_reset() {
 	expect_eq "$(jget "$res" 'd["server_got"]')" 0 "$1: bytes that reached the server"
 }
 
-start_agent
+# The agent's own word on it: connctl_programs_attached.
+attached_metric() {
+	in_ns curl -sf http://127.0.0.1:9541/metrics |
+		awk -v k="connctl_programs_attached{program=\"$1\"}" '$1 == k { print $2 }'
+}
+
+start_agent --metrics 9541
 expect_progs cgroup_sock_ops "no rule"
+expect_eq "$(attached_metric cgroup_skb) $(attached_metric connect_sendmsg) $(attached_metric recv)" \
+	"0 0 0" "connctl_programs_attached with no rule (cgroup_skb, connect_sendmsg, recv)"
 [ ! -e "$PIN_DIR/skb_in_link" ] || die "skb_in_link pinned with no rule standing"
 recv_unwatched || die "recv() watched with no rule standing"
 
@@ -62,6 +70,7 @@ expect_progs cgroup_sock_ops "a once reset"
 # A UDP reset rule: connect and sendmsg only, refusing at once; gone after.
 udp_id=$(connctl -j rule add action reset proto udp remote 127.0.0.1 rport 5300 | jget "$(cat)" 'd["id"]')
 expect_progs "$UDP_PROGS" "a UDP reset rule"
+expect_eq "$(attached_metric connect_sendmsg)" 1 "connctl_programs_attached, connect_sendmsg"
 out=$(in_ns python3 "$TOP/tests/e2e/udp_peer.py" connect 127.0.0.1 5300)
 expect_eq "$(jget "$out" 'd["connect"]') $(jget "$out" 'd["sendto"]')" "EPERM EPERM" \
 	"a new connect() and an unconnected sendto() to the rule's peer"
@@ -72,6 +81,7 @@ connctl rule add action reset lport 8080 >/dev/null
 expect_progs "$HOLD_PROGS" "a reset rule, at once"
 [ -e "$PIN_DIR/skb_in_link" ] || die "skb_in_link not pinned while a reset rule stands"
 expect_held_reset "a new match, just attached"
+expect_eq "$(attached_metric cgroup_skb)" 1 "connctl_programs_attached, cgroup_skb"
 recv_unwatched || die "recv() watched for a reset rule"
 
 # A crash leaves them attached: a new match is held with no agent (then reset).

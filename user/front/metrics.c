@@ -203,6 +203,26 @@ static void write_walks(FILE *f, const struct datapath *dp)
 		dp->conns ? (unsigned long long)conn_index_capacity(dp->conns) : 0ULL);
 }
 
+/* The programs attached only while a rule needs them (kernel/loader.h). */
+static void write_programs(FILE *f, const struct datapath *dp)
+{
+	static const struct {
+		unsigned int	need;
+		const char	*name;
+	} programs[] = {
+		{ LINKS_HOLD, "cgroup_skb" },
+		{ LINKS_UDP, "connect_sendmsg" },
+		{ LINKS_RECV, "recv" },
+	};
+
+	family(f, "connctl_programs_attached", "gauge",
+	       "Programs on only while a rule needs them: cgroup_skb (TCP reset or drain), "
+	       "connect_sendmsg (UDP reset), recv (drain); 1 while attached.");
+	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
+		fprintf(f, "connctl_programs_attached{program=\"%s\"} %d\n", programs[i].name,
+			datapath_links_attached(dp, programs[i].need) ? 1 : 0);
+}
+
 /* Connections the agent follows to their close (drains, cancels, held resets). */
 static void write_tracked(FILE *f, const struct drainer *d)
 {
@@ -235,6 +255,7 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	       "sock_diag looks at drains outside --cgroup, each when its quiet could have run out.");
 	fprintf(f, "connctl_drain_looks_total %llu\n", (unsigned long long)mh->drainer->looks);
 	write_walks(f, mh->dp);
+	write_programs(f, mh->dp);
 	write_tracked(f, mh->drainer);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");
 	fprintf(f, "connctl_metrics_scrapes_total %llu\n",

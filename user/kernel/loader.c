@@ -473,7 +473,7 @@ static const char *links_named(unsigned int need, const char **rules)
 	}
 }
 
-static bool links_attached(const struct datapath *dp, unsigned int need)
+bool datapath_links_attached(const struct datapath *dp, unsigned int need)
 {
 	if (need == LINKS_RECV)
 		return dp->recv_link != NULL;
@@ -507,7 +507,7 @@ int datapath_want_links(struct datapath *dp, unsigned int needs)
 		if (!(needs & need))
 			continue;
 		dp->release_armed &= ~need;
-		if (links_attached(dp, need))
+		if (datapath_links_attached(dp, need))
 			continue;
 		err = attach_links(dp, need);
 		if (!err) {
@@ -546,7 +546,7 @@ static void release_links(struct datapath *dp, unsigned int need)
 			if (link_need(i) == need && dp->cgroup_links[i])
 				release_link(dp, i);
 	}
-	if (!links_attached(dp, need)) {
+	if (!datapath_links_attached(dp, need)) {
 		const char *rules, *name = links_named(need, &rules);
 
 		pr_info("detached %s: no %s left", name, rules);
@@ -562,7 +562,7 @@ void datapath_release_links(struct datapath *dp, bool tags_live)
 {
 	for (unsigned int need = 1; need < LINKS_ALL; need <<= 1) {
 		bool idle = !dp->rules_needing[__builtin_ctz(need)] &&
-			    (need == LINKS_UDP || !tags_live) && links_attached(dp, need);
+			    (need == LINKS_UDP || !tags_live) && datapath_links_attached(dp, need);
 
 		if (!idle) {
 			dp->release_armed &= ~need;

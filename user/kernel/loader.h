@@ -113,6 +113,8 @@ bool datapath_watches_recv(const struct datapath *dp);
  * (tags_live: drains still followed) at two calls in a row: the agent's ticks.
  */
 int datapath_want_links(struct datapath *dp, unsigned int needs);
+/* Whether the links of one need (a LINKS_* bit) are on. */
+bool datapath_links_attached(const struct datapath *dp, unsigned int need);
 void datapath_release_links(struct datapath *dp, bool tags_live);
 /*
  * The connection log, readable when it wants reading (-1: there is none);
