@@ -225,19 +225,18 @@ static void load_recv(struct datapath *dp, const struct bpf_object_open_opts *op
 	dp->recv = NULL;
 }
 
-/* Not fatal, so 0 always: the drains are swept instead. */
-static int watch_recv_on(struct datapath *dp)
+/* Not fatal: without it, client-side drains are swept. */
+static void watch_recv_on(struct datapath *dp)
 {
 	if (!dp->recv || dp->recv_link)
-		return 0;
+		return;
 	dp->recv_link = bpf_program__attach_trace(dp->recv->progs.connctl_recv);
 	if (!dp->recv_link) {
 		pr_warn("cannot attach the recv tracepoint: %s; client-side drains are swept",
 			strerror(errno));
-		return 0;
+		return;
 	}
 	__atomic_store_n(&dp->state->recv_watch, 1, __ATOMIC_RELEASE);
-	return 0;
 }
 
 /* New client-side tags, from here, are swept: no one watches recv(). */
@@ -488,8 +487,10 @@ static int attach_links(struct datapath *dp, unsigned int need)
 	char path[PATH_MAX];
 	int err = 0;
 
-	if (need == LINKS_RECV)
-		return watch_recv_on(dp);
+	if (need == LINKS_RECV) {
+		watch_recv_on(dp);
+		return 0;
+	}
 	for (int i = 0; i < NR_CGROUP_LINKS && !err; i++) {
 		if (link_need(i) != need || dp->cgroup_links[i])
 			continue;
@@ -503,7 +504,9 @@ int datapath_want_links(struct datapath *dp, unsigned int needs)
 {
 	int err = 0;
 
-	for (unsigned int need = 1; need < LINKS_ALL && !err; need <<= 1) {
+	for (int k = 0; k < LINKS_KINDS && !err; k++) {
+		unsigned int need = 1u << k;
+
 		if (!(needs & need))
 			continue;
 		dp->release_armed &= ~need;
@@ -560,9 +563,10 @@ static void release_links(struct datapath *dp, unsigned int need)
  */
 void datapath_release_links(struct datapath *dp, bool tags_live)
 {
-	for (unsigned int need = 1; need < LINKS_ALL; need <<= 1) {
-		bool idle = !dp->rules_needing[__builtin_ctz(need)] &&
-			    (need == LINKS_UDP || !tags_live) && datapath_links_attached(dp, need);
+	for (int k = 0; k < LINKS_KINDS; k++) {
+		unsigned int need = 1u << k;
+		bool idle = !dp->rules_needing[k] && (need == LINKS_UDP || !tags_live) &&
+			    datapath_links_attached(dp, need);
 
 		if (!idle) {
 			dp->release_armed &= ~need;
@@ -620,7 +624,7 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup,
 
 bool datapath_watches_recv(const struct datapath *dp)
 {
-	return dp->recv_link != NULL;
+	return datapath_links_attached(dp, LINKS_RECV);
 }
 
 void datapath_close(struct datapath *dp)

@@ -45,8 +45,7 @@ enum {
 	LINKS_HOLD	= 1,
 	LINKS_UDP	= 2,
 	LINKS_RECV	= 4,
-	LINKS_ALL	= 8,
-	LINKS_KINDS	= 3,
+	LINKS_KINDS	= 3,	/* bits above */
 };
 
 /* Parallel APPLY passes at most, each its own iterator object and link. */

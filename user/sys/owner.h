@@ -35,6 +35,7 @@ struct owner_index {
 	void		*walk_ctx;
 };
 
+/* Its entries freed; the walk it was given stays, to build it again. */
 void owner_index_free(struct owner_index *idx);
 /* One socket fd of a process, from a walk: 0 or -ENOMEM. */
 int owner_index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd);
