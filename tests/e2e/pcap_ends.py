@@ -7,9 +7,13 @@ FIN or an RST first, when, and what the client had in flight.
 Connections whose server FIN or RST came in [since, until] are reported (all
 by default); with --existing, only those open before --since. Prints one JSON object:
   ends          {"fin": n, "rst": n, "client_fin": n}: who ended it first
-  rst_seen      connections where the server sent an RST before the
-                client's own FIN (one the client could see; an RST after it
-                only ends a client socket already closed)
+  rst_seen      connections where the server sent an RST with no FIN of its
+                own before it: an abortive close, which the client sees
+                (ECONNRESET)
+  rst_after_fin connections where the server sent an RST after its own FIN:
+                the client's read gives EOF still (the FIN came first). A
+                request that crossed the FIN, retransmitted once the owner
+                has closed, draws one
   met_fin       connections whose client sent a request the server never
                 took (sent before the FIN reached it)
   fin_after_ack_ms  for FINs that follow a bare ACK of the whole response:
@@ -84,7 +88,8 @@ def main():
         if c.server_fin is None and ack is not None and ack not in c.first_ack:
             c.first_ack[ack] = (t, length)
 
-    out = {"ends": {"fin": 0, "rst": 0, "client_fin": 0}, "rst_seen": 0, "met_fin": 0,
+    out = {"ends": {"fin": 0, "rst": 0, "client_fin": 0}, "rst_seen": 0, "rst_after_fin": 0,
+           "met_fin": 0,
            "fin_after_ack_ms": [], "piggybacked": 0, "end_ms": []}
     for c in conns.values():
         ends = [(c.server_fin[0], "fin") if c.server_fin else None,
@@ -98,7 +103,9 @@ def main():
         t, how = ends[0]
         out["ends"][how] += 1
         out["end_ms"].append(round((t - args.since) * 1000, 1) if args.since else t)
-        if c.server_rst and (c.client_fin is None or c.server_rst < c.client_fin):
+        if c.server_rst and c.server_fin and c.server_rst > c.server_fin[0]:
+            out["rst_after_fin"] += 1
+        elif c.server_rst:
             out["rst_seen"] += 1
         if how != "fin":
             continue
