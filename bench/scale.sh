@@ -10,9 +10,11 @@
 #
 # Cases: no rule (sockops and the connection log); RULES reset rules (the
 # issue's row: cgroup_skb and connect/sendmsg are attached while a reset or
-# drain rule stands); RULES observe rules (the same matching, no hold).
-# Then what each program costs a connection (kernel.bpf_stats_enabled, put
-# back as it was), and a connection that a rule does match is still reset.
+# drain rule stands); RULES observe rules (the same matching, no hold);
+# RULES cancel rules (the same matching, and a match is tagged by sockops,
+# but no hold: a cancel closes through the owner). Then what each program
+# costs a connection (kernel.bpf_stats_enabled, put back as it was), and a
+# connection that a rule does match is still reset, or cancelled.
 # Usage: bench/scale.sh [SECONDS] [RULES] [ROUNDS]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -32,7 +34,8 @@ for i in $(seq 0 9); do
 	cgroups+=("${CGROUP#"$CG_ROOT"}/r$i")
 done
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-trap 'sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"; cleanup' EXIT
+# cleanup exits with the status it is called with: the sysctl's must not mask it.
+trap 'rc=$?; sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"; (exit $rc); cleanup' EXIT
 
 rate() {
 	in_ns taskset -c "$CPU" "$CONN_RATE" "$PORT" "$RUN_SECONDS" | jget "$(cat)" 'd["per_second"]'
@@ -81,7 +84,7 @@ print(f"{label}|{sum(used.values()):.2f}|" + " ".join(f"{k} {v:.2f}" for k, v in
 PY
 }
 
-none=() empty=() full=() observe=()
+none=() empty=() full=() observe=() cancel=()
 for ((r = 0; r < ROUNDS; r++)); do
 	none+=("$(rate)")
 	fresh_agent
@@ -92,6 +95,10 @@ for ((r = 0; r < ROUNDS; r++)); do
 	fresh_agent
 	add_rules observe >/dev/null
 	observe+=("$(rate)")
+	gone_agent
+	fresh_agent
+	add_rules cancel >/dev/null
+	cancel+=("$(rate)")
 	gone_agent
 done
 
@@ -105,6 +112,10 @@ gone_agent
 fresh_agent
 add_rules observe >/dev/null
 costs+=("$(cost "$RULES observe rules")")
+gone_agent
+fresh_agent
+add_rules cancel >/dev/null
+costs+=("$(cost "$RULES cancel rules")")
 sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"
 
 # A rule that matches is still found among them.
@@ -114,13 +125,41 @@ add_rules reset >/dev/null
 connctl rule add action reset lport 8090 >/dev/null
 res=$(in_ns python3 "$TOP/tests/e2e/held_conn.py" 127.0.0.1 8090 5)
 matched=$(jget "$res" 'd["client"]')
+gone_agent
+fresh_agent
+add_rules cancel >/dev/null
+connctl rule add action cancel lport 8091 >/dev/null
+# Both ends wait for the other: only the cancel can end the connection.
+cancelled=$(in_ns python3 - <<'PY'
+import socket, threading
+srv = socket.create_server(("127.0.0.1", 8091))
+def serve():
+    s, _ = srv.accept()
+    s.settimeout(5)
+    try:
+        s.recv(1)
+    except OSError:
+        pass
+threading.Thread(target=serve, daemon=True).start()
+c = socket.create_connection(("127.0.0.1", 8091))
+c.settimeout(5)
+try:
+    print("eof" if c.recv(1) == b"" else "data")
+except socket.timeout:
+    print("open")
+except OSError as e:
+    print(e.__class__.__name__)
+PY
+)
 
-python3 - "$RUN_SECONDS" "$RULES" "$added" "$matched" "${none[*]}" "${empty[*]}" \
-	"${full[*]}" "${observe[*]}" "${costs[@]}" <<'PY'
+python3 - "$RUN_SECONDS" "$RULES" "$added" "$matched" "$cancelled" "${none[*]}" \
+	"${empty[*]}" "${full[*]}" "${observe[*]}" "${cancel[*]}" "${costs[@]}" <<'PY'
 import json, statistics, sys
-secs, rules, added, matched = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
-none, empty, full, observe = ([int(float(x)) for x in a.split()] for a in sys.argv[5:9])
-costs = sys.argv[9:]
+secs, rules, added = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
+matched, cancelled = sys.argv[4], sys.argv[5]
+none, empty, full, observe, cancel = ([int(float(x)) for x in a.split()]
+                                      for a in sys.argv[6:11])
+costs = sys.argv[11:]
 k = added["kinds"]
 mix = f"({k.get('port', 0)} port, {k.get('prefix', 0)} prefix, {k.get('cgroup', 0)} cgroup)"
 print(f"\nscale: new connections per second through sockops, conn_rate.c on one CPU, "
@@ -130,7 +169,8 @@ base = statistics.median(none)
 print(f"{'no agent':70} {base:7.0f} {1:7.2f}   " + " ".join(str(x) for x in none))
 for label, runs in (("connctld, no rule", empty),
                     (f"connctld, {rules} reset rules {mix}", full),
-                    (f"connctld, {rules} observe rules (no hold)", observe)):
+                    (f"connctld, {rules} observe rules (no hold)", observe),
+                    (f"connctld, {rules} cancel rules (tagged on a match, no hold)", cancel)):
     paired = [x / n for x, n in zip(runs, none)]
     print(f"{label:70} {statistics.median(runs):7.0f} {statistics.median(paired):7.2f}   "
           + " ".join(f"{x:.2f}" for x in paired))
@@ -139,6 +179,8 @@ print(f"\nwhat the programs cost a connection (kernel.bpf_stats_enabled, one run
 for line in costs:
     label, total, each = line.split("|")
     print(f"  {label:24} {total:>6}   {each}")
-print(f"\na new connection a rule matches, among them: {matched}")
+print(f"\na new connection a rule matches, among them: {matched} (reset rules), "
+      f"{cancelled} (cancel rules)")
 PY
 [ "$matched" = reset ] || die "a matching connection was not reset among $RULES rules"
+[ "$cancelled" = eof ] || die "a matching connection was not cancelled among $RULES rules"
