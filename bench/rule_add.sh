@@ -5,7 +5,11 @@
 # another, each timed from request to reply over the control socket.
 # Beside it, same run: the same adds to an agent on an empty host (its one
 # namespace, no connection). The rules match only 10.241.200.0/21 addresses,
-# which nothing here uses. Usage: bench/rule_add.sh [NS] [PER] [ADDS]
+# which nothing here uses. Then as many UDP reset rules, both hosts: UDP
+# has no index (TCP's comes from sockops and a state tracepoint; no hook
+# connctl can load here sees a UDP socket connect host-wide), so each walks
+# the UDP table once per namespace.
+# Usage: bench/rule_add.sh [NS] [PER] [ADDS]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
 NS=${1:-100}
@@ -17,13 +21,14 @@ ulimit -n 20000
 
 setup_env
 require_test_net
-adds() { python3 "$TOP/bench/lib/add_latency.py" "$SOCK" "$ADDS" "$1"; }
+adds() { python3 "$TOP/bench/lib/add_latency.py" "$SOCK" "$ADDS" "$@"; }
 metric() { in_ns_only curl -sf http://127.0.0.1:9542/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
 
 # The empty host: the agent's namespace alone, no connection in it.
 start_agent --metrics 9542
 empty=$(adds 0)
 empty_walks=$(metric 'connctl_walks_total{for="apply"}')
+empty_udp=$(adds "$ADDS" udp)
 stop_agent
 "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
 
@@ -58,15 +63,17 @@ busy=$(adds 0)
 busy_walks=$(metric 'connctl_walks_total{for="apply"}')
 index_walks=$(metric 'connctl_walks_total{for="index"}')
 indexed=$(metric connctl_index_connections)
+busy_udp=$(adds "$ADDS" udp)
 stop_agent
 for fd in "${fds[@]}"; do eval "exec $fd>&-"; done
 wait "${pids[@]}" 2>/dev/null || true
 
 python3 - "$empty" "$busy" "$NS" "$sockets" "$empty_walks" "$busy_walks" "$index_walks" \
-	"$indexed" "$listed" <<'PY'
+	"$indexed" "$listed" "$empty_udp" "$busy_udp" <<'PY'
 import json, sys
 empty, busy = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ns, sockets, ew, bw, iw, indexed, listed = sys.argv[3:10]
+empty_udp, busy_udp = json.loads(sys.argv[10]), json.loads(sys.argv[11])
 print(f"\nrule add matching nothing, {busy['adds']} adds one after another, ms from request to reply")
 print(f"{'':52} {'p50':>7} {'p99':>7} {'max':>7} {'walks':>6}")
 print(f"{'empty host: 1 namespace, no connection':52} {empty['p50']:7.3f} {empty['p99']:7.3f} "
@@ -78,4 +85,9 @@ print(f"{'ratio busy / empty':52} {busy['p50'] / empty['p50']:7.2f} "
 print(f"at its start the agent on the busy host listed {iw} namespaces ({listed}); "
       f"after the adds its index held {indexed} connections")
 print(f"matched: {empty['matched']} and {busy['matched']}")
+print(f"\nthe same with proto udp (no index: a walk of the UDP table a namespace)")
+print(f"{'empty host':52} {empty_udp['p50']:7.3f} {empty_udp['p99']:7.3f} {empty_udp['max']:7.3f}")
+print(f"{'busy host':52} {busy_udp['p50']:7.3f} {busy_udp['p99']:7.3f} {busy_udp['max']:7.3f}")
+print(f"{'ratio busy / empty':52} {busy_udp['p50'] / empty_udp['p50']:7.2f} "
+      f"{busy_udp['p99'] / empty_udp['p99']:7.2f} {busy_udp['max'] / empty_udp['max']:7.2f}")
 PY
