@@ -116,7 +116,10 @@ static long cgroup_step(__u32 level, struct lpm_walk *w)
 	if (level >= CONNCTL_CGROUP_LEVELS)
 		return 1;
 	id = w->best->tuple.cgroup_ids[level];
-	if (id && !try_bucket(w->best, bpf_map_lookup_elem(&rule_cgroups, &id))) {
+	/* Filled from the root down to the socket's own cgroup: below it, none. */
+	if (!id)
+		return 1;
+	if (!try_bucket(w->best, bpf_map_lookup_elem(&rule_cgroups, &id))) {
 		w->complete = false;
 		return 1;
 	}
