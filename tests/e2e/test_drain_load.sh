@@ -5,7 +5,7 @@
 # EOF before reuse and reopens), busy ones too once they have taken turns for
 # a quiet period (a request sent back to back may meet the FIN: one per
 # drained connection at most); no response is ever cut or corrupt, and no
-# client meets an RST.
+# client sees a reset (an RST comes only after a FIN, to a request that met it).
 . "$(dirname "$0")/lib.sh"
 
 setup_env
