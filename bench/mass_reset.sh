@@ -15,28 +15,19 @@ PORT=9100
 setup_env
 start_agent
 
-# measure TOOL N: one run, in microseconds, after checking what is left:
-# nothing, for connctl. ss -K can leave a few: it destroys as it dumps, and
-# the dump resumes at a position in a hash bucket that its own destroys
-# have shifted. Those are counted and shown, not fatal.
+# measure TOOL N: one run, in microseconds, after checking what is left
+# (check_left).
 measure() {
 	local tool=$1 n=$2 us alive
 	hold_start "$PORT:$n"
 	us=$(reset_with "$tool" "$PORT" "$n")
 	alive=$(hold_ask alive "$PORT")
 	hold_stop
-	if [ "$alive" -ne 0 ]; then
-		[ "$tool" = ss ] || die "$tool left $alive of $n connections open"
-		echo "$n $alive" >>"$TMP/ss_left"
-	fi
+	check_left "$tool" "$n" "$alive"
 	echo "$us"
 }
 
 printf '\nmass reset: N established loopback connections, all matched; median of %d rounds\n' "$ROUNDS"
 printf '%8s %-26s %10s %13s %8s\n' N tool "time (ms)" "us per conn" "vs ss -K"
 reset_table
-if [ -s "$TMP/ss_left" ]; then
-	echo "ss -K left connections open in some runs:" \
-		"$(awk '{ printf "%s%d of %d", sep, $2, $1; sep = ", " }' "$TMP/ss_left");" \
-		"connctl left none"
-fi
+report_ss_left

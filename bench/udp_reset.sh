@@ -18,7 +18,8 @@ PORT=5400
 setup_env
 start_agent
 
-# measure TOOL N: one run, in microseconds, after checking nothing is left.
+# measure TOOL N: one run, in microseconds, after checking what is left
+# (check_left) and that the server's socket is kept.
 measure() {
 	local tool=$1 n=$2 cmd out
 	case $tool in
@@ -27,8 +28,7 @@ measure() {
 	ss) cmd=(ss -K -un state established "( dport = :$PORT )") ;;
 	esac
 	out=$(in_ns python3 "$TOP/bench/lib/udp_holder.py" "$n" "$PORT" "${cmd[@]}")
-	[ "$(jget "$out" 'd["alive"]')" -eq 0 ] ||
-		die "$tool left $(jget "$out" 'd["alive"]') of $n sockets connected"
+	check_left "$tool" "$n" "$(jget "$out" 'd["alive"]')"
 	[ "$(jget "$out" 'd["server"]')" = True ] || die "$tool: the server socket is gone"
 	jget "$out" 'd["us"]'
 }
@@ -37,3 +37,4 @@ printf '\nconnected UDP reset: N sockets to one port, all matched; median of %d 
 	"$ROUNDS"
 printf '%8s %-26s %10s %13s %8s\n' N tool "time (ms)" "us per sock" "vs ss -K"
 reset_table
+report_ss_left

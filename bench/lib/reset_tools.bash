@@ -69,3 +69,22 @@ reset_rows() {
 			"$(bc -l <<<"${med[$tool]} / ${med[ss]}")"
 	done
 }
+
+# check_left TOOL N LEFT: connctl must leave none of N open. ss -K can
+# leave a few: it destroys as it dumps, and each part of the dump resumes at
+# a position in a hash bucket that its own destroys have shifted. Those are
+# counted for report_ss_left, not fatal.
+check_left() {
+	local tool=$1 n=$2 left=$3
+	[ "$left" -eq 0 ] && return 0
+	[ "$tool" = ss ] || die "$tool left $left of $n open"
+	echo "$n $left" >>"$TMP/ss_left"
+}
+
+# report_ss_left: what ss left open, if it left any.
+report_ss_left() {
+	[ -s "$TMP/ss_left" ] || return 0
+	echo "$SS_NAME left some open in some runs:" \
+		"$(awk '{ printf "%s%d of %d", sep, $2, $1; sep = ", " }' "$TMP/ss_left");" \
+		"connctl left none"
+}
