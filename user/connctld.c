@@ -648,7 +648,9 @@ static void tick(struct agent *agent)
 	rulebook_collect_paths(&agent->rb);
 	flows_collect(&agent->dp);
 	datapath_check_pins(&agent->dp, agent->cfg.pin_dir);
-	datapath_release_links(&agent->dp, !drainer_idle(&agent->drainer));
+	/* A followed drain is held back (cgroup_skb) and may report at recv(). */
+	datapath_release_links(&agent->dp, drainer_idle(&agent->drainer) ? 0 :
+					   LINKS_HOLD | LINKS_RECV);
 	server_tick(agent->server);
 	metrics_tick(&agent->metrics);
 }

@@ -558,14 +558,14 @@ static void release_links(struct datapath *dp, unsigned int need)
 
 /*
  * Released once not needed at two calls in a row, a tick apart: a match
- * tagged as its rule left has been closed by then. Live tags (drains) keep
- * the hold and recv() watched; UDP refusals tag nothing.
+ * tagged as its rule left has been closed by then. in_use (LINKS_*): needed
+ * with no rule standing, by drains still followed.
  */
-void datapath_release_links(struct datapath *dp, bool tags_live)
+void datapath_release_links(struct datapath *dp, unsigned int in_use)
 {
 	for (int k = 0; k < LINKS_KINDS; k++) {
 		unsigned int need = 1u << k;
-		bool idle = !dp->rules_needing[k] && (need == LINKS_UDP || !tags_live) &&
+		bool idle = !dp->rules_needing[k] && !(in_use & need) &&
 			    datapath_links_attached(dp, need);
 
 		if (!idle) {

@@ -108,13 +108,13 @@ bool datapath_watches_recv(const struct datapath *dp);
 /*
  * The links a rule needs (LINKS_*), attached before it is written: 0 or
  * -errno. Released (detached, unpinned) once no standing rule needs them
- * (rules_needing, kept by kernel/rule_maps.c) and no tag is live
- * (tags_live: drains still followed) at two calls in a row: the agent's ticks.
+ * (rules_needing, kept by kernel/rule_maps.c) and none is in_use (LINKS_*:
+ * drains still followed) at two calls in a row: the agent's ticks.
  */
 int datapath_want_links(struct datapath *dp, unsigned int needs);
 /* Whether the links of one need (a LINKS_* bit) are on. */
 bool datapath_links_attached(const struct datapath *dp, unsigned int need);
-void datapath_release_links(struct datapath *dp, bool tags_live);
+void datapath_release_links(struct datapath *dp, unsigned int in_use);
 /*
  * The connection log, readable when it wants reading (-1: there is none);
  * read, it keeps the connection index current.

@@ -107,21 +107,33 @@ static int proc_walk(struct owner_index *idx)
 	return err;
 }
 
+/*
+ * The kernel layer's walk, else /proc. A walk that failed once is not tried
+ * again: what breaks an iterator read stays broken, and a warning at every
+ * batch of closes would say nothing new.
+ */
+static int walk_owners(struct owner_index *idx)
+{
+	int err;
+
+	if (!idx->walk)
+		return proc_walk(idx);
+	err = idx->walk(idx->walk_ctx, idx);
+	if (!err)
+		return 0;
+	pr_warn("cannot walk the owners in the kernel: %s; reading /proc from now on",
+		strerror(-err));
+	idx->walk = NULL;
+	idx->n = 0;
+	return proc_walk(idx);
+}
+
 static int index_build(struct owner_index *idx)
 {
-	int err = -ENOTSUP;
+	int err;
 
 	idx->n = 0;
-	if (idx->walk) {
-		err = idx->walk(idx->walk_ctx, idx);
-		if (err && err != -ENOTSUP)
-			pr_warn("cannot walk the owners in the kernel: %s; reading /proc",
-				strerror(-err));
-	}
-	if (err) {
-		idx->n = 0;
-		err = proc_walk(idx);
-	}
+	err = walk_owners(idx);
 	qsort(idx->v, idx->n, sizeof(*idx->v), cmp_inode);
 	idx->built_ns = monotonic_ns();
 	return err;

@@ -21,7 +21,8 @@ struct owner_index;
 
 /*
  * A walk that fills the index (owner_index_add) faster than /proc can: the
- * kernel layer's iterator. 0, or -errno and /proc is walked instead.
+ * kernel layer's iterator. 0, or -errno and /proc is walked instead, from
+ * then on.
  */
 typedef int owner_walk_fn(void *ctx, struct owner_index *idx);
 
@@ -40,7 +41,7 @@ void owner_index_free(struct owner_index *idx);
 /* One socket fd of a process, from a walk: 0 or -ENOMEM. */
 int owner_index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd);
 /*
- * Walk /proc now unless the index is younger than fresh_ns, so that the
+ * Walk the owners now unless the index is younger than fresh_ns, so that the
  * connections a rule just tagged are found at once when they are ready.
  */
 int owner_index_warm(struct owner_index *idx, uint64_t fresh_ns);
