@@ -87,7 +87,7 @@ test: deps
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient $(BUILD)/clients/rule_adds \
-		$(BUILD)/clients/conn_rate $(BUILD)/clients/owner_walk
+		$(BUILD)/clients/conn_rate $(BUILD)/clients/owner_walk $(BUILD)/clients/empty_skb.bpf.o
 	$(Q)for b in bench/*.sh; do "$$b" 2>/dev/null || exit 1; done
 
 # Clients that cost next to nothing themselves (bench/control_plane.sh, bench/scale.sh).
@@ -100,6 +100,12 @@ $(BUILD)/clients/conn_rate: bench/lib/conn_rate.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
+# The kernel's cgroup_skb hook with nothing in it, under connctl's hold (bench/scale.sh).
+$(BUILD)/clients/empty_skb.bpf.o: bench/lib/empty_skb.bpf.c $(BUILD)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # The agent's two walks for owners, side by side (bench/owner_walk.sh).
 $(BUILD)/clients/owner_walk: $(OBJ)/bench/lib/owner_walk.o $(OBJ)/user/kernel/owner_walk.o \

@@ -12,7 +12,9 @@
 # issue's row: cgroup_skb and connect/sendmsg are attached while a reset or
 # drain rule stands); RULES observe rules (the same matching, no hold);
 # RULES cancel rules (the same matching, and a match is tagged by sockops,
-# but no hold: a cancel closes through the owner). Then what each program
+# but no hold: a cancel closes through the owner); and, with no agent, an
+# empty cgroup_skb program on the cgroup (the kernel's hook alone, the floor
+# under the reset rules' hold). Then what each program
 # costs a connection (kernel.bpf_stats_enabled, put back as it was), and a
 # connection that a rule does match is still reset, or cancelled.
 # Usage: bench/scale.sh [SECONDS] [RULES] [ROUNDS]
@@ -23,9 +25,12 @@ RULES=${2:-100000}
 ROUNDS=${3:-3}
 PORT=8088
 CONN_RATE=$BUILD/clients/conn_rate
+EMPTY_SKB=$BUILD/clients/empty_skb.bpf.o
+EMPTY_PINS=$PIN_DIR-empty
 CPU=$(($(nproc) - 1))
-[ -x "$CONN_RATE" ] || make -C "$TOP" --no-print-directory build/clients/conn_rate >/dev/null ||
-	die "cannot build $CONN_RATE"
+[ -x "$CONN_RATE" ] && [ -f "$EMPTY_SKB" ] ||
+	make -C "$TOP" --no-print-directory build/clients/conn_rate build/clients/empty_skb.bpf.o \
+		>/dev/null || die "cannot build $CONN_RATE and $EMPTY_SKB"
 
 setup_env
 cgroups=()
@@ -35,10 +40,22 @@ for i in $(seq 0 9); do
 done
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
 # cleanup exits with the status it is called with: the sysctl's must not mask it.
-trap 'rc=$?; sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"; rm -rf "$EMPTY_PINS"; (exit $rc); cleanup' EXIT
 
 rate() {
 	in_ns taskset -c "$CPU" "$CONN_RATE" "$PORT" "$RUN_SECONDS" | jget "$(cat)" 'd["per_second"]'
+}
+
+# A run with only the empty cgroup_skb programs on the cgroup, no agent.
+empty_hook_rate() {
+	bpftool prog loadall "$EMPTY_SKB" "$EMPTY_PINS" || die "cannot load $EMPTY_SKB"
+	bpftool cgroup attach "$CGROUP" ingress pinned "$EMPTY_PINS/empty_skb_in" multi &&
+		bpftool cgroup attach "$CGROUP" egress pinned "$EMPTY_PINS/empty_skb_out" multi ||
+		die "cannot attach $EMPTY_SKB to $CGROUP"
+	rate
+	bpftool cgroup detach "$CGROUP" ingress pinned "$EMPTY_PINS/empty_skb_in"
+	bpftool cgroup detach "$CGROUP" egress pinned "$EMPTY_PINS/empty_skb_out"
+	rm -rf "$EMPTY_PINS"
 }
 
 # add_rules ACTION: RULES mixed rules; the JSON of what was added.
@@ -58,13 +75,14 @@ gone_agent() {
 	"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
 }
 
-# Run time of each connctl program over one run, in ns; "name run_time_ns" lines.
+# Run time of each connctl program so far, in ns; "id name run_time_ns" lines.
+# By id: a stopped agent's programs may linger a moment under the same names.
 prog_ns() {
 	bpftool -j prog show | python3 -c '
 import json, sys
 for p in json.load(sys.stdin):
     if p.get("name", "").startswith("connctl_") and p.get("run_cnt"):
-        print(p["name"], p["run_time_ns"])'
+        print(p["id"], p["name"], p["run_time_ns"])'
 }
 
 # cost LABEL: a run with bpf_stats on; "LABEL prog=us ..." a connection.
@@ -77,16 +95,22 @@ cost() {
 import sys
 label, before, after, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 def ns(text):
-    return {l.split()[0]: int(l.split()[1]) for l in text.splitlines() if l.strip()}
+    return {int(i): (name, int(t)) for i, name, t in (l.split() for l in text.splitlines() if l.strip())}
 b, a = ns(before), ns(after)
-used = {k[len("connctl_"):]: (v - b.get(k, 0)) / n / 1000 for k, v in a.items() if v != b.get(k, 0)}
+used = {}
+for i, (name, t) in a.items():
+    spent = t - b.get(i, (name, 0))[1]
+    if spent:
+        key = name[len("connctl_"):]
+        used[key] = used.get(key, 0) + spent / n / 1000
 print(f"{label}|{sum(used.values()):.2f}|" + " ".join(f"{k} {v:.2f}" for k, v in sorted(used.items())))
 PY
 }
 
-none=() empty=() full=() observe=() cancel=()
+none=() hook=() empty=() full=() observe=() cancel=()
 for ((r = 0; r < ROUNDS; r++)); do
 	none+=("$(rate)")
+	hook+=("$(empty_hook_rate)")
 	fresh_agent
 	empty+=("$(rate)")
 	added=$(add_rules reset)
@@ -153,13 +177,13 @@ PY
 )
 
 python3 - "$RUN_SECONDS" "$RULES" "$added" "$matched" "$cancelled" "${none[*]}" \
-	"${empty[*]}" "${full[*]}" "${observe[*]}" "${cancel[*]}" "${costs[@]}" <<'PY'
+	"${hook[*]}" "${empty[*]}" "${full[*]}" "${observe[*]}" "${cancel[*]}" "${costs[@]}" <<'PY'
 import json, statistics, sys
 secs, rules, added = sys.argv[1], int(sys.argv[2]), json.loads(sys.argv[3])
 matched, cancelled = sys.argv[4], sys.argv[5]
-none, empty, full, observe, cancel = ([int(float(x)) for x in a.split()]
-                                      for a in sys.argv[6:11])
-costs = sys.argv[11:]
+none, hook, empty, full, observe, cancel = ([int(float(x)) for x in a.split()]
+                                            for a in sys.argv[6:12])
+costs = sys.argv[12:]
 k = added["kinds"]
 mix = f"({k.get('port', 0)} port, {k.get('prefix', 0)} prefix, {k.get('cgroup', 0)} cgroup)"
 print(f"\nscale: new connections per second through sockops, conn_rate.c on one CPU, "
@@ -167,7 +191,8 @@ print(f"\nscale: new connections per second through sockops, conn_rate.c on one 
 print(f"{'':70} {'median':>7} {'paired':>7}   each round against its own no-agent run")
 base = statistics.median(none)
 print(f"{'no agent':70} {base:7.0f} {1:7.2f}   " + " ".join(str(x) for x in none))
-for label, runs in (("connctld, no rule", empty),
+for label, runs in (("no agent, empty cgroup_skb programs (the kernel's hook alone)", hook),
+                   ("connctld, no rule", empty),
                     (f"connctld, {rules} reset rules {mix}", full),
                     (f"connctld, {rules} observe rules (no hold)", observe),
                     (f"connctld, {rules} cancel rules (tagged on a match, no hold)", cancel)):

@@ -736,6 +736,9 @@ int datapath_uninstall(const char *pin_dir)
 		struct bpf_link *link;
 
 		pin_path(path, sizeof(path), pin_dir, cgroup_link_pins[i]);
+		/* Links attached on demand are absent while no rule needed them. */
+		if (access(path, F_OK))
+			continue;
 		link = bpf_link__open(path);
 		if (!link)
 			continue;
