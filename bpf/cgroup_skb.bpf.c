@@ -194,9 +194,11 @@ static __always_inline int filter(struct __sk_buff *skb, bool ingress)
 	sk = skb->sk;
 	if (!sk)
 		return 1;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk || sk->protocol != IPPROTO_TCP)
-		return 1;
+	/*
+	 * One helper call a packet, not two: only TCP sockets are tagged
+	 * (sockops, iter/tcp), and the lookup finds nothing for a request or
+	 * timewait socket.
+	 */
 	tag = bpf_sk_storage_get(&sk_tags, sk, NULL, 0);
 	if (!tag)
 		return 1;
