@@ -55,6 +55,33 @@ before=$(untag_walks)
 id=$(connctl -j rule add action drain remote 192.0.2.1 lport 9 | jget "$(cat)" 'd["id"]')
 connctl rule del "$id" >/dev/null
 expect_eq "$(untag_walks)" "$before" "walks to untag a drain rule that matched nothing"
+
+# The log is read as it fills, with the agent idle: 6,000 pairs opened and
+# closed (about 2 MiB of records, twice what the log holds) lose nothing,
+# so the next rule lists no namespace again, and the index is back to its
+# size.
+metric() {
+	in_ns_only curl -sf http://127.0.0.1:9540/metrics | awk -v m="$1" '$1 == m { print $2 }'
+}
+listings=$(metric 'connctl_walks_total{for="index"}')
+indexed=$(metric connctl_index_connections)
+in_ns python3 - <<'PY'
+import socket, struct
+srv = socket.create_server(("127.0.0.1", 9420), backlog=128)
+linger = struct.pack("ii", 1, 0)
+for _ in range(6000):
+    c = socket.create_connection(("127.0.0.1", 9420))
+    s, _ = srv.accept()
+    for sock in (c, s):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+        sock.close()
+PY
+expect_eq "$(connctl -j rule add action reset remote 192.0.2.1 lport 9 | jget "$(cat)" 'd["matched"]')" \
+	0 "what a rule after the churn matched"
+expect_eq "$(metric 'connctl_walks_total{for="index"}')" "$listings" \
+	"namespaces listed again after 6,000 pairs with the agent idle"
+! grep -q 'records lost' "$AGENT_LOG" || die "the connection log lost records with the agent idle"
+expect_eq "$(metric connctl_index_connections)" "$indexed" "connections indexed after the churn"
 stop_agent
 
 # --netns all: three namespaces, each its own /24 of 10.241.0.0/16 on lo.
