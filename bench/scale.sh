@@ -14,9 +14,9 @@
 # RULES cancel rules (the same matching, and a match is tagged by sockops,
 # but no hold: a cancel closes through the owner); and, with no agent, an
 # empty cgroup_skb program on the cgroup (the kernel's hook alone, the floor
-# under the reset rules' hold). Then what each program
-# costs a connection (kernel.bpf_stats_enabled, put back as it was), and a
-# connection that a rule does match is still reset, or cancelled.
+# under the reset rules' hold). Then what each program costs a connection
+# (kernel.bpf_stats_enabled, put back as it was), and a connection that a
+# rule does match is still reset, or cancelled.
 # Usage: bench/scale.sh [SECONDS] [RULES] [ROUNDS]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -39,7 +39,8 @@ for i in $(seq 0 9); do
 	cgroups+=("${CGROUP#"$CG_ROOT"}/r$i")
 done
 STATS_WAS=$(sysctl -n kernel.bpf_stats_enabled)
-# cleanup exits with the status it is called with: the sysctl's must not mask it.
+# cleanup exits with the status it is called with: the sysctl's must not mask it,
+# and errexit goes first, or a failing command here ends the trap before cleanup.
 trap 'rc=$?; set +e; sysctl -q kernel.bpf_stats_enabled="$STATS_WAS"; rm -rf "$EMPTY_PINS"; (exit $rc); cleanup' EXIT
 
 rate() {
