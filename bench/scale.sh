@@ -193,7 +193,7 @@ print(f"{'':70} {'median':>7} {'paired':>7}   each round against its own no-agen
 base = statistics.median(none)
 print(f"{'no agent':70} {base:7.0f} {1:7.2f}   " + " ".join(str(x) for x in none))
 for label, runs in (("no agent, empty cgroup_skb programs (the kernel's hook alone)", hook),
-                   ("connctld, no rule", empty),
+                    ("connctld, no rule", empty),
                     (f"connctld, {rules} reset rules {mix}", full),
                     (f"connctld, {rules} observe rules (no hold)", observe),
                     (f"connctld, {rules} cancel rules (tagged on a match, no hold)", cancel)):
@@ -201,6 +201,9 @@ for label, runs in (("no agent, empty cgroup_skb programs (the kernel's hook alo
     print(f"{label:70} {statistics.median(runs):7.0f} {statistics.median(paired):7.2f}   "
           + " ".join(f"{x:.2f}" for x in paired))
 print(f"spread of the no-agent runs: {(max(none) - min(none)) / base * 100:.0f} %")
+beside = statistics.median(x / h for x, h in zip(full, hook))
+print(f"the reset rules against the empty hook's runs, paired: {beside:.2f} "
+      f"(what connctl costs beyond the hook the hold needs)")
 print(f"\nwhat the programs cost a connection (kernel.bpf_stats_enabled, one run each), us")
 for line in costs:
     label, total, each = line.split("|")
