@@ -94,12 +94,49 @@ static void test_remove_while_walking(void **state)
 	tracked_table_free(&t);
 }
 
+/* After a peak, the table comes back to the size of what still waits. */
+static void test_settle_after_peak(void **state)
+{
+	struct tracked_table t = {};
+	size_t peak;
+
+	for (uint64_t k = 1; k <= 5000; k++)
+		tracked_insert(&t, k)->rule_id = (uint32_t)k;
+	peak = t.cap;
+	assert_true(peak >= 10000);
+	tracked_settle(&t);
+	assert_int_equal(t.cap, peak);	/* a third full: kept */
+	for (uint64_t k = 11; k <= 5000; k++)
+		tracked_remove(&t, tracked_find(&t, k));
+	tracked_settle(&t);
+	assert_int_equal(t.cap, 256);
+	for (uint64_t k = 1; k <= 5000; k++) {
+		struct tracked *e = tracked_find(&t, k);
+
+		if (k <= 10) {
+			assert_non_null(e);
+			assert_int_equal(e->rule_id, (uint32_t)k);
+		} else {
+			assert_null(e);
+		}
+	}
+	/* 200 in 512 slots: more than a sixteenth full, so it stays. */
+	for (uint64_t k = 11; k <= 200; k++)
+		tracked_insert(&t, k);
+	assert_int_equal(t.cap, 512);
+	tracked_settle(&t);
+	assert_int_equal(t.cap, 512);
+	assert_int_equal(t.n, 200);
+	tracked_table_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_insert_find_remove),
 		cmocka_unit_test(test_random_churn),
 		cmocka_unit_test(test_remove_while_walking),
+		cmocka_unit_test(test_settle_after_peak),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

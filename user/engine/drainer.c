@@ -640,6 +640,9 @@ void drainer_schedule(struct drainer *d)
 	const struct tracked_table *tt = &d->tracked;
 	uint64_t next = 0, now = monotonic_ns(), at;
 
+	/* No walk of the slots and no entry held: the one place to shrink it. */
+	tracked_settle(&d->tracked);
+
 	for (size_t i = 0; i < tt->cap; i++) {
 		const struct tracked *t = &tt->slots[i];
 

@@ -22,18 +22,20 @@ struct tracked *tracked_find(struct tracked_table *d, uint64_t cookie)
 	return NULL;
 }
 
-static int tracked_grow(struct tracked_table *d)
+/* Fewest slots a table holds once it has any. */
+#define TRACKED_MIN_CAP	256
+
+static int tracked_rehash(struct tracked_table *d, size_t cap)
 {
 	struct tracked *old = d->slots;
 	size_t old_cap = d->cap, i;
 
-	d->cap = old_cap ? 2 * old_cap : 256;
-	d->slots = calloc(d->cap, sizeof(*d->slots));
+	d->slots = calloc(cap, sizeof(*d->slots));
 	if (!d->slots) {
 		d->slots = old;
-		d->cap = old_cap;
 		return -ENOMEM;
 	}
+	d->cap = cap;
 	for (i = 0; i < old_cap; i++) {
 		size_t j;
 
@@ -45,6 +47,25 @@ static int tracked_grow(struct tracked_table *d)
 	}
 	free(old);
 	return 0;
+}
+
+static int tracked_grow(struct tracked_table *d)
+{
+	return tracked_rehash(d, d->cap ? 2 * d->cap : TRACKED_MIN_CAP);
+}
+
+void tracked_settle(struct tracked_table *d)
+{
+	size_t cap = d->cap;
+
+	/*
+	 * Halved while a sixteenth full or less: an eighth full at most after,
+	 * far from the half at which it grows, so it does not swing.
+	 */
+	while (cap > TRACKED_MIN_CAP && 16 * d->n <= cap)
+		cap /= 2;
+	if (cap != d->cap)
+		tracked_rehash(d, cap);	/* without memory, it stays as it is */
 }
 
 struct tracked *tracked_insert(struct tracked_table *d, uint64_t cookie)

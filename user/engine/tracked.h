@@ -37,6 +37,12 @@ struct tracked *tracked_find(struct tracked_table *d, uint64_t cookie);
 struct tracked *tracked_insert(struct tracked_table *d, uint64_t cookie);
 /* Entries after t may move into its slot: re-read the slot after. */
 void tracked_remove(struct tracked_table *d, struct tracked *t);
+/*
+ * Fewer slots once most are free: the table follows the connections
+ * waiting now, not the most that ever waited. Moves every entry: never
+ * while a caller walks the slots or holds an entry.
+ */
+void tracked_settle(struct tracked_table *d);
 void tracked_table_free(struct tracked_table *d);
 
 #endif /* CONNCTL_TRACKED_H */
