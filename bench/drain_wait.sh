@@ -29,7 +29,7 @@ TMP=$TMP/in CGROUP=$CGROUP/in start_nginx 8091
 TMP=$TMP/out CGROUP=$CGROUP/out start_nginx 8092
 start_agent --cgroup "$CGROUP/in" --metrics 9550
 ticks() { awk '{ print $14 + $15 }' "/proc/$AGENT_PID/stat"; }
-metric() { in_ns_only curl -s http://127.0.0.1:9550/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+metric() { agent_metric 9550 "$1"; }
 hz=$(getconf CLK_TCK)
 
 printf '\nwaiting drains: the agent'"'"'s CPU while COUNT paced downloads wait (quiet %s), %s s measured\n' \

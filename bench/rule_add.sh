@@ -22,7 +22,7 @@ ulimit -n 20000
 setup_env
 require_test_net
 adds() { python3 "$TOP/bench/lib/add_latency.py" "$SOCK" "$ADDS" "$@"; }
-metric() { in_ns_only curl -sf http://127.0.0.1:9542/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+metric() { agent_metric 9542 "$1"; }
 
 # The empty host: the agent's namespace alone, no connection in it.
 start_agent --metrics 9542

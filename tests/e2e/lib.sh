@@ -398,6 +398,12 @@ pairs_end() {
 	PAIRS_RES=$(tail -n 1 "$TMP/pairs-$1.out")
 }
 
+# agent_metric PORT SERIES: the value of one series (its name and labels as
+# printed) from the agent's --metrics PORT, asked from its namespace.
+agent_metric() {
+	in_ns_only curl -sf "http://127.0.0.1:$1/metrics" | awk -v m="$2" '$1 == m { print $2 }'
+}
+
 # median: of the numbers on stdin, one a line.
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 

@@ -11,7 +11,7 @@
 setup_env
 start_nginx 8080
 start_agent --metrics 9548
-sweeps() { in_ns_only curl -s http://127.0.0.1:9548/metrics | awk '$1 == "connctl_sweeps_total" { print $2 }'; }
+sweeps() { agent_metric 9548 connctl_sweeps_total; }
 
 res=$(fetch_adding_rule 8080 /paced 200000 action drain lport 8080 quiet 700ms)
 log "paced download: $res"

@@ -13,9 +13,7 @@ setup_env
 mkdir "$CGROUP/agent" "$CGROUP/servers"
 CGROUP=$CGROUP/servers start_nginx 8080
 start_agent --cgroup "$CGROUP/agent" --metrics 9551
-metric() {
-	in_ns_only curl -s http://127.0.0.1:9551/metrics | awk -v m="$1" '$1 == m { print $2 }'
-}
+metric() { agent_metric 9551 "$1"; }
 walks() { metric 'connctl_walks_total{for="sweep"}'; }
 
 # A paced download (bursts, then pauses shorter than the quiet).

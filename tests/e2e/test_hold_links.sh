@@ -47,10 +47,7 @@ expect_held_reset() {
 }
 
 # The agent's own word on it: connctl_programs_attached.
-attached_metric() {
-	in_ns curl -sf http://127.0.0.1:9541/metrics |
-		awk -v k="connctl_programs_attached{program=\"$1\"}" '$1 == k { print $2 }'
-}
+attached_metric() { agent_metric 9541 "connctl_programs_attached{program=\"$1\"}"; }
 
 start_agent --metrics 9541
 expect_progs cgroup_sock_ops "no rule"

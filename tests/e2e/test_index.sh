@@ -47,10 +47,8 @@ matched_none=$(grep -c 'matched 0$' "$AGENT_LOG" || true)
 
 # Deleting a drain rule removes its tags by a walk of the namespaces where
 # it matches: none when it matches nothing.
-untag_walks() {
-	in_ns_only curl -sf http://127.0.0.1:9540/metrics |
-		awk '$1 == "connctl_walks_total{for=\"untag\"}" { print $2 }'
-}
+metric() { agent_metric 9540 "$1"; }
+untag_walks() { metric 'connctl_walks_total{for="untag"}'; }
 before=$(untag_walks)
 id=$(connctl -j rule add action drain remote 192.0.2.1 lport 9 | jget "$(cat)" 'd["id"]')
 connctl rule del "$id" >/dev/null
@@ -60,9 +58,6 @@ expect_eq "$(untag_walks)" "$before" "walks to untag a drain rule that matched n
 # closed (about 2 MiB of records, twice what the log holds) lose nothing,
 # so the next rule lists no namespace again, and the index is back to its
 # size.
-metric() {
-	in_ns_only curl -sf http://127.0.0.1:9540/metrics | awk -v m="$1" '$1 == m { print $2 }'
-}
 listings=$(metric 'connctl_walks_total{for="index"}')
 indexed=$(metric connctl_index_connections)
 in_ns python3 - <<'PY'

@@ -34,7 +34,7 @@ python3 -c "import sys; sys.exit(not $(jget "$res" 'd["after_s"]') < 30)" ||
 
 grep -q "kernel events lost to a full ring buffer" "$AGENT_LOG" ||
 	die "the agent did not log the lost events"
-lost=$(in_ns_only curl -s http://127.0.0.1:9544/metrics | awk '$1 == "connctl_events_lost_total" { print $2 }')
+lost=$(agent_metric 9544 connctl_events_lost_total)
 [ "${lost:-0}" -gt 0 ] || die "connctl_events_lost_total is '$lost'"
 log "ok: connctl_events_lost_total = $lost"
 show=$(connctl -j rule show 1)

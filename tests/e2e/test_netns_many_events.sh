@@ -21,7 +21,7 @@ added=$(connctl -j rule add action drain local "$ADDR" lport 9417 once)
 pairs_end all
 res=$PAIRS_RES
 log "$res"
-metric() { in_ns_only curl -s http://127.0.0.1:9551/metrics | awk -v m="$1" '$1 == m { print $2 }'; }
+metric() { agent_metric 9551 "$1"; }
 
 expect_eq "$(jget "$added" 'd["matched"]')" 6000 "connections matched in 20 namespaces"
 expect_eq "$(jget "$res" 'd["eof"]')" 6000 "clients that saw EOF"

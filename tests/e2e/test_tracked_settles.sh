@@ -10,10 +10,7 @@ setup_env
 start_agent --metrics 9545
 connctl rule add action cancel lport 9301 >/dev/null
 
-tracked() {
-	in_ns_only curl -sf http://127.0.0.1:9545/metrics |
-		awk '$1 == "connctl_tracked_connections" { print $2 }'
-}
+tracked() { agent_metric 9545 connctl_tracked_connections; }
 settled() { [ "$(tracked)" = 0 ]; }
 
 res=$(in_ns python3 "$TOP/bench/lib/conn_rate.py" 9301 60 3000)
