@@ -44,7 +44,7 @@ cleanup() {
 	set +e
 	if [ -d "$CGROUP" ]; then
 		echo 1 >"$CGROUP/cgroup.kill" 2>/dev/null
-		wait_until 5 cgroup_empty
+		wait_until 10 cgroup_empty
 	fi
 	if [ -n "$AGENT_PID" ]; then
 		# A test may have stopped it (SIGSTOP): it must run to hear SIGTERM.
@@ -62,7 +62,7 @@ cleanup() {
 	[ -d "$CGROUP" ] && rmdir "$CGROUP"
 	if [ -n "$CLIENT_CG" ] && [ -d "$CLIENT_CG" ]; then
 		echo 1 >"$CLIENT_CG/cgroup.kill" 2>/dev/null
-		wait_until 5 client_cgroup_empty
+		wait_until 10 client_cgroup_empty
 		rmdir "$CLIENT_CG"
 	fi
 	[ -n "$CLIENT_NS" ] && ip netns del "$CLIENT_NS" 2>/dev/null
@@ -80,12 +80,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# Empty of tasks, dying ones too: cgroup.procs no longer lists a task that
+# is still closing its files, but rmdir waits for it.
 cgroup_empty() {
-	[ ! -s "$CGROUP/cgroup.procs" ]
+	grep -q '^populated 0$' "$CGROUP/cgroup.events"
 }
 
 client_cgroup_empty() {
-	[ ! -s "$CLIENT_CG/cgroup.procs" ]
+	grep -q '^populated 0$' "$CLIENT_CG/cgroup.events"
 }
 
 # setup_veth: a client namespace joined to the test's by a veth pair:
