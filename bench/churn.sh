@@ -4,10 +4,12 @@
 # standing cancel rule closes, one to a port a standing reset rule resets.
 # The agent's tables (connection index, tracked connections), its RSS and
 # the BPF maps' memory once the closes settle after a warm-up of 10,000, and
-# again after COUNT, in one run. Usage: bench/churn.sh [COUNT]
+# again after COUNT; then at a peak of PEAK connections held open at once,
+# and after they close, in one run. Usage: bench/churn.sh [COUNT] [PEAK]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
 COUNT=${1:-1000000}
+PEAK=${2:-20000}
 RATE_PY=$TOP/bench/lib/conn_rate.py
 
 setup_env
@@ -53,30 +55,58 @@ settled() {
 	in_ns_only curl -sf http://127.0.0.1:9544/metrics | grep -q '^connctl_tracked_connections 0$'
 }
 
+# index_read: the connection log read, as a rule add reads it first (the
+# log wakes the agent only at each eighth it fills).
+index_read() {
+	local id
+	id=$(connctl -j rule add action observe remote 192.0.2.1 lport 11 | jget "$(cat)" 'd["id"]')
+	connctl rule del "$id" >/dev/null
+}
+# index_holds N: N connections indexed, once the log is read.
+index_holds() {
+	index_read
+	[ "$(agent_metric 9544 connctl_index_connections)" -eq "$1" ]
+}
+
 churn 10000
 wait_until 30 settled || die "connections still in flight after the warm-up"
+index_read
 snapshot before
 t0=$(date +%s)
 churn "$COUNT"
 secs=$(($(date +%s) - t0))
 wait_until 30 settled || die "connections still in flight after the churn"
+index_read
 snapshot after
+held=$(grep '^index=' "$TMP/after" | cut -d= -f2)
+hold_start 9303:$((PEAK / 2))
+wait_until 30 index_holds $((held + PEAK / 2 * 2)) ||
+	die "the index holds $(agent_metric 9544 connctl_index_connections), not $((held + PEAK / 2 * 2))"
+snapshot peak
+hold_stop
+wait_until 30 index_holds "$held" ||
+	die "the index holds $(agent_metric 9544 connctl_index_connections), not $held as before the peak"
+snapshot after_peak
+
 made=$(cat "$TMP"/rate93* | python3 -c 'import json, sys; print(sum(json.loads(l)["connections"] + json.loads(l)["failed"] for l in sys.stdin))')
 
-python3 - "$TMP/before" "$TMP/after" "$made" "$secs" <<'PY'
+python3 - "$TMP" "$made" "$secs" "$PEAK" <<'PY'
 import sys
-def load(p):
-    return dict(l.strip().split("=", 1) for l in open(p) if "=" in l)
-b, a = load(sys.argv[1]), load(sys.argv[2])
-print(f"\nchurn: {int(sys.argv[3]):,} connections opened and closed in {sys.argv[4]} s "
-      "(a third matched by cancel, a third by reset)")
-print(f"{'':40} {'after 10,000':>14} {'after all':>14} {'ratio':>7}")
+def load(name):
+    return dict(l.strip().split("=", 1) for l in open(f"{sys.argv[1]}/{name}") if "=" in l)
+b, a, p, ap = load("before"), load("after"), load("peak"), load("after_peak")
+def ratio(x, y):
+    return f"{float(y) / float(x):7.2f}" if float(x) else "      -"
+print(f"\nchurn: {int(sys.argv[2]):,} connections opened and closed in {sys.argv[3]} s "
+      f"(a third matched by cancel, a third by reset); then {int(sys.argv[4]):,} held at once")
+print(f"{'':32} {'after 10,000':>12} {'after all':>10} {'ratio':>7} "
+      f"{'at the peak':>12} {'after it':>10} {'ratio':>7}")
 rows = [("connection index: connections", "index"), ("connection index: slots", "index_slots"),
         ("tracked connections", "tracked"), ("tracked: slots", "tracked_slots"),
         ("connctld RSS (KiB)", "rss"), ("BPF maps, all pinned (KiB)", "maps"),
         ("connections the agent closed", "closed")]
 for label, k in rows:
-    x, y = float(b[k]), float(a[k])
-    ratio = f"{y / x:7.2f}" if x else "      -"
-    print(f"{label:40} {b[k]:>14} {a[k]:>14} {ratio}")
+    print(f"{label:32} {b[k]:>12} {a[k]:>10} {ratio(b[k], a[k])} "
+          f"{p[k]:>12} {ap[k]:>10} {ratio(b[k], ap[k])}")
+print("(ratios: against after 10,000)")
 PY

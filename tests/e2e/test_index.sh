@@ -77,6 +77,29 @@ expect_eq "$(metric 'connctl_walks_total{for="index"}')" "$listings" \
 	"namespaces listed again after 6,000 pairs with the agent idle"
 ! grep -q 'records lost' "$AGENT_LOG" || die "the connection log lost records with the agent idle"
 expect_eq "$(metric connctl_index_connections)" "$indexed" "connections indexed after the churn"
+
+# A peak closed gives its memory back: 5,000 pairs held at once (10,000
+# connections) grow the index; once they are closed, it holds what it held
+# before in no more slots than before. A rule add reads the log first.
+indexed_now() {
+	local id
+	id=$(connctl -j rule add action observe remote 192.0.2.1 lport 11 | jget "$(cat)" 'd["id"]')
+	connctl rule del "$id" >/dev/null
+	[ "$(metric connctl_index_connections)" -eq "$1" ]
+}
+slots=$(metric connctl_index_slots)
+rss() { awk '/^VmRSS:/ { print $2 }' "/proc/$AGENT_PID/status"; }
+rss_before=$(rss)
+hold_start 9421:5000
+wait_until 20 indexed_now $((indexed + 10000)) || die "the index did not take in the 10,000"
+peak=$(metric connctl_index_slots)
+[ "$peak" -ge 10000 ] || die "the index holds 10,000 connections in $peak slots"
+log "index at the peak: $peak slots, agent RSS $(rss) KiB (before: $slots, $rss_before KiB)"
+hold_stop
+wait_until 20 indexed_now "$indexed" || die "the index still holds the peak's connections"
+[ "$(metric connctl_index_slots)" -le "$slots" ] ||
+	die "the index kept $(metric connctl_index_slots) slots after the peak, against $slots before"
+log "index after the peak: $(metric connctl_index_slots) slots, agent RSS $(rss) KiB"
 stop_agent
 
 # --netns all: three namespaces, each its own /24 of 10.241.0.0/16 on lo.

@@ -146,7 +146,7 @@ static void test_random_churn(void **state)
 			check_match(ci, &rule);
 		}
 	}
-	/* Churn past the peak leaves the slots where the peak put them. */
+	/* Churn below the peak reuses the slots the peak made. */
 	slots_at_peak = conn_index_capacity(ci);
 	for (int i = 0; i < CONNS; i++) {
 		if (ref[i].live)
@@ -162,6 +162,84 @@ static void test_random_churn(void **state)
 		conn_index_remove(ci, 1);
 	}
 	assert_int_equal(conn_index_capacity(ci), slots_at_peak);
+	conn_index_free(ci);
+}
+
+static void check_random_rules(struct conn_index *ci, int n, unsigned int *seed)
+{
+	struct connctl_rule rule;
+
+	for (int i = 0; i < n; i++) {
+		random_rule(&rule, seed);
+		check_match(ci, &rule);
+	}
+}
+
+/*
+ * A peak closed gives its memory back, once, and what is left is still
+ * found, by cookie and through the port chains, and churns as before.
+ */
+static void test_settle_after_peak(void **state)
+{
+	struct conn_index *ci = conn_index_new(true);
+	unsigned int seed = 11;
+	size_t peak, kept = 0;
+
+	assert_non_null(ci);
+	for (int i = 0; i < CONNS; i++) {
+		ref[i].cookie = (uint64_t)i + 1;
+		random_tuple(&ref[i].tuple, &seed);
+		assert_int_equal(conn_index_add(ci, ref[i].cookie, &ref[i].tuple), 0);
+		ref[i].live = true;
+	}
+	peak = conn_index_capacity(ci);
+	assert_true(peak >= CONNS);
+	/* Settling a full index changes nothing. */
+	assert_int_equal(conn_index_settle(ci), 0);
+	assert_int_equal(conn_index_capacity(ci), peak);
+	for (int i = 0; i < CONNS; i++) {
+		if (i % 40 == 7) {
+			kept++;
+			continue;
+		}
+		conn_index_remove(ci, ref[i].cookie);
+		ref[i].live = false;
+	}
+	assert_int_equal(conn_index_settle(ci), 0);
+	assert_int_equal(conn_index_count(ci), kept);
+	assert_true(conn_index_capacity(ci) <= peak / 4);
+	assert_true(conn_index_capacity(ci) >= 8 * kept);
+	check_random_rules(ci, 60, &seed);
+	/* Each kept one is found by its cookie: a second add is no new one. */
+	for (int i = 7; i < CONNS; i += 40)
+		assert_int_equal(conn_index_add(ci, ref[i].cookie, &ref[i].tuple), 0);
+	assert_int_equal(conn_index_count(ci), kept);
+	/* Churn on the packed slots, settled as a read would. */
+	for (int round = 0; round < 20000; round++) {
+		int i = rand_r(&seed) % 400;
+
+		if (ref[i].live) {
+			conn_index_remove(ci, ref[i].cookie);
+			ref[i].live = false;
+		} else {
+			random_tuple(&ref[i].tuple, &seed);
+			assert_int_equal(conn_index_add(ci, ref[i].cookie, &ref[i].tuple), 0);
+			ref[i].live = true;
+		}
+		if (round % 97 == 0)
+			assert_int_equal(conn_index_settle(ci), 0);
+		if (round % 1999 == 0)
+			check_random_rules(ci, 3, &seed);
+	}
+	for (int i = 0; i < CONNS; i++) {
+		if (ref[i].live)
+			conn_index_remove(ci, ref[i].cookie);
+		ref[i].live = false;
+	}
+	assert_int_equal(conn_index_settle(ci), 0);
+	assert_int_equal(conn_index_count(ci), 0);
+	/* Where it started: array_grow's first size. */
+	assert_int_equal(conn_index_capacity(ci), 16);
 	conn_index_free(ci);
 }
 
@@ -187,6 +265,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_random_churn),
 		cmocka_unit_test(test_listed_and_logged_once),
+		cmocka_unit_test(test_settle_after_peak),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -198,7 +198,7 @@ static void write_walks(FILE *f, const struct datapath *dp)
 	fprintf(f, "connctl_index_connections %lld\n",
 		dp->conns ? (long long)conn_index_count(dp->conns) : -1LL);
 	family(f, "connctl_index_slots", "gauge",
-	       "Slots the connection index holds (its memory, 136 bytes each; it grows, never shrinks).");
+	       "Slots the connection index holds (its memory, 136 bytes each; halved while a sixteenth full).");
 	fprintf(f, "connctl_index_slots %llu\n",
 		dp->conns ? (unsigned long long)conn_index_capacity(dp->conns) : 0ULL);
 }

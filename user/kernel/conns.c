@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
@@ -12,6 +13,7 @@
 
 #define NO_SLOT		0	/* links hold slot + 1 */
 #define HASH_MIN	1024
+#define SLOTS_MIN	16	/* where array_grow starts */
 /* A port range wider than this is matched by looking at every connection. */
 #define PORT_SPAN_MAX	1024
 
@@ -201,10 +203,80 @@ void conn_index_remove(struct conn_index *ci, uint64_t cookie)
 	ci->n_used--;
 }
 
+/*
+ * The connections packed into the first slots, in slots and a hash of the
+ * sizes given. Their numbers change, so the chains and the hash are made
+ * again; a realloc that fails leaves the slots where they were, packed.
+ */
+static int index_pack(struct conn_index *ci, size_t cap, size_t hash_cap)
+{
+	uint32_t *hash = calloc(hash_cap, sizeof(*hash));
+	struct conn_slot *slots;
+	size_t n = 0;
+
+	if (!hash)
+		return -ENOMEM;
+	/* The heads point at live slots only: theirs emptied, all are. */
+	for (size_t s = 0; s < ci->n_slots; s++) {
+		if (!ci->slots[s].cookie)
+			continue;
+		ci->lport_head[ci->slots[s].tuple.lport] = NO_SLOT;
+		ci->rport_head[ci->slots[s].tuple.rport] = NO_SLOT;
+		ci->slots[n++] = ci->slots[s];
+	}
+	if (cap != ci->cap_slots) {
+		slots = realloc(ci->slots, cap * sizeof(*slots));
+		if (slots) {
+			ci->slots = slots;
+			ci->cap_slots = cap;
+		}
+	}
+	ci->n_slots = n;
+	ci->free_head = NO_SLOT;
+	free(ci->hash);
+	ci->hash = hash;
+	ci->hash_cap = hash_cap;
+	for (uint32_t s = 1; s <= n; s++) {
+		chain_link(ci, s, true);
+		chain_link(ci, s, false);
+		*hash_find(ci, ci->slots[s - 1].cookie) = s;
+	}
+	return 0;
+}
+
+int conn_index_settle(struct conn_index *ci)
+{
+	size_t cap = ci->cap_slots, hash_cap = ci->hash_cap;
+	int err;
+
+	/*
+	 * Halved while a sixteenth full or less, as the tracked table: an
+	 * eighth full at most after, far from where either grows, so a
+	 * namespace whose connections come and go does not swing it.
+	 */
+	while (cap > SLOTS_MIN && 16 * ci->n_used <= cap)
+		cap /= 2;
+	while (hash_cap > HASH_MIN && 16 * ci->n_used <= hash_cap)
+		hash_cap /= 2;
+	if (cap == ci->cap_slots && hash_cap == ci->hash_cap)
+		return 0;
+	err = index_pack(ci, cap, hash_cap);
+	/*
+	 * The peak's smaller copies, from each doubling below the mmap
+	 * threshold, lie free in the heap's middle: their pages go back too.
+	 */
+	if (!err)
+		malloc_trim(0);
+	return err;
+}
+
 static void index_clear(struct conn_index *ci)
 {
 	memset(ci->lport_head, 0, sizeof(ci->lport_head));
 	memset(ci->rport_head, 0, sizeof(ci->rport_head));
+	free(ci->slots);
+	ci->slots = NULL;
+	ci->cap_slots = 0;
 	ci->n_slots = ci->n_used = 0;
 	ci->free_head = NO_SLOT;
 	free(ci->hash);
@@ -252,6 +324,8 @@ int conn_index_read(struct conn_index *ci)
 		index_clear(ci);
 		return ci->err ? ci->err : -ESTALE;
 	}
+	/* Here, where no match's slots are held: a match is used at once. */
+	conn_index_settle(ci);
 	return 0;
 }
 

@@ -44,6 +44,11 @@ void conn_index_remove(struct conn_index *ci, uint64_t cookie);
 /* Connections in the index; the slots it holds (its memory). */
 size_t conn_index_count(const struct conn_index *ci);
 size_t conn_index_capacity(const struct conn_index *ci);
+/*
+ * Gives back the memory of a peak now closed (conn_index_read does, after
+ * each read). It renumbers the slots: a match's slots are void after it.
+ */
+int conn_index_settle(struct conn_index *ci);
 
 /*
  * Where the rules of a pass match something: the namespaces, and in each
