@@ -284,7 +284,7 @@ static int owner_fd(struct drainer *d, const struct tracked *t, uint64_t inode)
 	uint64_t cookie = 0;
 	int fd;
 
-	fd = owner_take_fd(&d->owners, inode, OWNER_INDEX_FRESH_NS);
+	fd = owner_take_fd_in(&d->owners, inode, t->cgroup_id, OWNER_INDEX_FRESH_NS);
 	if (fd < 0)
 		return fd;
 	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) || cookie != t->cookie) {
@@ -480,8 +480,12 @@ static struct tracked *track(struct drainer *d, const struct connctl_event *ev)
 {
 	struct tracked *t = tracked_find(&d->tracked, ev->cookie);
 
-	if (t)
+	if (t) {
+		/* A sweep's event may not have known it. */
+		if (!t->cgroup_id)
+			t->cgroup_id = ev->cgroup_id;
 		return t;
+	}
 	t = tracked_insert(&d->tracked, ev->cookie);
 	if (!t) {
 		pr_warn("rule %u: no memory to track a connection", ev->rule_id);
@@ -527,13 +531,13 @@ void drainer_on_event(struct drainer *d, const struct connctl_event *ev)
 		}
 		/*
 		 * Its owner, known before its close comes, when that is within
-		 * the index's freshness: one walk of /proc a batch. A walk for a
-		 * later close is stale by then, and a paced answer reports a
-		 * boundary every burst.
+		 * the index's freshness: one walk of its cgroup's processes a
+		 * batch. A walk for a later close is stale by then, and a paced
+		 * answer reports a boundary every burst.
 		 */
 		if (t && ev->type == CONNCTL_EV_BOUNDARY && ev->action == CONNCTL_ACTION_DRAIN &&
 		    ev->due_ns <= monotonic_ns() + OWNER_INDEX_FRESH_NS)
-			owner_index_warm(&d->owners, OWNER_INDEX_FRESH_NS);
+			owner_index_warm_in(&d->owners, t->cgroup_id, OWNER_INDEX_FRESH_NS);
 		break;
 	case CONNCTL_EV_READY:
 		t = track(d, ev);

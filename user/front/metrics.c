@@ -204,6 +204,18 @@ static void write_walks(FILE *f, const struct datapath *dp)
 }
 
 /* The programs attached only while a rule needs them (kernel/loader.h). */
+/* Drains' and UDP cancels' owners: walks of one cgroup's processes, and of all. */
+static void write_owner_walks(FILE *f, const struct drainer *d, const struct datapath *dp)
+{
+	family(f, "connctl_owner_walks_total", "counter",
+	       "Walks of file tables for the processes that hold connections to close "
+	       "(of: cgroup, the processes of the socket's cgroup; all, every process).");
+	fprintf(f, "connctl_owner_walks_total{of=\"cgroup\"} %llu\n",
+		(unsigned long long)(d->owners.walks_cgroup + dp->udp_owners.walks_cgroup));
+	fprintf(f, "connctl_owner_walks_total{of=\"all\"} %llu\n",
+		(unsigned long long)(d->owners.walks_all + dp->udp_owners.walks_all));
+}
+
 static void write_programs(FILE *f, const struct datapath *dp)
 {
 	static const struct {
@@ -255,6 +267,7 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	       "sock_diag looks at drains outside --cgroup, each when its quiet could have run out.");
 	fprintf(f, "connctl_drain_looks_total %llu\n", (unsigned long long)mh->drainer->looks);
 	write_walks(f, mh->dp);
+	write_owner_walks(f, mh->drainer, mh->dp);
 	write_programs(f, mh->dp);
 	write_tracked(f, mh->drainer);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");

@@ -82,18 +82,18 @@ static int take_records(struct owner_index *idx, const struct connctl_owner_reco
 	return err;
 }
 
-static int walk(void *ctx, struct owner_index *idx)
+/* One pass of the iterator behind link into idx. */
+static int walk_link(struct owner_index *idx, const struct bpf_link *link)
 {
 	const size_t size = OWNER_READ_RECORDS * sizeof(struct connctl_owner_record);
 	struct connctl_owner_record *recs;
-	struct owner_walker *w = ctx;
 	size_t have = 0;
 	int fd, err = 0;
 
 	recs = malloc(size);
 	if (!recs)
 		return -ENOMEM;
-	fd = bpf_iter_create(bpf_link__fd(w->link));
+	fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0) {
 		err = -errno;
 		goto out;
@@ -118,6 +118,35 @@ static int walk(void *ctx, struct owner_index *idx)
 	close(fd);
 out:
 	free(recs);
+	return err;
+}
+
+/* One process's file table: the iterator bound to its pid, not walking the others. */
+static int walk_process(struct owner_walker *w, struct owner_index *idx, pid_t pid)
+{
+	union bpf_iter_link_info info = { .task.pid = (__u32)pid };
+	LIBBPF_OPTS(bpf_iter_attach_opts, opts, .link_info = &info,
+		    .link_info_len = sizeof(info));
+	struct bpf_link *link;
+	int err;
+
+	link = bpf_program__attach_iter(w->obj->progs.connctl_owners, &opts);
+	if (!link)
+		return -errno;
+	err = walk_link(idx, link);
+	bpf_link__destroy(link);
+	return err;
+}
+
+static int walk(void *ctx, struct owner_index *idx)
+{
+	struct owner_walker *w = ctx;
+	int err = 0;
+
+	if (!idx->only)
+		return walk_link(idx, w->link);
+	for (size_t i = 0; i < idx->n_only && !err; i++)
+		err = walk_process(w, idx, idx->only[i]);
 	return err;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/magic.h>
+#include "base/buf.h"
 #include "base/log.h"
 #include "sys/cgroup.h"
 
@@ -155,6 +156,72 @@ int cgroup2_path_of(uint64_t id, char *path, size_t len)
 	if (fd < 0)
 		return -errno;
 	return find_cgroup(fd, path, len, id, 0);
+}
+
+/* The handle type of a kernfs node (include/linux/exportfs.h): its id. */
+#define FILEID_KERNFS	0xfe
+
+/* The cgroup v2 root, opened once: handles are opened against it. */
+static int cgroup2_root_fd(void)
+{
+	static int root_fd = -1;
+	char root[PATH_MAX];
+
+	if (root_fd >= 0)
+		return root_fd;
+	if (cgroup2_find_root(root, sizeof(root)))
+		return -ENOENT;
+	root_fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return root_fd >= 0 ? root_fd : -errno;
+}
+
+/* On cgroup v2 a directory's file handle is its id. */
+static int cgroup2_open_id(uint64_t id)
+{
+	struct {
+		struct file_handle	fh;
+		uint64_t		id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS },
+		.id = id };
+	int root = cgroup2_root_fd(), fd;
+
+	if (root < 0)
+		return root;
+	fd = open_by_handle_at(root, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ESTALE ? -ENOENT : -errno;
+	return fd;
+}
+
+int cgroup2_procs(uint64_t id, pid_t **pids, size_t *n, size_t *cap)
+{
+	int dir = cgroup2_open_id(id), fd, pid, err = 0;
+	FILE *f;
+
+	*n = 0;
+	if (dir < 0)
+		return dir;
+	fd = openat(dir, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+	close(dir);
+	if (fd < 0)
+		return -errno;
+	f = fdopen(fd, "r");
+	if (!f) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	/* 0: a process our pid namespace does not see. */
+	while (!err && fscanf(f, "%d", &pid) == 1) {
+		if (pid <= 0)
+			continue;
+		if (array_grow(pids, cap, *n, sizeof(**pids)))
+			err = -ENOMEM;
+		else
+			(*pids)[(*n)++] = pid;
+	}
+	fclose(f);
+	return err;
 }
 
 static bool has_dotdot(const char *s)

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* First cgroup2 mount in /proc/mounts; -ENOENT if there is none. */
 int cgroup2_find_root(char *buf, size_t len);
@@ -20,6 +21,12 @@ int cgroup2_id(const char *path, uint64_t *id);
  */
 int cgroup2_resolve(const char *s, uint64_t *id, uint32_t *level, char *path, size_t len,
 		    char *err, size_t err_len);
+/*
+ * The processes in the cgroup with this id (its cgroup.procs, not its
+ * children's), into *pids (*n of them, *cap allocated); -ENOENT if there
+ * is no such cgroup. Found by its file handle: no walk of the tree.
+ */
+int cgroup2_procs(uint64_t id, pid_t **pids, size_t *n, size_t *cap);
 /* The path of the cgroup with this id, by a walk of the tree; -ENOENT. */
 int cgroup2_path_of(uint64_t id, char *path, size_t len);
 /*

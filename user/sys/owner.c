@@ -12,17 +12,25 @@
 #include "base/clock.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "sys/cgroup.h"
 #include "sys/owner.h"
+
+/* A cgroup's walk this young is not redone for a miss. */
+#define CGROUP_FRESH_NS		(1000 * 1000ULL)
 
 void owner_index_free(struct owner_index *idx)
 {
-	owner_walk_fn *walk = idx->walk;
-	void *walk_ctx = idx->walk_ctx;
+	struct owner_index keep = { .walk = idx->walk, .walk_ctx = idx->walk_ctx,
+				    .walks_all = idx->walks_all,
+				    .walks_cgroup = idx->walks_cgroup };
 
+	for (int i = 0; idx->cgroups && i < OWNER_CGROUPS; i++) {
+		owner_index_free(&idx->cgroups[i].idx);
+		free(idx->cgroups[i].pids);
+	}
+	free(idx->cgroups);
 	free(idx->v);
-	memset(idx, 0, sizeof(*idx));
-	idx->walk = walk;
-	idx->walk_ctx = walk_ctx;
+	*idx = keep;
 }
 
 int owner_index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd)
@@ -92,6 +100,16 @@ static int proc_walk(struct owner_index *idx)
 	proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return -errno;
+	if (idx->only) {
+		for (size_t i = 0; i < idx->n_only && !err; i++) {
+			char name[16];
+
+			snprintf(name, sizeof(name), "%d", (int)idx->only[i]);
+			err = scan_process(idx, proc_fd, name);
+		}
+		close(proc_fd);
+		return err;
+	}
 	proc = fdopendir(dup(proc_fd));
 	if (!proc) {
 		err = -errno;
@@ -132,6 +150,8 @@ static int index_build(struct owner_index *idx)
 {
 	int err;
 
+	if (!idx->only)
+		idx->walks_all++;
 	idx->n = 0;
 	err = walk_owners(idx);
 	qsort(idx->v, idx->n, sizeof(*idx->v), cmp_inode);
@@ -197,6 +217,95 @@ int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns)
 	if (err)
 		return err;
 	return take_from_index(idx, inode);
+}
+
+/* Its slot among the last cgroups looked in; the least recent one given up. */
+static struct owner_cgroup *cgroup_slot(struct owner_index *idx, uint64_t id)
+{
+	struct owner_cgroup *c, *oldest;
+
+	if (!idx->cgroups) {
+		idx->cgroups = calloc(OWNER_CGROUPS, sizeof(*idx->cgroups));
+		if (!idx->cgroups)
+			return NULL;
+	}
+	oldest = &idx->cgroups[0];
+	for (c = idx->cgroups; c < idx->cgroups + OWNER_CGROUPS; c++) {
+		if (c->id == id)
+			return c;
+		if (c->used_ns < oldest->used_ns)
+			oldest = c;
+	}
+	owner_index_free(&oldest->idx);
+	oldest->id = id;
+	return oldest;
+}
+
+/* Its processes now, and their sockets: the walk the whole index would use. */
+static int cgroup_build(struct owner_index *idx, struct owner_cgroup *c)
+{
+	int err;
+
+	err = cgroup2_procs(c->id, &c->pids, &c->n_pids, &c->cap_pids);
+	if (err)
+		return err;
+	c->idx.walk = idx->walk;
+	c->idx.walk_ctx = idx->walk_ctx;
+	c->idx.only = c->pids;
+	c->idx.n_only = c->n_pids;
+	idx->walks_cgroup++;
+	err = index_build(&c->idx);
+	/* The iterator broke there: it is given up here too. */
+	if (!c->idx.walk)
+		idx->walk = NULL;
+	return err;
+}
+
+int owner_index_warm_in(struct owner_index *idx, uint64_t cgroup_id, uint64_t fresh_ns)
+{
+	uint64_t now = monotonic_ns();
+	struct owner_cgroup *c;
+
+	if (!cgroup_id)
+		return owner_index_warm(idx, fresh_ns);
+	c = cgroup_slot(idx, cgroup_id);
+	if (!c)
+		return -ENOMEM;
+	c->used_ns = now;
+	if (c->idx.built_ns && now - c->idx.built_ns < fresh_ns)
+		return 0;
+	return cgroup_build(idx, c);
+}
+
+int owner_take_fd_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id,
+		     uint64_t fresh_ns)
+{
+	uint64_t now = monotonic_ns();
+	struct owner_cgroup *c;
+	int fd;
+
+	if (!cgroup_id)
+		return owner_take_fd(idx, inode, fresh_ns);
+	/* A walk of every process, for a batch of closes, may know it already. */
+	fd = take_from_index(idx, inode);
+	if (fd >= 0)
+		return fd;
+	c = cgroup_slot(idx, cgroup_id);
+	if (!c)
+		return owner_take_fd(idx, inode, fresh_ns);
+	c->used_ns = now;
+	fd = take_from_index(&c->idx, inode);
+	if (fd >= 0)
+		return fd;
+	if (c->idx.built_ns && now - c->idx.built_ns < CGROUP_FRESH_NS)
+		return -ENOENT;
+	if (!cgroup_build(idx, c)) {
+		fd = take_from_index(&c->idx, inode);
+		if (fd >= 0)
+			return fd;
+	}
+	/* None of its cgroup's processes holds it (passed, or moved): all. */
+	return owner_take_fd(idx, inode, fresh_ns);
 }
 
 size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, size_t max)

@@ -18,11 +18,13 @@ struct owner_fd {
 };
 
 struct owner_index;
+struct owner_cgroup;
 
 /*
  * A walk that fills the index (owner_index_add) faster than /proc can: the
- * kernel layer's iterator. 0, or -errno and /proc is walked instead, from
- * then on.
+ * kernel layer's iterator. It walks the processes idx->only lists when it
+ * is set, else every process. 0, or -errno and /proc is walked instead,
+ * from then on.
  */
 typedef int owner_walk_fn(void *ctx, struct owner_index *idx);
 
@@ -34,9 +36,26 @@ struct owner_index {
 	uint64_t	built_ns;	/* CLOCK_MONOTONIC; 0: never */
 	owner_walk_fn	*walk;		/* NULL: /proc */
 	void		*walk_ctx;
+	const pid_t	*only;		/* set: these processes alone */
+	size_t		n_only;
+	struct owner_cgroup *cgroups;	/* the last cgroups looked in (owner_take_fd_in) */
+	uint64_t	walks_all;	/* walks of every process */
+	uint64_t	walks_cgroup;	/* walks of one cgroup's processes */
 };
 
-/* Its entries freed; the walk it was given stays, to build it again. */
+/* Cgroups whose walks an index keeps: a drain's few services. */
+#define OWNER_CGROUPS		4
+
+/* One cgroup's processes and their sockets, from its last walk. */
+struct owner_cgroup {
+	uint64_t		id;		/* 0: unused */
+	uint64_t		used_ns;
+	pid_t			*pids;
+	size_t			n_pids, cap_pids;
+	struct owner_index	idx;
+};
+
+/* Its entries freed; the walk it was given and its counts stay. */
 void owner_index_free(struct owner_index *idx);
 /* One socket fd of a process, from a walk: 0 or -ENOMEM. */
 int owner_index_add(struct owner_index *idx, uint64_t inode, pid_t pid, int fd);
@@ -51,6 +70,20 @@ int owner_index_warm(struct owner_index *idx, uint64_t fresh_ns);
  * is younger than fresh_ns: a batch of closes shares one walk of /proc.
  */
 int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns);
+
+/*
+ * The same for a socket whose cgroup the kernel told (cgroup_id; 0: as
+ * owner_take_fd): the processes of that cgroup are walked, and every
+ * process only when none of them holds it. The owner of a connection is
+ * nearly always in its socket's cgroup (a listener's connections are in
+ * the listener's), so a close costs what the service holds, not the host.
+ * -ENOENT without a walk when that cgroup's walk is younger than a
+ * millisecond: a socket accepted since is found at the next try.
+ */
+int owner_take_fd_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id,
+		     uint64_t fresh_ns);
+/* owner_index_warm for the sockets of one cgroup (0: every process). */
+int owner_index_warm_in(struct owner_index *idx, uint64_t cgroup_id, uint64_t fresh_ns);
 
 /* The processes holding the socket with this inode, as the index knows them. */
 size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, size_t max);

@@ -57,6 +57,17 @@ int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns)
 	return fake_sys.owner_fd >= 0 ? dup(fake_sys.owner_fd) : -ENOENT;
 }
 
+int owner_take_fd_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id,
+		     uint64_t fresh_ns)
+{
+	return owner_take_fd(idx, inode, fresh_ns);
+}
+
+int owner_index_warm_in(struct owner_index *idx, uint64_t cgroup_id, uint64_t fresh_ns)
+{
+	return 0;
+}
+
 int owner_index_warm(struct owner_index *idx, uint64_t fresh_ns)
 {
 	return 0;
