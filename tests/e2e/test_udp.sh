@@ -10,7 +10,7 @@
 
 PEER=$TOP/tests/e2e/udp_peer.py
 setup_env
-start_agent
+start_agent --metrics 9552
 
 # A datagram echo server (unconnected sockets on port 5300) and dnsmasq (the
 # same, on 5353), both serving 127.0.0.1 and 127.0.0.2.
@@ -126,6 +126,9 @@ res=$(connctl -j rule add action cancel proto udp rport 5301)
 log "cancel: $res"
 expect_eq "$(jget "$res" 'd["matched"]')" 1 "cancel proto udp: matched"
 wait_until 5 ended c || die "the cancelled client still waits"
+# Its owner found among its cgroup's processes, not by a walk of every one.
+expect_eq "$(agent_metric 9552 'connctl_owner_walks_total{of="all"}')" 0 \
+	"walks of every process's files for the cancel"
 out=$(grep after "$TMP/client_c.out")
 expect_eq "$(jget "$out" 'd["recv"]') $(jget "$out" 'd["error"]')" " None" \
 	"client c: recv() returned 0 bytes, no error"

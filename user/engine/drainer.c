@@ -338,6 +338,8 @@ static void try_close(struct drainer *d, struct tracked *t, const struct connctl
 		look_up_later(t, ev, now + OWNER_RETRY_NS);
 		return;
 	}
+	if (!t->cgroup_id)
+		t->cgroup_id = info.cgroup_id;
 	/*
 	 * No inode: no file holds the socket. Established, that is a socket
 	 * not accepted yet (an orphan would be closing): give it time.

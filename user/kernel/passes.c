@@ -552,7 +552,8 @@ static int udp_cancel_one(struct datapath *dp, const struct connctl_listed *l)
 		return err;
 	if (!info.inode)
 		return -ENOENT;
-	owned = owner_take_fd(&dp->udp_owners, info.inode, UDP_OWNERS_FRESH_NS);
+	owned = owner_take_fd_in(&dp->udp_owners, info.inode, info.cgroup_id,
+				 UDP_OWNERS_FRESH_NS);
 	if (owned < 0)
 		return owned;
 	err = shutdown(owned, SHUT_RDWR) ? -errno : 0;

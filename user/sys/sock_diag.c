@@ -50,18 +50,26 @@ static void fill_id(struct inet_diag_sockid *id, const struct connctl_tuple *t,
 	id->idiag_cookie[1] = (uint32_t)(cookie >> 32);
 }
 
-/* The INET_DIAG_INFO attribute after the message, if the kernel sent one. */
-static void read_tcp_info(struct sock_diag_info *info, const struct inet_diag_msg *diag,
-			  size_t msg_len)
+/*
+ * The attributes after the message: INET_DIAG_INFO if asked for, and the
+ * cgroup id, which the kernel always sends (5.9 on).
+ */
+static void read_attrs(struct sock_diag_info *info, const struct inet_diag_msg *diag,
+		       size_t msg_len)
 {
 	const struct rtattr *rta = (const void *)(diag + 1);
 	size_t len = msg_len - NLMSG_LENGTH(sizeof(*diag));
 
 	memset(&info->tcp_info, 0, sizeof(info->tcp_info));
 	info->has_tcp_info = false;
+	info->cgroup_id = 0;
 	for (; RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
 		size_t got = RTA_PAYLOAD(rta);
 
+		if (rta->rta_type == INET_DIAG_CGROUP_ID && got >= sizeof(uint64_t)) {
+			memcpy(&info->cgroup_id, RTA_DATA(rta), sizeof(uint64_t));
+			continue;
+		}
 		if (rta->rta_type != INET_DIAG_INFO)
 			continue;
 		/* An older kernel's is shorter: the rest reads 0. */
@@ -127,7 +135,7 @@ static int sock_diag_request(int fd, uint16_t type, const struct connctl_tuple *
 	info->state = diag->idiag_state;
 	info->rqueue = diag->idiag_rqueue;
 	info->wqueue = diag->idiag_wqueue;
-	read_tcp_info(info, diag, (size_t)n < ack.nlh.nlmsg_len ? (size_t)n : ack.nlh.nlmsg_len);
+	read_attrs(info, diag, (size_t)n < ack.nlh.nlmsg_len ? (size_t)n : ack.nlh.nlmsg_len);
 	return 0;
 }
 

@@ -17,6 +17,7 @@ struct sock_diag_info {
 	uint8_t		state;	/* TCP_* */
 	uint32_t	rqueue;	/* TCP: received, not read by the owner yet */
 	uint32_t	wqueue;	/* TCP: written, not acknowledged yet */
+	uint64_t	cgroup_id;	/* the socket's cgroup v2; 0: not told */
 	/* TCP, when has_tcp_info: the kernel's tcp_info, as far as it sent it. */
 	bool		has_tcp_info;
 	struct tcp_info	tcp_info;
