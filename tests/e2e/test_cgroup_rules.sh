@@ -56,6 +56,12 @@ expect_eq "$(jget "$events" 'len({tuple(sorted((e["lport"], e["rport"]))) for e 
 	"connections that got the agent's FIN"
 connctl rule del 1 >/dev/null
 
+# A cgroup named by its id, as events and bpftool name one: resolved to its path.
+id=$(stat -c %i "$CGROUP/other")
+res=$(connctl -j rule add action observe cgroup "cgroup:[$id]" dry-run)
+expect_eq "$(jget "$res" 'd["rule"]["cgroup"]')" "${CGROUP#"$CG_ROOT"}/other" "cgroup:[$id] named"
+expect_eq "$(jget "$res" 'd["matched"]')" 8 "connections of cgroup:[$id]"
+
 # A standing reset rule by cgroup, and new connections.
 connctl rule add action reset cgroup "$CGROUP/web" >/dev/null
 expect_eq "$(in_cgroup_netns "$CGROUP/web" "/var/run/netns/$TAG-b" python3 "$TOP/tests/e2e/new_conn.py" "$ADDR" 9437)" \

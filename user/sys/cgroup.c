@@ -142,22 +142,6 @@ static int find_cgroup(int dir_fd, char *path, size_t len, uint64_t id, int dept
 	return ret;
 }
 
-int cgroup2_path_of(uint64_t id, char *path, size_t len)
-{
-	int ret, fd;
-	struct stat st;
-
-	ret = cgroup2_find_root(path, len);
-	if (ret)
-		return ret;
-	if (!stat(path, &st) && st.st_ino == id)
-		return 0;
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	return find_cgroup(fd, path, len, id, 0);
-}
-
 /* The handle type of a kernfs node (include/linux/exportfs.h): its id. */
 #define FILEID_KERNFS	0xfe
 
@@ -191,6 +175,44 @@ static int cgroup2_open_id(uint64_t id)
 	if (fd < 0)
 		return errno == ESTALE ? -ENOENT : -errno;
 	return fd;
+}
+
+/* Its path from its file handle, as /proc/self/fd names the directory. */
+static int path_by_handle(uint64_t id, char *path, size_t len)
+{
+	char link[64];
+	ssize_t n;
+	int fd = cgroup2_open_id(id);
+
+	if (fd < 0)
+		return fd;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, len - 1);
+	close(fd);
+	if (n <= 0 || (size_t)n >= len - 1)
+		return -ENAMETOOLONG;
+	path[n] = '\0';
+	return 0;
+}
+
+int cgroup2_path_of(uint64_t id, char *path, size_t len)
+{
+	int ret, fd;
+	struct stat st;
+
+	/* No walk of the tree where the kernel opens handles (it does here). */
+	ret = path_by_handle(id, path, len);
+	if (!ret || ret == -ENOENT)
+		return ret;
+	ret = cgroup2_find_root(path, len);
+	if (ret)
+		return ret;
+	if (!stat(path, &st) && st.st_ino == id)
+		return 0;
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	return find_cgroup(fd, path, len, id, 0);
 }
 
 int cgroup2_procs(uint64_t id, pid_t **pids, size_t *n, size_t *cap)
