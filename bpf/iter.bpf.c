@@ -172,7 +172,15 @@ static __always_inline __u32 best_in_batch(const struct connctl_tuple *t)
 	return m.best;
 }
 
-static __always_inline void apply(struct sock_common *skc, const struct connctl_tuple *t)
+/*
+ * A byte written for each reset: a read of the pass returns to the agent
+ * every few thousand, so that it sets the connection log's records aside
+ * before the closes of a large pass overflow it.
+ */
+static const char reset_mark = 'r';
+
+static __always_inline void apply(struct seq_file *seq, struct sock_common *skc,
+				  const struct connctl_tuple *t)
 {
 	struct connctl_apply_result *res;
 	const struct connctl_rule *rule;
@@ -186,9 +194,11 @@ static __always_inline void apply(struct sock_common *skc, const struct connctl_
 	if (rule->action == CONNCTL_ACTION_OBSERVE)
 		return;
 	res->applied++;
-	if (rule->action == CONNCTL_ACTION_RESET)
+	if (rule->action == CONNCTL_ACTION_RESET) {
 		done = !bpf_sock_destroy(skc);
-	else
+		if (done)
+			bpf_seq_write(seq, &reset_mark, 1);
+	} else
 		done = apply_tag(skc, rule, t);
 	if (!done)
 		res->failed++;
@@ -312,7 +322,7 @@ int connctl_iter_tcp(struct bpf_iter__tcp *ctx)
 		tuple_set_cgroups_skc(skc, &t);
 	switch (iter_mode) {
 	case CONNCTL_ITER_APPLY:
-		apply(skc, &t);
+		apply(ctx->meta->seq, skc, &t);
 		break;
 	case CONNCTL_ITER_SWEEP:
 	case CONNCTL_ITER_CATCH_UP:

@@ -42,6 +42,11 @@ struct conn_index {
 	uint64_t		lost_seen;
 	bool			all_netns;
 	int			err;		/* of the last record taken in */
+	/* Records set aside during a pass (conn_index_stash): size, then bytes. */
+	bool			stashing;
+	bool			stash_lost;	/* no memory to set one aside */
+	char			*stash;
+	size_t			stash_len, stash_cap;
 };
 
 static size_t hash_of(uint64_t cookie, size_t cap)
@@ -285,22 +290,70 @@ static void index_clear(struct conn_index *ci)
 	ci->n_listed = 0;
 }
 
-static int take_record(void *ctx, void *data, size_t size)
+static void stash_free(struct conn_index *ci)
 {
-	struct conn_index *ci = ctx;
+	free(ci->stash);
+	ci->stash = NULL;
+	ci->stash_len = ci->stash_cap = 0;
+	ci->stash_lost = false;
+}
+
+static int stash_record(struct conn_index *ci, const void *data, size_t size)
+{
+	uint32_t n = (uint32_t)size;
+
+	if (buf_append(&ci->stash, &ci->stash_len, &ci->stash_cap, (const char *)&n,
+		       sizeof(n), false) ||
+	    buf_append(&ci->stash, &ci->stash_len, &ci->stash_cap, data, size, false))
+		ci->stash_lost = true;
+	return 0;
+}
+
+static void apply_record(struct conn_index *ci, const void *data, size_t size)
+{
 	const struct connctl_conn_record *rec = data;
 	int err = 0;
 
-	/* Before the first listing the log has nothing to correct. */
-	if (!ci->n_listed || size < CONNCTL_CONN_CLOSE_BYTES)
-		return 0;
 	if (rec->kind == CONNCTL_CONN_OPEN && size >= sizeof(*rec))
 		err = conn_index_add(ci, rec->cookie, &rec->tuple);
 	else if (rec->kind == CONNCTL_CONN_CLOSE)
 		conn_index_remove(ci, rec->cookie);
 	if (err && !ci->err)
 		ci->err = err;
+}
+
+static int take_record(void *ctx, void *data, size_t size)
+{
+	struct conn_index *ci = ctx;
+
+	/* Before the first listing the log has nothing to correct. */
+	if (!ci->n_listed || size < CONNCTL_CONN_CLOSE_BYTES)
+		return 0;
+	if (ci->stashing)
+		return stash_record(ci, data, size);
+	apply_record(ci, data, size);
 	return 0;
+}
+
+void conn_index_stash(struct conn_index *ci)
+{
+	ci->stashing = true;
+	ring_buffer__consume(ci->ring);
+	ci->stashing = false;
+}
+
+/* What a pass set aside, older than what the log holds now. */
+static void take_stash(struct conn_index *ci)
+{
+	uint32_t n;
+
+	for (size_t off = 0; off + sizeof(n) <= ci->stash_len; off += sizeof(n) + n) {
+		memcpy(&n, ci->stash + off, sizeof(n));
+		if (off + sizeof(n) + n > ci->stash_len)
+			break;
+		apply_record(ci, ci->stash + off + sizeof(n), n);
+	}
+	stash_free(ci);
 }
 
 static uint64_t lost_now(const struct conn_index *ci)
@@ -311,11 +364,15 @@ static uint64_t lost_now(const struct conn_index *ci)
 int conn_index_read(struct conn_index *ci)
 {
 	uint64_t lost;
+	bool stash_lost = ci->stash_lost;
 
 	ci->err = 0;
+	take_stash(ci);
 	if (ring_buffer__consume(ci->ring) < 0)
 		ci->err = -errno;
 	lost = lost_now(ci);
+	if (stash_lost && !ci->err)
+		ci->err = -ENOMEM;
 	if (lost != ci->lost_seen || ci->err) {
 		if (lost != ci->lost_seen && ci->n_listed)
 			pr_info("connection log: %llu records lost; listing the namespaces again",
@@ -581,5 +638,6 @@ void conn_index_free(struct conn_index *ci)
 	free(ci->slots);
 	free(ci->hash);
 	free(ci->listed);
+	free(ci->stash);
 	free(ci);
 }

@@ -30,6 +30,12 @@ int conn_index_fd(const struct conn_index *ci);
  * is then emptied and every namespace must be listed again.
  */
 int conn_index_read(struct conn_index *ci);
+/*
+ * During a pass that may close more connections than the log holds: what
+ * the log holds now is set aside, for the next conn_index_read to take in
+ * first. The index itself is left as it is, so a match's slots stay valid.
+ */
+void conn_index_stash(struct conn_index *ci);
 bool conn_index_listed(const struct conn_index *ci, uint32_t netns_ino);
 /*
  * Before listing a namespace: the kernel logs it from now on (its records

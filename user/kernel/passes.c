@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <bpf/bpf.h>
@@ -56,6 +57,7 @@ struct pass {
 	int			err;
 	struct listing		*out;		/* LIST: where to keep what it printed */
 	cpu_set_t		allowed;	/* a shard thread's CPUs once it runs */
+	struct conn_index	*log;		/* set aside as the pass reads (this thread's) */
 };
 
 static void pass_setup(struct pass *p, const struct connctl_rule *rule,
@@ -96,8 +98,10 @@ static void *pass_run(void *arg)
 	int fd = p->fd;
 
 	p->fd = -1;
-	/* Reading to EOF runs the pass; only a LIST prints anything. */
+	/* Reading to EOF runs the pass; a LIST prints, an APPLY marks its resets. */
 	while ((n = read(fd, buf, sizeof(buf))) > 0) {
+		if (p->log)
+			conn_index_stash(p->log);
 		if (p->out && buf_append(&p->out->buf, &p->out->len, &p->out->cap, buf,
 					 (size_t)n, false)) {
 			n = -1;
@@ -199,6 +203,29 @@ static void *shard_main(void *arg)
 	return pass_run(p);
 }
 
+/* A shard's thread joined; the log set aside meanwhile, every millisecond. */
+static void join_stashing(pthread_t thread, struct conn_index *log)
+{
+	struct timespec until;
+
+	if (!log) {
+		pthread_join(thread, NULL);
+		return;
+	}
+	for (;;) {
+		conn_index_stash(log);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += 1000 * 1000;
+		if (until.tv_nsec >= 1000 * 1000 * 1000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000 * 1000 * 1000;
+		}
+		if (pthread_timedjoin_np(thread, NULL, &until) != ETIMEDOUT)
+			break;
+	}
+	conn_index_stash(log);
+}
+
 /*
  * shards passes at once in one namespace, shard 0 on this thread and the
  * others on threads of their own; a thread that cannot start leaves its
@@ -222,6 +249,13 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 	}
 	/* A LIST goes on writing where the last namespace's left off. */
 	passes[0].out = listing;
+	/*
+	 * A reset of 50,000 connections closes 100,000 sockets here, 2.4 MB
+	 * of records for a 1 MiB log: set aside as they come, they spare the
+	 * next rule a listing of every namespace.
+	 */
+	if (mode == CONNCTL_ITER_APPLY)
+		passes[0].log = dp->conns;
 	err = create_iterators(dp, passes, shards, ns);
 	if (err)
 		return err;
@@ -237,7 +271,7 @@ static int run_in(struct datapath *dp, enum connctl_iter_mode mode,
 	pass_run(&passes[0]);
 	for (int i = 1; i < shards; i++) {
 		if (started[i])
-			pthread_join(threads[i], NULL);
+			join_stashing(threads[i], passes[0].log);
 		else
 			pass_run(&passes[i]);
 	}
