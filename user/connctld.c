@@ -569,6 +569,7 @@ static int open_front(struct agent *agent)
 	datapath_owner_index_init(&agent->dp, &agent->dispatch.owners);
 	agent->metrics = (struct metrics_http){
 		.counters = &agent->counters, .requests = &agent->dispatch.counters,
+		.dry_run_owners = &agent->dispatch.owners,
 		.rb = &agent->rb, .dp = &agent->dp, .drainer = &agent->drainer,
 		.n_ifaces = cfg->n_ifaces,
 	};

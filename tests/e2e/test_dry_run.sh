@@ -6,7 +6,7 @@
 . "$(dirname "$0")/lib.sh"
 
 setup_env
-start_agent
+start_agent --metrics 9554
 hold_start 9100:3 9200:2
 
 out=$(connctl rule add action reset lport 9100 dry-run)
@@ -24,6 +24,9 @@ holder_pids=$(pgrep -f mass_conns.py | sort -n | tr '\n' ' ')
 for pid in $(jget "$res" '" ".join(str(o["pid"]) for c in d["connections"] for o in c["owners"])'); do
 	[[ " $holder_pids" == *" $pid "* ]] || die "owner $pid is not one of the holder's ($holder_pids)"
 done
+# The owners found among the processes of the sockets' cgroup, no other's.
+expect_eq "$(agent_metric 9554 'connctl_owner_walks_total{of="all"}')" 0 \
+	"walks of every process's files for the dry runs"
 
 expect_eq "$(hold_ask alive 9100)" 3 "connections to 9100 after the dry runs"
 expect_eq "$(connctl -j rule show | jget "$(cat)" 'len(d)')" 0 "rules standing"

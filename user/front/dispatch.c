@@ -89,7 +89,8 @@ static json_t *owners_to_json(struct dispatch *d, const struct connctl_listed *l
 
 	if (sock_diag_lookup(fd, &l->tuple, l->cookie, &info) || !info.inode)
 		return owners;
-	n = owner_pids(&d->owners, info.inode, pids, DRY_RUN_OWNERS_MAX);
+	n = owner_pids_in(&d->owners, info.inode, info.cgroup_id, d->dry_run_ns, pids,
+			  DRY_RUN_OWNERS_MAX);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(owners, owner_to_json(pids[i]));
 	return owners;
@@ -127,9 +128,8 @@ static json_t *rule_dry_run(struct dispatch *d, const struct request *req,
 	if (err)
 		return error_response(PROTO_INTERNAL, "cannot walk the connections: %s",
 				      strerror(-err));
-	/* Owners as they are now. */
-	if (n)
-		owner_index_warm(&d->owners, 0);
+	/* Owners as they are now: walked afresh for this request, by cgroup. */
+	d->dry_run_ns = monotonic_ns();
 	conns = json_array();
 	for (size_t i = 0; i < n && i < DRY_RUN_LIST_MAX; i++)
 		json_array_append_new(conns, listed_to_json(d, &listed[i]));

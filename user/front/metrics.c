@@ -204,16 +204,24 @@ static void write_walks(FILE *f, const struct datapath *dp)
 }
 
 /* The programs attached only while a rule needs them (kernel/loader.h). */
-/* Drains' and UDP cancels' owners: walks of one cgroup's processes, and of all. */
-static void write_owner_walks(FILE *f, const struct drainer *d, const struct datapath *dp)
+/* Owners of drains, UDP cancels and dry runs: walks of one cgroup's processes, and of all. */
+static void write_owner_walks(FILE *f, const struct metrics_http *mh)
 {
+	const struct owner_index *v[] = { &mh->drainer->owners, &mh->dp->udp_owners,
+					  mh->dry_run_owners };
+	unsigned long long cgroup = 0, all = 0;
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
+		if (!v[i])
+			continue;
+		cgroup += v[i]->walks_cgroup;
+		all += v[i]->walks_all;
+	}
 	family(f, "connctl_owner_walks_total", "counter",
-	       "Walks of file tables for the processes that hold connections to close "
+	       "Walks of file tables for the processes that hold connections "
 	       "(of: cgroup, the processes of the socket's cgroup; all, every process).");
-	fprintf(f, "connctl_owner_walks_total{of=\"cgroup\"} %llu\n",
-		(unsigned long long)(d->owners.walks_cgroup + dp->udp_owners.walks_cgroup));
-	fprintf(f, "connctl_owner_walks_total{of=\"all\"} %llu\n",
-		(unsigned long long)(d->owners.walks_all + dp->udp_owners.walks_all));
+	fprintf(f, "connctl_owner_walks_total{of=\"cgroup\"} %llu\n", cgroup);
+	fprintf(f, "connctl_owner_walks_total{of=\"all\"} %llu\n", all);
 }
 
 static void write_programs(FILE *f, const struct datapath *dp)
@@ -267,7 +275,7 @@ char *metrics_text(struct metrics_http *mh, size_t *len)
 	       "sock_diag looks at drains outside --cgroup, each when its quiet could have run out.");
 	fprintf(f, "connctl_drain_looks_total %llu\n", (unsigned long long)mh->drainer->looks);
 	write_walks(f, mh->dp);
-	write_owner_walks(f, mh->drainer, mh->dp);
+	write_owner_walks(f, mh);
 	write_programs(f, mh->dp);
 	write_tracked(f, mh->drainer);
 	family(f, "connctl_metrics_scrapes_total", "counter", "Scrapes of /metrics, this one too.");

@@ -27,6 +27,7 @@ struct metrics_http {
 	const struct rulebook		*rb;
 	const struct datapath		*dp;
 	const struct drainer		*drainer;
+	const struct owner_index	*dry_run_owners;
 	size_t				n_ifaces;
 	/* Its own. */
 	struct loop			*loop;

@@ -329,3 +329,22 @@ size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, si
 	}
 	return n;
 }
+
+size_t owner_pids_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id,
+		     uint64_t since_ns, pid_t *pids, size_t max)
+{
+	struct owner_cgroup *c = cgroup_id ? cgroup_slot(idx, cgroup_id) : NULL;
+	size_t n = 0;
+
+	if (c) {
+		c->used_ns = monotonic_ns();
+		if (c->idx.built_ns < since_ns)
+			cgroup_build(idx, c);
+		n = owner_pids(&c->idx, inode, pids, max);
+	}
+	if (n)
+		return n;
+	if (idx->built_ns < since_ns && index_build(idx))
+		return 0;
+	return owner_pids(idx, inode, pids, max);
+}

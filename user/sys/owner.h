@@ -87,5 +87,12 @@ int owner_index_warm_in(struct owner_index *idx, uint64_t cgroup_id, uint64_t fr
 
 /* The processes holding the socket with this inode, as the index knows them. */
 size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, size_t max);
+/*
+ * The same as a drain would find them now: the processes of its cgroup
+ * (cgroup_id; 0: every process), walked unless their walk was done at or
+ * after since_ns, and every process only when none of them holds it.
+ */
+size_t owner_pids_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id,
+		     uint64_t since_ns, pid_t *pids, size_t max);
 
 #endif /* CONNCTL_OWNER_H */
