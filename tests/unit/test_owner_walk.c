@@ -59,6 +59,30 @@ static size_t entries_of(const struct owner_index *idx, pid_t a, pid_t b)
 	return n;
 }
 
+/* A child holding a socket pair of its own until told to go (go[1] closed). */
+static pid_t child_holding(int go[2], struct held *held)
+{
+	int sv[2];
+	pid_t child;
+
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (!child) {
+		char c;
+
+		close(go[1]);
+		_exit(read(go[0], &c, 1) < 0);
+	}
+	close(go[0]);
+	for (int k = 0; k < 2; k++) {
+		held[k] = (struct held){ child, sv[k], inode_of(sv[k]) };
+		close(sv[k]);
+	}
+	return child;
+}
+
 static void test_finds_what_proc_finds(void **state)
 {
 	struct owner_index by_iter = {}, by_proc = {};
@@ -73,21 +97,8 @@ static void test_finds_what_proc_finds(void **state)
 		for (int k = 0; k < 2; k++)
 			held[n++] = (struct held){ getpid(), sv[k], inode_of(sv[k]) };
 	}
-	/* A child holding a pair of its own until told to go. */
-	assert_int_equal(pipe(go), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	child = fork();
-	assert_true(child >= 0);
-	if (!child) {
-		char c;
-
-		close(go[1]);
-		_exit(read(go[0], &c, 1) < 0);
-	}
-	for (int k = 0; k < 2; k++) {
-		held[n++] = (struct held){ child, sv[k], inode_of(sv[k]) };
-		close(sv[k]);	/* the child's now */
-	}
+	child = child_holding(go, &held[n]);
+	n += 2;
 
 	w = owner_walker_open();
 	assert_non_null(w);
@@ -118,30 +129,6 @@ static void test_finds_what_proc_finds(void **state)
 	owner_index_free(&by_iter);
 	owner_index_free(&by_proc);
 	owner_walker_close(w);
-}
-
-/* A child holding a socket pair of its own until told to go (go[1] closed). */
-static pid_t child_holding(int go[2], struct held *held)
-{
-	int sv[2];
-	pid_t child;
-
-	assert_int_equal(pipe(go), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
-	child = fork();
-	assert_true(child >= 0);
-	if (!child) {
-		char c;
-
-		close(go[1]);
-		_exit(read(go[0], &c, 1) < 0);
-	}
-	close(go[0]);
-	for (int k = 0; k < 2; k++) {
-		held[k] = (struct held){ child, sv[k], inode_of(sv[k]) };
-		close(sv[k]);
-	}
-	return child;
 }
 
 /* A walk of one process: its sockets, none of another's, by both walks. */
