@@ -91,7 +91,7 @@ static double by_cgroup_ms(struct owner_index *idx, uint64_t inode, uint64_t cgr
 	if (fd < 0 || idx->walks_all)
 		return -1;
 	close(fd);
-	*found = idx->cgroups[0].idx.n;
+	*found = idx->n_cgroups ? idx->cgroups[0].idx.n : 0;
 	return now_ms() - t0;
 }
 

@@ -147,6 +147,7 @@ static void test_walks_one_process(void **state)
 	w = owner_walker_open();
 	assert_non_null(w);
 	owner_walker_use(w, &by_iter);
+	by_iter.narrowed = by_proc.narrowed = true;
 	by_iter.only = by_proc.only = &child;
 	by_iter.n_only = by_proc.n_only = 1;
 	assert_int_equal(by_iter.walk(by_iter.walk_ctx, &by_iter), 0);
@@ -172,8 +173,8 @@ static void test_walks_one_process(void **state)
 	owner_walker_close(w);
 }
 
-/* The cgroup test's own: removed, its child killed, pass or fail. */
-static char test_cgroup[600];
+/* The cgroup test's own, and an empty one: removed, its child killed, pass or fail. */
+static char test_cgroup[600], empty_cgroup[600];
 static pid_t test_child;
 
 static int remove_test_cgroup(void **state)
@@ -183,6 +184,8 @@ static int remove_test_cgroup(void **state)
 		kill(test_child, SIGKILL);
 		waitpid(test_child, NULL, 0);
 	}
+	if (empty_cgroup[0])
+		rmdir(empty_cgroup);
 	if (test_cgroup[0])
 		rmdir(test_cgroup);
 	return 0;
@@ -243,6 +246,18 @@ static void test_walks_one_cgroup(void **state)
 	close(fd);
 	assert_int_equal(idx.walks_cgroup, 2);
 	assert_int_equal(idx.walks_all, 1);
+	/* A cgroup with no process: a walk of nobody, then of all. */
+	owner_index_free(&idx);
+	snprintf(empty_cgroup, sizeof(empty_cgroup), "%.580s/empty", test_cgroup);
+	assert_int_equal(mkdir(empty_cgroup, 0755), 0);
+	assert_int_equal(cgroup2_id(empty_cgroup, &cgroup_id), 0);
+	fd = owner_take_fd_in(&idx, held[1].inode, cgroup_id, 0);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(idx.walks_cgroup, 3);
+	assert_int_equal(idx.walks_all, 2);
+	assert_int_equal(rmdir(empty_cgroup), 0);
+	empty_cgroup[0] = '\0';
 
 	close(go[1]);
 	waitpid(child, NULL, 0);

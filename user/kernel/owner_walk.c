@@ -143,7 +143,7 @@ static int walk(void *ctx, struct owner_index *idx)
 	struct owner_walker *w = ctx;
 	int err = 0;
 
-	if (!idx->only)
+	if (!idx->narrowed)
 		return walk_link(idx, w->link);
 	for (size_t i = 0; i < idx->n_only && !err; i++)
 		err = walk_process(w, idx, idx->only[i]);

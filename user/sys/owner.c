@@ -17,6 +17,8 @@
 
 /* A cgroup's walk this young is not redone for a miss. */
 #define CGROUP_FRESH_NS		(1000 * 1000ULL)
+/* A cgroup not looked in for this long gives its memory back. */
+#define CGROUP_IDLE_NS		(1000 * 1000 * 1000ULL)
 
 void owner_index_free(struct owner_index *idx)
 {
@@ -24,7 +26,7 @@ void owner_index_free(struct owner_index *idx)
 				    .walks_all = idx->walks_all,
 				    .walks_cgroup = idx->walks_cgroup };
 
-	for (int i = 0; idx->cgroups && i < OWNER_CGROUPS; i++) {
+	for (size_t i = 0; i < idx->n_cgroups; i++) {
 		owner_index_free(&idx->cgroups[i].idx);
 		free(idx->cgroups[i].pids);
 	}
@@ -100,7 +102,7 @@ static int proc_walk(struct owner_index *idx)
 	proc_fd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (proc_fd < 0)
 		return -errno;
-	if (idx->only) {
+	if (idx->narrowed) {
 		for (size_t i = 0; i < idx->n_only && !err; i++) {
 			char name[16];
 
@@ -150,7 +152,7 @@ static int index_build(struct owner_index *idx)
 {
 	int err;
 
-	if (!idx->only)
+	if (!idx->narrowed)
 		idx->walks_all++;
 	idx->n = 0;
 	err = walk_owners(idx);
@@ -219,26 +221,42 @@ int owner_take_fd(struct owner_index *idx, uint64_t inode, uint64_t fresh_ns)
 	return take_from_index(idx, inode);
 }
 
-/* Its slot among the last cgroups looked in; the least recent one given up. */
+static void cgroup_release(struct owner_cgroup *c)
+{
+	owner_index_free(&c->idx);
+	free(c->pids);
+	*c = (struct owner_cgroup){ 0 };
+}
+
+/*
+ * Its slot, a free one else, and one more else: a drain across a hundred
+ * services keeps a walk of each for its batch, rather than walking one
+ * again for every close. Slots idle for a second give their memory back.
+ */
 static struct owner_cgroup *cgroup_slot(struct owner_index *idx, uint64_t id)
 {
-	struct owner_cgroup *c, *oldest;
+	uint64_t now = monotonic_ns();
+	struct owner_cgroup *c, *found = NULL, *spare = NULL;
 
-	if (!idx->cgroups) {
-		idx->cgroups = calloc(OWNER_CGROUPS, sizeof(*idx->cgroups));
-		if (!idx->cgroups)
-			return NULL;
-	}
-	oldest = &idx->cgroups[0];
-	for (c = idx->cgroups; c < idx->cgroups + OWNER_CGROUPS; c++) {
+	for (c = idx->cgroups; c < idx->cgroups + idx->n_cgroups; c++) {
 		if (c->id == id)
-			return c;
-		if (c->used_ns < oldest->used_ns)
-			oldest = c;
+			found = c;
+		else if (c->id && now - c->used_ns >= CGROUP_IDLE_NS)
+			cgroup_release(c);
+		if (!c->id && !spare)
+			spare = c;
 	}
-	owner_index_free(&oldest->idx);
-	oldest->id = id;
-	return oldest;
+	if (found)
+		return found;
+	if (!spare) {
+		if (array_grow(&idx->cgroups, &idx->cap_cgroups, idx->n_cgroups,
+			       sizeof(*idx->cgroups)))
+			return NULL;
+		spare = &idx->cgroups[idx->n_cgroups++];
+		*spare = (struct owner_cgroup){ 0 };
+	}
+	spare->id = id;
+	return spare;
 }
 
 /* Its processes now, and their sockets: the walk the whole index would use. */
@@ -251,6 +269,7 @@ static int cgroup_build(struct owner_index *idx, struct owner_cgroup *c)
 		return err;
 	c->idx.walk = idx->walk;
 	c->idx.walk_ctx = idx->walk_ctx;
+	c->idx.narrowed = true;
 	c->idx.only = c->pids;
 	c->idx.n_only = c->n_pids;
 	idx->walks_cgroup++;

@@ -7,6 +7,7 @@
 #ifndef CONNCTL_OWNER_H
 #define CONNCTL_OWNER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -22,8 +23,8 @@ struct owner_cgroup;
 
 /*
  * A walk that fills the index (owner_index_add) faster than /proc can: the
- * kernel layer's iterator. It walks the processes idx->only lists when it
- * is set, else every process. 0, or -errno and /proc is walked instead,
+ * kernel layer's iterator. It walks the processes idx->only lists when
+ * idx->narrowed (none, if it lists none), else every process. 0, or -errno and /proc is walked instead,
  * from then on.
  */
 typedef int owner_walk_fn(void *ctx, struct owner_index *idx);
@@ -36,19 +37,18 @@ struct owner_index {
 	uint64_t	built_ns;	/* CLOCK_MONOTONIC; 0: never */
 	owner_walk_fn	*walk;		/* NULL: /proc */
 	void		*walk_ctx;
-	const pid_t	*only;		/* set: these processes alone */
+	bool		narrowed;	/* the processes in only alone */
+	const pid_t	*only;
 	size_t		n_only;
-	struct owner_cgroup *cgroups;	/* the last cgroups looked in (owner_take_fd_in) */
+	struct owner_cgroup *cgroups;	/* cgroups looked in lately (owner_take_fd_in) */
+	size_t		n_cgroups, cap_cgroups;
 	uint64_t	walks_all;	/* walks of every process */
 	uint64_t	walks_cgroup;	/* walks of one cgroup's processes */
 };
 
-/* Cgroups whose walks an index keeps: a drain's few services. */
-#define OWNER_CGROUPS		4
-
 /* One cgroup's processes and their sockets, from its last walk. */
 struct owner_cgroup {
-	uint64_t		id;		/* 0: unused */
+	uint64_t		id;		/* 0: free */
 	uint64_t		used_ns;
 	pid_t			*pids;
 	size_t			n_pids, cap_pids;
