@@ -55,28 +55,21 @@ settled() {
 	in_ns_only curl -sf http://127.0.0.1:9544/metrics | grep -q '^connctl_tracked_connections 0$'
 }
 
-# index_read: the connection log read, as a rule add reads it first (the
-# log wakes the agent only at each eighth it fills).
-index_read() {
-	local id
-	id=$(connctl -j rule add action observe remote 192.0.2.1 lport 11 | jget "$(cat)" 'd["id"]')
-	connctl rule del "$id" >/dev/null
-}
 # index_holds N: N connections indexed, once the log is read.
 index_holds() {
-	index_read
+	read_conn_log
 	[ "$(agent_metric 9544 connctl_index_connections)" -eq "$1" ]
 }
 
 churn 10000
 wait_until 30 settled || die "connections still in flight after the warm-up"
-index_read
+read_conn_log
 snapshot before
 t0=$(date +%s)
 churn "$COUNT"
 secs=$(($(date +%s) - t0))
 wait_until 30 settled || die "connections still in flight after the churn"
-index_read
+read_conn_log
 snapshot after
 held=$(grep '^index=' "$TMP/after" | cut -d= -f2)
 hold_start 9303:$((PEAK / 2))

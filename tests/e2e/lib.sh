@@ -343,6 +343,13 @@ port_listening() {
 	[ -n "$(in_ns_only ss -Htln "sport = :$1")" ]
 }
 
+# read_conn_log: the agent reads its connection log, as it does before any
+# rule add (the log wakes it only at each eighth it fills): a rule that
+# matches nothing here, added once.
+read_conn_log() {
+	connctl rule add action observe remote 192.0.2.1 lport 11 once >/dev/null
+}
+
 # established_count FILTER: ESTABLISHED TCP sockets in the namespace matching an ss filter.
 established_count() {
 	in_ns_only ss -Htn state established "$@" | wc -l

@@ -80,11 +80,9 @@ expect_eq "$(metric connctl_index_connections)" "$indexed" "connections indexed 
 
 # A peak closed gives its memory back: 5,000 pairs held at once (10,000
 # connections) grow the index; once they are closed, it holds what it held
-# before in no more slots than before. A rule add reads the log first.
+# before in no more slots than before.
 indexed_now() {
-	local id
-	id=$(connctl -j rule add action observe remote 192.0.2.1 lport 11 | jget "$(cat)" 'd["id"]')
-	connctl rule del "$id" >/dev/null
+	read_conn_log
 	[ "$(metric connctl_index_connections)" -eq "$1" ]
 }
 slots=$(metric connctl_index_slots)

@@ -79,7 +79,8 @@ static json_t *owner_to_json(pid_t pid)
 }
 
 /* Who holds the socket: as a drain or cancel would find its owner. */
-static json_t *owners_to_json(struct dispatch *d, const struct connctl_listed *l)
+static json_t *owners_to_json(struct dispatch *d, const struct connctl_listed *l,
+			      uint64_t since_ns)
 {
 	pid_t pids[DRY_RUN_OWNERS_MAX];
 	struct sock_diag_info info;
@@ -89,14 +90,16 @@ static json_t *owners_to_json(struct dispatch *d, const struct connctl_listed *l
 
 	if (sock_diag_lookup(fd, &l->tuple, l->cookie, &info) || !info.inode)
 		return owners;
-	n = owner_pids_in(&d->owners, info.inode, info.cgroup_id, d->dry_run_ns, pids,
+	n = owner_pids_in(&d->owners, info.inode, info.cgroup_id, since_ns, pids,
 			  DRY_RUN_OWNERS_MAX);
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(owners, owner_to_json(pids[i]));
 	return owners;
 }
 
-static json_t *listed_to_json(struct dispatch *d, const struct connctl_listed *l)
+/* Its owners as walked at since_ns or later. */
+static json_t *listed_to_json(struct dispatch *d, const struct connctl_listed *l,
+			      uint64_t since_ns)
 {
 	char local[PREFIX_STRLEN], remote[PREFIX_STRLEN];
 	json_t *obj;
@@ -105,7 +108,7 @@ static json_t *listed_to_json(struct dispatch *d, const struct connctl_listed *l
 	format_addr(l->tuple.raddr, remote, sizeof(remote));
 	obj = json_pack("{s:s, s:i, s:s, s:i, s:s, s:o}", "local", local,
 			"lport", l->tuple.lport, "remote", remote, "rport", l->tuple.rport,
-			"state", tcp_state_name(l->state), "owners", owners_to_json(d, l));
+			"state", tcp_state_name(l->state), "owners", owners_to_json(d, l, since_ns));
 	render_netns(obj, d->netns, l->tuple.netns_ino);
 	return obj;
 }
@@ -116,6 +119,7 @@ static json_t *rule_dry_run(struct dispatch *d, const struct request *req,
 {
 	struct connctl_listed *listed;
 	json_t *conns, *resp;
+	uint64_t since_ns;
 	uint32_t retry_ms;
 	size_t n;
 	int err;
@@ -129,10 +133,10 @@ static json_t *rule_dry_run(struct dispatch *d, const struct request *req,
 		return error_response(PROTO_INTERNAL, "cannot walk the connections: %s",
 				      strerror(-err));
 	/* Owners as they are now: walked afresh for this request, by cgroup. */
-	d->dry_run_ns = monotonic_ns();
+	since_ns = monotonic_ns();
 	conns = json_array();
 	for (size_t i = 0; i < n && i < DRY_RUN_LIST_MAX; i++)
-		json_array_append_new(conns, listed_to_json(d, &listed[i]));
+		json_array_append_new(conns, listed_to_json(d, &listed[i], since_ns));
 	free(listed);
 	resp = json_pack("{s:b, s:b, s:I, s:o, s:o}", "ok", 1, "dry_run", 1,
 			 "matched", (json_int_t)n, "connections", conns,

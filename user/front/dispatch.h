@@ -56,7 +56,6 @@ struct dispatch {
 	const char		*reader_group;	/* --group; NULL: none */
 	size_t			n_ifaces;	/* --iface: for stats */
 	struct owner_index	owners;		/* dry runs' owners, fresh each time */
-	uint64_t		dry_run_ns;	/* the one being answered began */
 	struct token_bucket	reader_dry_runs;
 	struct request_counters	counters;
 };

@@ -280,20 +280,34 @@ static int cgroup_build(struct owner_index *idx, struct owner_cgroup *c)
 	return err;
 }
 
+/* Its slot, marked in use now; NULL without memory. */
+static struct owner_cgroup *cgroup_touch(struct owner_index *idx, uint64_t id)
+{
+	struct owner_cgroup *c = cgroup_slot(idx, id);
+
+	if (c)
+		c->used_ns = monotonic_ns();
+	return c;
+}
+
+/* Its slot, walked again unless a walk at since_ns or later is there. */
+static struct owner_cgroup *cgroup_walked(struct owner_index *idx, uint64_t id,
+					  uint64_t since_ns)
+{
+	struct owner_cgroup *c = cgroup_touch(idx, id);
+
+	if (c && (!c->idx.built_ns || c->idx.built_ns < since_ns))
+		cgroup_build(idx, c);
+	return c;
+}
+
 int owner_index_warm_in(struct owner_index *idx, uint64_t cgroup_id, uint64_t fresh_ns)
 {
 	uint64_t now = monotonic_ns();
-	struct owner_cgroup *c;
 
 	if (!cgroup_id)
 		return owner_index_warm(idx, fresh_ns);
-	c = cgroup_slot(idx, cgroup_id);
-	if (!c)
-		return -ENOMEM;
-	c->used_ns = now;
-	if (c->idx.built_ns && now - c->idx.built_ns < fresh_ns)
-		return 0;
-	return cgroup_build(idx, c);
+	return cgroup_walked(idx, cgroup_id, now > fresh_ns ? now - fresh_ns : 0) ? 0 : -ENOMEM;
 }
 
 int owner_take_fd_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id,
@@ -309,10 +323,9 @@ int owner_take_fd_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id
 	fd = take_from_index(idx, inode);
 	if (fd >= 0)
 		return fd;
-	c = cgroup_slot(idx, cgroup_id);
+	c = cgroup_touch(idx, cgroup_id);
 	if (!c)
 		return owner_take_fd(idx, inode, fresh_ns);
-	c->used_ns = now;
 	fd = take_from_index(&c->idx, inode);
 	if (fd >= 0)
 		return fd;
@@ -352,15 +365,9 @@ size_t owner_pids(const struct owner_index *idx, uint64_t inode, pid_t *pids, si
 size_t owner_pids_in(struct owner_index *idx, uint64_t inode, uint64_t cgroup_id,
 		     uint64_t since_ns, pid_t *pids, size_t max)
 {
-	struct owner_cgroup *c = cgroup_id ? cgroup_slot(idx, cgroup_id) : NULL;
-	size_t n = 0;
+	struct owner_cgroup *c = cgroup_id ? cgroup_walked(idx, cgroup_id, since_ns) : NULL;
+	size_t n = c ? owner_pids(&c->idx, inode, pids, max) : 0;
 
-	if (c) {
-		c->used_ns = monotonic_ns();
-		if (c->idx.built_ns < since_ns)
-			cgroup_build(idx, c);
-		n = owner_pids(&c->idx, inode, pids, max);
-	}
 	if (n)
 		return n;
 	if (idx->built_ns < since_ns && index_build(idx))

@@ -24,8 +24,8 @@ struct owner_cgroup;
 /*
  * A walk that fills the index (owner_index_add) faster than /proc can: the
  * kernel layer's iterator. It walks the processes idx->only lists when
- * idx->narrowed (none, if it lists none), else every process. 0, or -errno and /proc is walked instead,
- * from then on.
+ * idx->narrowed (none, if it lists none), else every process. 0, or
+ * -errno and /proc is walked instead, from then on.
  */
 typedef int owner_walk_fn(void *ctx, struct owner_index *idx);
 
