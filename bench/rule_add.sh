@@ -9,6 +9,11 @@
 # has no index (TCP's comes from sockops and a state tracepoint; no hook
 # connctl can load here sees a UDP socket connect host-wide), so each walks
 # the UDP table once per namespace.
+# Last, the busy host again with namespaces that have TCP and UDP hash
+# tables of their own (made where net.ipv4.tcp_child_ehash_entries and
+# udp_child_hash_entries are set, the test's namespace; the host's are left
+# as they are), against the kernel's default, one table shared by all: the
+# agent's listing of every namespace at its start, and the same adds.
 # Usage: bench/rule_add.sh [NS] [PER] [ADDS]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -32,42 +37,59 @@ empty_udp=$(adds "$ADDS" udp)
 stop_agent
 "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
 
-# The busy host: NS namespaces, their pairs held by HOLDERS processes.
-add_netns_many "$NS"
-paths=("${NETNS_PATHS[@]}")
-pids=()
-per_holder=$(((NS + HOLDERS - 1) / HOLDERS))
-for ((g = 0; g < HOLDERS; g++)); do
-	set -- "${paths[@]:$((g * per_holder)):$per_holder}"
-	[ $# -gt 0 ] || break
-	rm -f "$TMP/in$g"
-	mkfifo "$TMP/in$g"
-	in_ns python3 "$TOP/tests/e2e/netns_pairs.py" 127.0.0.1 "$PORT" "$PER" "$@" \
-		<"$TMP/in$g" >"$TMP/out$g" &
-	pids+=($!)
-	exec {fd}>"$TMP/in$g"
-	fds+=("$fd")
-done
-for ((g = 0; g < ${#pids[@]}; g++)); do
-	wait_until 300 grep -q ready "$TMP/out$g" || die "holder $g is not up"
-done
-sockets=0
-for ns in "${paths[@]}"; do
-	sockets=$((sockets + $(nsenter --net="$ns" ss -Htn state established | wc -l)))
-done
-# A state file of its own: the empty host's rules are not restored here.
-STATE_FILE=$TMP/busy/rules.json
-start_agent --netns all --metrics 9542
-listed=$(grep -o 'connection index: .*' "$AGENT_LOG" | tail -1)
-busy=$(adds 0)
-busy_walks=$(metric 'connctl_walks_total{for="apply"}')
-index_walks=$(metric 'connctl_walks_total{for="index"}')
-indexed=$(metric connctl_index_connections)
-busy_udp=$(adds "$ADDS" udp)
-stop_agent
-for fd in "${fds[@]}"; do eval "exec $fd>&-"; done
-wait "${pids[@]}" 2>/dev/null || true
+# busy_host [own]: NS namespaces, their pairs held by HOLDERS processes, the
+# agent with --netns all; the adds. Sets listed, listing_ms, busy, busy_udp,
+# busy_walks, index_walks, indexed, sockets. own: tables of their own.
+busy_host() {
+	local tables=${1:-shared} g fd per_holder ns pids=() fds=()
 
+	[ "$tables" != own ] || NETNS_OWN_TABLES=1
+	add_netns_many "$NS"
+	unset NETNS_OWN_TABLES
+	paths=("${NETNS_PATHS[@]}")
+	per_holder=$(((NS + HOLDERS - 1) / HOLDERS))
+	for ((g = 0; g < HOLDERS; g++)); do
+		set -- "${paths[@]:$((g * per_holder)):$per_holder}"
+		[ $# -gt 0 ] || break
+		rm -f "$TMP/in$g"
+		mkfifo "$TMP/in$g"
+		in_ns python3 "$TOP/tests/e2e/netns_pairs.py" 127.0.0.1 "$PORT" "$PER" "$@" \
+			<"$TMP/in$g" >"$TMP/out$g" &
+		pids+=($!)
+		exec {fd}>"$TMP/in$g"
+		fds+=("$fd")
+	done
+	for ((g = 0; g < ${#pids[@]}; g++)); do
+		wait_until 300 grep -q ready "$TMP/out$g" || die "holder $g is not up"
+	done
+	sockets=0
+	for ns in "${paths[@]}"; do
+		sockets=$((sockets + $(nsenter --net="$ns" ss -Htn state established | wc -l)))
+	done
+	# A state file of its own: the empty host's rules are not restored here.
+	STATE_FILE=$TMP/busy-$tables/rules.json
+	: >"$AGENT_LOG"
+	start_agent --netns all --metrics 9542
+	wait_until 60 grep -q 'connection index: ' "$AGENT_LOG" || die "the agent listed nothing"
+	listed=$(grep -o 'connection index: [0-9]* connections.*' "$AGENT_LOG" | tail -1)
+	listing_ms=$(grep -o '[0-9.]* ms)$' <<<"$listed" | cut -d' ' -f1)
+	busy=$(adds 0)
+	busy_walks=$(metric 'connctl_walks_total{for="apply"}')
+	index_walks=$(metric 'connctl_walks_total{for="index"}')
+	indexed=$(metric connctl_index_connections)
+	busy_udp=$(adds "$ADDS" udp)
+	stop_agent
+	"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
+	# The servers close their side: the holders end at once, not after their 30 s.
+	for fd in "${fds[@]}"; do echo close >&"$fd"; eval "exec $fd>&-"; done
+	wait "${pids[@]}" 2>/dev/null || true
+	for ns in "${paths[@]}"; do ip netns del "$(basename "$ns")"; done
+}
+
+# Tables of their own first: the shared host's figures stay for the report.
+busy_host own
+own_ms=$listing_ms own_tcp=$busy own_udp=$busy_udp own_walks=$index_walks
+busy_host
 python3 - "$empty" "$busy" "$NS" "$sockets" "$empty_walks" "$busy_walks" "$index_walks" \
 	"$indexed" "$listed" "$empty_udp" "$busy_udp" <<'PY'
 import json, sys
@@ -90,4 +112,22 @@ print(f"{'empty host':52} {empty_udp['p50']:7.3f} {empty_udp['p99']:7.3f} {empty
 print(f"{'busy host':52} {busy_udp['p50']:7.3f} {busy_udp['p99']:7.3f} {busy_udp['max']:7.3f}")
 print(f"{'ratio busy / empty':52} {busy_udp['p50'] / empty_udp['p50']:7.2f} "
       f"{busy_udp['p99'] / empty_udp['p99']:7.2f} {busy_udp['max'] / empty_udp['max']:7.2f}")
+PY
+
+python3 - "$listing_ms" "$own_ms" "$busy" "$own_tcp" "$busy_udp" "$own_udp" "$index_walks" \
+	"$own_walks" <<'PY'
+import json, sys
+shared_ms, own_ms = float(sys.argv[1]), float(sys.argv[2])
+shared, own, shared_udp, own_udp = (json.loads(a) for a in sys.argv[3:7])
+print("\nthe busy host, its namespaces on the host's one TCP and UDP table (the kernel's default)")
+print("and on tables of their own (net.ipv4.tcp_child_ehash_entries, udp_child_hash_entries)")
+print(f"{'':52} {'shared':>8} {'own':>8} {'ratio':>7}")
+print(f"{'namespaces listed at the agent start':52} {sys.argv[7]:>8} {sys.argv[8]:>8}")
+print(f"{'the listing, ms':52} {shared_ms:8.1f} {own_ms:8.1f} {own_ms / shared_ms:7.2f}")
+print(f"{'rule add, p50 ms':52} {shared['p50']:8.3f} {own['p50']:8.3f} "
+      f"{own['p50'] / shared['p50']:7.2f}")
+print(f"{'rule add proto udp, p50 ms':52} {shared_udp['p50']:8.3f} {own_udp['p50']:8.3f} "
+      f"{own_udp['p50'] / shared_udp['p50']:7.2f}")
+print(f"{'rule add proto udp, p99 ms':52} {shared_udp['p99']:8.3f} {own_udp['p99']:8.3f} "
+      f"{own_udp['p99'] / shared_udp['p99']:7.2f}")
 PY

@@ -193,6 +193,12 @@ static void write_walks(FILE *f, const struct datapath *dp)
 			(unsigned long long)dp->walks[i]);
 	fprintf(f, "connctl_walks_total{for=\"index\"} %llu\n",
 		(unsigned long long)dp->index_listings);
+	family(f, "connctl_index_listings_shared_total", "counter",
+	       "Listings into the index of a namespace whose TCP hash table is the host's, "
+	       "shared (net.ipv4.tcp_child_ehash_entries was 0 where it was made): each "
+	       "walked every bucket and socket of the host.");
+	fprintf(f, "connctl_index_listings_shared_total %llu\n",
+		(unsigned long long)dp->index_listings_shared);
 	family(f, "connctl_index_connections", "gauge",
 	       "Connections in the agent's connection index (-1: no index; every rule walks).");
 	fprintf(f, "connctl_index_connections %lld\n",

@@ -72,6 +72,7 @@ struct datapath {
 	/* Walks of a namespace's sockets, by iterator mode (listings for the index apart). */
 	uint64_t		walks[CONNCTL_ITER_CATCH_UP + 1];
 	uint64_t		index_listings;
+	uint64_t		index_listings_shared;	/* of a namespace on the host's TCP table */
 	uint64_t		index_scanned_ns;	/* the look whose namespaces are listed */
 	struct connctl_rule_index *index;	/* rule_index, mmapped */
 	struct connctl_agent_state *state;	/* agent_state, mmapped */

@@ -322,6 +322,9 @@ static int list_into_index(struct datapath *dp, const struct netns *ns, uint32_t
 	/* Gone: nothing of it to match. */
 	if (err == -ENOENT)
 		err = 0;
+	/* Rare (a namespace's first, or after a lost log): what it cost, for the operator. */
+	if (!err && netns_tcp_table_shared(dp->netns, ns) == 1)
+		dp->index_listings_shared++;
 	return err ? err : conn_index_end_listing(dp->conns, ino);
 }
 
@@ -737,6 +740,12 @@ int passes_index_start(struct datapath *dp)
 	pr_info("connection index: %zu connections in %llu namespaces (%.1f ms)",
 		conn_index_count(dp->conns), (unsigned long long)dp->index_listings,
 		(double)(monotonic_ns() - t0) / 1e6);
+	/* One walk of the host's table is the least any agent pays: many are the news. */
+	if (dp->index_listings_shared > 1)
+		pr_info("connection index: %llu of these namespaces share the host's TCP hash "
+			"table, so each listing walked all of it; namespaces made where "
+			"net.ipv4.tcp_child_ehash_entries is set have their own (README, "
+			"\"Containers\")", (unsigned long long)dp->index_listings_shared);
 	return 0;
 }
 

@@ -269,6 +269,38 @@ void netns_leave(struct netns_set *s)
 			strerror(errno));
 }
 
+/*
+ * A namespace made where net.ipv4.tcp_child_ehash_entries was 0 (the
+ * default) shares the host's table, and reads its size as negative there.
+ * /proc/sys/net speaks for the namespace of whoever opens it.
+ */
+int netns_tcp_table_shared(struct netns_set *s, const struct netns *ns)
+{
+	bool away = ns && ns->ino != s->own_ino;
+	char buf[32];
+	ssize_t n = -1;
+	int fd, err;
+
+	if (away) {
+		err = netns_enter(s, ns);
+		if (err)
+			return err;
+	}
+	fd = open("/proc/sys/net/ipv4/tcp_ehash_entries", O_RDONLY | O_CLOEXEC);
+	err = fd < 0 ? -errno : 0;
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n < 0)
+			err = -errno;
+		close(fd);
+	}
+	if (away)
+		netns_leave(s);
+	if (err)
+		return err;
+	return n > 0 && buf[0] == '-';
+}
+
 const char *netns_name(const struct netns_set *s, uint32_t ino)
 {
 	const struct netns *ns = netns_find(s, ino);

@@ -60,6 +60,12 @@ int netns_scan(struct netns_set *s, uint64_t fresh_ns);
 /* Into ns (-ENOENT if it is gone), and back. */
 int netns_enter(struct netns_set *s, const struct netns *ns);
 void netns_leave(struct netns_set *s);
+/*
+ * 1 when the namespace's TCP hash table is the host's, shared with others
+ * (every walk of it visits every bucket and socket of the host); 0 when it
+ * has its own; -errno when it cannot say (gone, or a kernel before 6.1).
+ */
+int netns_tcp_table_shared(struct netns_set *s, const struct netns *ns);
 /* The namespace with this inode, or NULL if it is not one the agent acts in. */
 const struct netns *netns_find(const struct netns_set *s, uint32_t ino);
 /* A name for the namespace with this inode, or NULL if it is not known. */
