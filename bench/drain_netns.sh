@@ -7,7 +7,11 @@
 # seeing EOF, and how many did. Its peer, same run, on fresh connections:
 # the servers closing every connection themselves (shutdown), the floor for
 # any graceful close. The rule matches only 10.241.0.0/16, which no
-# namespace but the bench's own has. Usage: bench/drain_netns.sh [NS] [PER]
+# namespace but the bench's own has. All of it twice: namespaces on the
+# host's shared TCP hash table (the kernel's default), then namespaces with
+# tables of their own (made where net.ipv4.tcp_child_ehash_entries is set,
+# the bench's namespace; the host's stays as it is), where each walk of a
+# namespace costs its own sockets. Usage: bench/drain_netns.sh [NS] [PER]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
 NS=${1:-100}
@@ -18,9 +22,6 @@ ulimit -n 20000
 
 setup_env
 require_test_net
-add_netns_many "$NS" "$ADDR"
-paths=("${NETNS_PATHS[@]}")
-start_agent --netns all
 half=$(((NS + 1) / 2))
 
 # round HOW: both holders up, then HOW (drain: the rule; close: the servers).
@@ -65,7 +66,26 @@ print("%-32s %8s %8d %8d %10.1f" % (label, matched, eof, other, (last - start) *
 PY
 }
 
+# host [own]: the namespaces (own: with hash tables of their own), the agent,
+# both rounds; then all of it gone.
+host() {
+	local ns
+	[ "${1:-}" != own ] || NETNS_OWN_TABLES=1
+	add_netns_many "$NS" "$ADDR"
+	unset NETNS_OWN_TABLES
+	paths=("${NETNS_PATHS[@]}")
+	STATE_FILE=$TMP/${1:-shared}/rules.json
+	start_agent --netns all
+	round drain
+	round close
+	stop_agent
+	"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
+	for ns in "${paths[@]}"; do ip netns del "$(basename "$ns")"; done
+}
+
 printf '\ndrain across %s namespaces x %s idle keep-alive connections\n' "$NS" "$PER"
 printf '%-32s %8s %8s %8s %10s\n' "" matched EOF other "last ms"
-round drain
-round close
+printf 'namespaces on the host'"'"'s shared TCP table (the kernel'"'"'s default)\n'
+host
+printf 'namespaces with tables of their own (net.ipv4.tcp_child_ehash_entries)\n'
+host own
