@@ -19,7 +19,8 @@ idle:    COUNT keep-alive connections with one request done, idle --idle
 load:    COUNT connections, each a thread sending requests back to back for
          --seconds, with now and then an idle pause; each response is checked
          against --sha256. A connection the server closed while idle is
-         reopened. CMD runs meanwhile. Counts every kind of failure.
+         reopened. CMD runs once every connection is open (5 s at most), so
+         it meets all COUNT. Counts every kind of failure.
 
 A target is 127.0.0.1:8080 or [::1]:8080.
 
@@ -279,10 +280,21 @@ class LoadStats:
         self.lock = threading.Lock()
         self.counts = {"ok": 0, "reopened": 0, "eof_before_response": 0,
                        "truncated": 0, "corrupt": 0, "reset": 0, "error": 0}
+        self.opened = 0
+        self.all_open = threading.Condition(self.lock)
 
     def add(self, what):
         with self.lock:
             self.counts[what] += 1
+
+    def first_open(self):
+        with self.lock:
+            self.opened += 1
+            self.all_open.notify_all()
+
+    def wait_all_open(self, count, timeout):
+        with self.lock:
+            self.all_open.wait_for(lambda: self.opened >= count, timeout)
 
 
 def closed_while_idle(sock):
@@ -299,6 +311,11 @@ def closed_while_idle(sock):
 def load_worker(args, host, port, stats, stop):
     sock = None
     rng = random.Random()
+    try:
+        sock = socket.create_connection((host, port), timeout=5)
+    except OSError:
+        stats.add("error")
+    stats.first_open()
     while not stop.is_set():
         try:
             if sock is not None and closed_while_idle(sock):
@@ -342,6 +359,9 @@ def load(args):
                for _ in range(args.count)]
     for w in workers:
         w.start()
+    # A rule that catches no new connection (a server outside --cgroup)
+    # must meet them all.
+    stats.wait_all_open(args.count, 5)
     cmd = subprocess.run(args.cmd, capture_output=True, text=True)
     stop.wait(max(args.seconds, 0))
     stop.set()
