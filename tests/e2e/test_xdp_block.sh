@@ -3,7 +3,9 @@
 # packets are dropped by XDP on the agent's --iface, before the stack: its
 # new SYNs get no SYN-ACK and no RST (curl times out), other peers are
 # served, and the drops are counted per rule (rule show, stats, metrics,
-# bpftool). Deleting the rule lets the peer in again.
+# bpftool). Deleting the rule lets the peer in again. XDP is on the
+# interface only while a block rule stands (it costs every packet there),
+# and stays across a restart while one does.
 . "$(dirname "$0")/lib.sh"
 
 setup_env
@@ -12,10 +14,17 @@ ip -n "$CLIENT_NS" addr add 10.99.0.3/24 dev veth-c	# a second peer, not blocked
 start_nginx 8080
 METRICS_PORT=9464
 start_agent --iface veth-s --metrics "127.0.0.1:$METRICS_PORT"
+xdp_name() {
+	in_ns_only ip -j -d link show dev veth-s |
+		jget "$(cat)" 'd[0].get("xdp", {}).get("prog", {}).get("name", "none")'
+}
+xdp_metric() { agent_metric "$METRICS_PORT" 'connctl_programs_attached{program="xdp"}'; }
+xdp_gone() { [ "$(xdp_name)" = none ]; }
 
-# Our XDP program is on the interface (native or generic, as the driver has it).
-xdp=$(in_ns_only ip -j -d link show dev veth-s | jget "$(cat)" 'd[0].get("xdp", {}).get("prog", {}).get("name", "")')
-expect_eq "$xdp" connctl_xdp "the XDP program on veth-s"
+# No block rule yet: nothing on the interface's packets at XDP.
+grep -q "tc programs on veth-s" "$AGENT_LOG" || die "no tc programs on veth-s"
+expect_eq "$(xdp_name)" none "the XDP program on veth-s before any block rule"
+expect_eq "$(xdp_metric)" 0 "connctl_programs_attached, xdp, before any block rule"
 
 fetch() {
 	in_client curl -s -o /dev/null -w '%{http_code}' --connect-timeout 2 \
@@ -31,6 +40,9 @@ log "$res"
 expect_eq "$(jget "$res" 'd["outcomes"]["10.99.0.1:8080"]')" "{'reset': 1}" \
 	"the peer's open connection after the block"
 RULE=$(connctl -j rule show | jget "$(cat)" 'd[0]["id"]')
+# Our XDP program is on the interface (native or generic, as the driver has it).
+expect_eq "$(xdp_name)" connctl_xdp "the XDP program on veth-s with the block rule"
+expect_eq "$(xdp_metric)" 1 "connctl_programs_attached, xdp, with the block rule"
 expect_eq "$(connctl -j rule show "$RULE" | jget "$(cat)" 'd[0]["action"]')" block \
 	"rule show: the action"
 
@@ -62,23 +74,25 @@ expect_eq "$(bpftool -j map dump pinned "$PIN_DIR/rule_stats" | jget "$(cat)" \
 	"sum(c['value']['blocked_packets'] for e in d if e['formatted']['key'] == $RULE for c in e['formatted']['values'])")" \
 	"$blocked" "bpftool: rule_stats' blocked_packets, per CPU summed"
 
-# The rule gone, the peer is served again.
+# The rule gone, the peer is served again, and XDP leaves the interface.
 connctl rule del "$RULE" >/dev/null
 expect_eq "$(fetch 10.99.0.2)" 200 "10.99.0.2 after the rule is deleted"
+wait_until 10 xdp_gone || die "XDP still on veth-s with no block rule"
+expect_eq "$(xdp_metric)" 0 "connctl_programs_attached, xdp, after the rule is deleted"
 
-# Stopped, the XDP program stays (enforcement survives restarts); a restart
-# replaces it; released when no --iface names the interface, or uninstalled.
+# Stopped with a block rule standing, the XDP program stays (enforcement
+# survives restarts); a restart replaces it and keeps it while the rule
+# stands; released when no --iface names the interface, or uninstalled.
+connctl rule add action block remote 10.99.0.2 >/dev/null
+expect_eq "$(xdp_name)" connctl_xdp "the XDP program with a block rule again"
 stop_agent
-xdp_name() {
-	in_ns_only ip -j -d link show dev veth-s |
-		jget "$(cat)" 'd[0].get("xdp", {}).get("prog", {}).get("name", "none")'
-}
 expect_eq "$(xdp_name)" connctl_xdp "the XDP program with the agent stopped"
 # A new agent on the same interface takes its predecessor's place.
 start_agent --iface veth-s
 grep -q "xdp program on veth-s (.*, replaced)" "$AGENT_LOG" ||
 	die "the restarted agent did not replace its predecessor's XDP program"
 expect_eq "$(xdp_name)" connctl_xdp "the XDP program after a restart"
+expect_eq "$(fetch 10.99.0.2)" 000 "10.99.0.2 after the restart (still blocked)"
 # One not asked for the interface releases it.
 stop_agent
 start_agent

@@ -239,11 +239,13 @@ static void write_programs(FILE *f, const struct datapath *dp)
 		{ LINKS_HOLD, "cgroup_skb" },
 		{ LINKS_UDP, "connect_sendmsg" },
 		{ LINKS_RECV, "recv" },
+		{ LINKS_XDP, "xdp" },
 	};
 
 	family(f, "connctl_programs_attached", "gauge",
 	       "Programs on only while a rule needs them: cgroup_skb (TCP reset or drain), "
-	       "connect_sendmsg (UDP reset), recv (drain); 1 while attached.");
+	       "connect_sendmsg (UDP reset), recv (drain), xdp (block, with --iface); "
+	       "1 while attached.");
 	for (size_t i = 0; i < sizeof(programs) / sizeof(programs[0]); i++)
 		fprintf(f, "connctl_programs_attached{program=\"%s\"} %d\n", programs[i].name,
 			datapath_links_attached(dp, programs[i].need) ? 1 : 0);

@@ -466,6 +466,9 @@ static const char *links_named(unsigned int need, const char **rules)
 	case LINKS_UDP:
 		*rules = "UDP reset rule";
 		return "connect and sendmsg";
+	case LINKS_XDP:
+		*rules = "block rule";
+		return "XDP on the --iface interfaces";
 	default:
 		*rules = "drain rule";
 		return "the recv() tracepoint";
@@ -476,6 +479,8 @@ bool datapath_links_attached(const struct datapath *dp, unsigned int need)
 {
 	if (need == LINKS_RECV)
 		return dp->recv_link != NULL;
+	if (need == LINKS_XDP)
+		return dp->xdp_on;
 	for (int i = 0; i < NR_CGROUP_LINKS; i++)
 		if (link_need(i) == need && dp->cgroup_links[i])
 			return true;
@@ -491,6 +496,8 @@ static int attach_links(struct datapath *dp, unsigned int need)
 		watch_recv_on(dp);
 		return 0;
 	}
+	if (need == LINKS_XDP)
+		return tc_xdp_set(dp, true);
 	for (int i = 0; i < NR_CGROUP_LINKS && !err; i++) {
 		if (link_need(i) != need || dp->cgroup_links[i])
 			continue;
@@ -510,7 +517,9 @@ int datapath_want_links(struct datapath *dp, unsigned int needs)
 		if (!(needs & need))
 			continue;
 		dp->release_armed &= ~need;
-		if (datapath_links_attached(dp, need))
+		/* No --iface: nowhere for XDP, and a block is a reset. */
+		if (datapath_links_attached(dp, need) ||
+		    (need == LINKS_XDP && !dp->n_xdp_ifaces))
 			continue;
 		err = attach_links(dp, need);
 		if (!err) {
@@ -544,6 +553,8 @@ static void release_links(struct datapath *dp, unsigned int need)
 {
 	if (need == LINKS_RECV) {
 		watch_recv_off(dp);
+	} else if (need == LINKS_XDP) {
+		tc_xdp_set(dp, false);
 	} else {
 		for (int i = 0; i < NR_CGROUP_LINKS; i++)
 			if (link_need(i) == need && dp->cgroup_links[i])

@@ -39,13 +39,15 @@ enum cgroup_link {
  * Programs attached only while a standing rule (or a live tag) needs them:
  * cgroup_skb holds TCP reset and drain matches, connect and sendmsg refuse
  * UDP calls to a UDP reset rule's peers, the recv() tracepoint reports
- * client-side drain boundaries.
+ * client-side drain boundaries, XDP on the --iface interfaces drops a block
+ * rule's peers.
  */
 enum {
 	LINKS_HOLD	= 1,
 	LINKS_UDP	= 2,
 	LINKS_RECV	= 4,
-	LINKS_KINDS	= 3,	/* bits above */
+	LINKS_XDP	= 8,
+	LINKS_KINDS	= 4,	/* bits above */
 };
 
 /* Parallel APPLY passes at most, each its own iterator object and link. */
@@ -90,6 +92,10 @@ struct datapath {
 	int			cgroup_fd;	/* --cgroup, for the links attached on demand */
 	const char		*pin_dir;	/* the caller's, as long as the datapath */
 	uint32_t		rules_needing[LINKS_KINDS];	/* standing, by kind of link */
+	/* The --iface interfaces (kernel/tc.c): XDP there while a block rule stands. */
+	int			xdp_ifindex[CONNCTL_MAX_TC_IFACES];
+	size_t			n_xdp_ifaces;
+	bool			xdp_on;
 	unsigned int		release_armed;	/* LINKS_*: not needed at the last tick */
 };
 
@@ -113,6 +119,11 @@ bool datapath_watches_recv(const struct datapath *dp);
  * drains still followed) at two calls in a row: the agent's ticks.
  */
 int datapath_want_links(struct datapath *dp, unsigned int needs);
+/* Standing rules that need the links of one need (a LINKS_* bit). */
+static inline uint32_t datapath_rules_needing(const struct datapath *dp, unsigned int need)
+{
+	return dp->rules_needing[__builtin_ctz(need)];
+}
 /* Whether the links of one need (a LINKS_* bit) are on. */
 bool datapath_links_attached(const struct datapath *dp, unsigned int need);
 void datapath_release_links(struct datapath *dp, unsigned int in_use);

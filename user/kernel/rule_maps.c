@@ -310,7 +310,7 @@ unsigned int kernel_rule_links(const struct connctl_rule *rule)
 	if (rule->proto == CONNCTL_PROTO_UDP)
 		return rule->action == CONNCTL_ACTION_RESET ? LINKS_UDP : 0;
 	if (rule->action == CONNCTL_ACTION_RESET)
-		return LINKS_HOLD;
+		return rule->flags & CONNCTL_RULE_BLOCK ? LINKS_HOLD | LINKS_XDP : LINKS_HOLD;
 	if (rule->action == CONNCTL_ACTION_DRAIN)
 		return LINKS_HOLD | LINKS_RECV;
 	return 0;

@@ -253,6 +253,7 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 		}
 	}
 	detach_unnamed(map_fd, flows_id, ifindexes, n);
+	dp->n_xdp_ifaces = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct connctl_tc_iface rec = {
 			.ifindex = (__u32)ifindexes[i],
@@ -281,14 +282,52 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 			}
 		}
 		pr_info("tc programs on %s (ingress and egress)", ifnames[i]);
-		err = xdp_attach_one(ifindexes[i], ifnames[i],
-				     bpf_program__fd(dp->xdp->progs.connctl_xdp), flows_id);
-		if (err) {
-			pr_warn("cannot attach xdp on %s: %s", ifnames[i], strerror(-err));
-			return err;
+		dp->xdp_ifindex[dp->n_xdp_ifaces++] = ifindexes[i];
+		/* A predecessor's stays in force: its block rules are ours now. */
+		if (xdp_owner(ifindexes[i], flows_id, &prog_id, &(uint32_t){ 0 }) ==
+		    FILTER_OURS) {
+			err = xdp_attach_one(ifindexes[i], ifnames[i],
+					     bpf_program__fd(dp->xdp->progs.connctl_xdp),
+					     flows_id);
+			if (err) {
+				pr_warn("cannot replace xdp on %s: %s", ifnames[i],
+					strerror(-err));
+				return err;
+			}
+			dp->xdp_on = true;
 		}
 	}
-	return 0;
+	/* Block rules found standing before the interfaces were known. */
+	return datapath_rules_needing(dp, LINKS_XDP) ? datapath_want_links(dp, LINKS_XDP) : 0;
+}
+
+/*
+ * XDP on every --iface interface, or off them all: it runs at each packet
+ * they receive (and on a veth puts each through its own NAPI path), so it
+ * is there only while a block rule stands.
+ */
+int tc_xdp_set(struct datapath *dp, bool on)
+{
+	uint32_t flows_id = map_id(bpf_map__fd(dp->tc->maps.flows));
+	char name[IF_NAMESIZE];
+	int err = 0;
+
+	for (size_t i = 0; on && i < dp->n_xdp_ifaces && !err; i++) {
+		int ifindex = dp->xdp_ifindex[i];
+
+		if (!if_indextoname((unsigned int)ifindex, name))
+			snprintf(name, sizeof(name), "ifindex %d", ifindex);
+		err = xdp_attach_one(ifindex, name,
+				     bpf_program__fd(dp->xdp->progs.connctl_xdp), flows_id);
+		if (err)
+			pr_warn("cannot attach xdp on %s: %s", name, strerror(-err));
+	}
+	/* Off, or on everywhere: never a block that holds on some interfaces only. */
+	if (!on || err)
+		for (size_t i = 0; i < dp->n_xdp_ifaces; i++)
+			xdp_detach_one(dp->xdp_ifindex[i], flows_id);
+	dp->xdp_on = on && !err;
+	return err;
 }
 
 int tc_detach_recorded(const char *tc_ifaces_pin, const char *flows_pin)

@@ -12,8 +12,14 @@
 
 #define MAX_IFACES	CONNCTL_MAX_TC_IFACES
 
-/* Attach to these interfaces; detach from recorded ones no longer named. */
+/*
+ * Attach to these interfaces; detach from recorded ones no longer named.
+ * XDP goes on them only while a block rule stands (LINKS_XDP): an earlier
+ * agent's is kept until the rules say otherwise.
+ */
 int tc_attach(struct datapath *dp, char *const *ifnames, size_t n);
+/* XDP on every interface tc_attach was given, or off them all. */
+int tc_xdp_set(struct datapath *dp, bool on);
 /*
  * Detach from every recorded interface (the tc_ifaces map at its pin path)
  * the filters that are ours (they use the flows map pinned at flows_pin).
