@@ -82,8 +82,10 @@ expect_eq "$(xdp_metric)" 0 "connctl_programs_attached, xdp, after the rule is d
 
 # Stopped with a block rule standing, the XDP program stays (enforcement
 # survives restarts); a restart replaces it and keeps it while the rule
-# stands; released when no --iface names the interface, or uninstalled.
-connctl rule add action block remote 10.99.0.2 >/dev/null
+# stands, and releases it once the rule's ttl ran out while no agent ran;
+# released too when no --iface names the interface, or uninstalled.
+connctl rule add action block remote 10.99.0.2 ttl 10s >/dev/null
+expires=$(( $(date +%s) + 10 ))
 expect_eq "$(xdp_name)" connctl_xdp "the XDP program with a block rule again"
 stop_agent
 expect_eq "$(xdp_name)" connctl_xdp "the XDP program with the agent stopped"
@@ -93,7 +95,18 @@ grep -q "xdp program on veth-s (.*, replaced)" "$AGENT_LOG" ||
 	die "the restarted agent did not replace its predecessor's XDP program"
 expect_eq "$(xdp_name)" connctl_xdp "the XDP program after a restart"
 expect_eq "$(fetch 10.99.0.2)" 000 "10.99.0.2 after the restart (still blocked)"
+stop_agent
+expired() { [ "$(date +%s)" -gt "$expires" ]; }
+wait_until 15 expired || die "the block rule's ttl did not run out"
+expect_eq "$(xdp_name)" connctl_xdp "the XDP program, the agent stopped and the ttl out"
+released() { grep -c "detached XDP on the --iface interfaces: no block rule left" "$AGENT_LOG" || true; }
+released_before=$(released)
+start_agent --iface veth-s
+wait_until 10 xdp_gone || die "XDP still on veth-s with the block rule expired"
+expect_eq "$(released)" $((released_before + 1)) "the restarted agent's word on releasing XDP"
 # One not asked for the interface releases it.
+connctl rule add action block remote 10.99.0.2 >/dev/null
+expect_eq "$(xdp_name)" connctl_xdp "the XDP program with a block rule, a third time"
 stop_agent
 start_agent
 expect_eq "$(xdp_name)" none "the XDP program once no --iface names veth-s"
