@@ -147,21 +147,20 @@ in_cgroup_netns() {
 
 # add_netns NAME: one more namespace of the test's own, $TAG-NAME, with lo
 # up; removed at exit like the others.
+# With NETNS_OWN_TABLES=1, the namespace has TCP and UDP hash tables of its
+# own, not the host's, as on a host that sets net.ipv4.tcp_child_ehash_entries
+# and udp_child_hash_entries for its containers: it is made from the test's
+# namespace, where they are set (the kernel reads them where a namespace is
+# made; the host's stay as they are).
 add_netns() {
-	ip netns add "$TAG-$1" || die "cannot add namespace $TAG-$1"
-	EXTRA_NETNS+=("$TAG-$1")
-	ip -n "$TAG-$1" link set lo up
-}
+	local from=()
 
-# add_netns_own_tables NAME: as add_netns, but with TCP and UDP hash tables
-# of its own, not the host's, as on a host that sets
-# net.ipv4.tcp_child_ehash_entries and udp_child_hash_entries for its
-# containers: made from the test's namespace, where they are set (the
-# kernel reads them where a namespace is made; the host's stay as they are).
-add_netns_own_tables() {
-	in_ns_only sysctl -qw net.ipv4.tcp_child_ehash_entries=1024 \
-		net.ipv4.udp_child_hash_entries=128 || die "cannot size the child hash tables"
-	in_ns_only ip netns add "$TAG-$1" || die "cannot add namespace $TAG-$1"
+	if [ -n "${NETNS_OWN_TABLES:-}" ]; then
+		in_ns_only sysctl -qw net.ipv4.tcp_child_ehash_entries=1024 \
+			net.ipv4.udp_child_hash_entries=128 || die "cannot size the child hash tables"
+		from=(in_ns_only)
+	fi
+	"${from[@]}" ip netns add "$TAG-$1" || die "cannot add namespace $TAG-$1"
 	EXTRA_NETNS+=("$TAG-$1")
 	ip -n "$TAG-$1" link set lo up
 }
@@ -176,16 +175,12 @@ require_test_net() {
 
 # add_netns_many COUNT [ADDR]: namespaces n1..nCOUNT of the test's own (ADDR
 # on the lo of each, if given); their paths in NETNS_PATHS. With
-# NETNS_OWN_TABLES=1, each has hash tables of its own (add_netns_own_tables).
+# NETNS_OWN_TABLES=1, each has hash tables of its own (add_netns).
 add_netns_many() {
 	local i
 	NETNS_PATHS=()
 	for i in $(seq "$1"); do
-		if [ -n "${NETNS_OWN_TABLES:-}" ]; then
-			add_netns_own_tables "n$i"
-		else
-			add_netns "n$i"
-		fi
+		add_netns "n$i"
 		[ -z "${2:-}" ] || ip -n "$TAG-n$i" addr add "$2/32" dev lo
 		NETNS_PATHS+=("/var/run/netns/$TAG-n$i")
 	done

@@ -17,7 +17,7 @@ require_test_net
 paths=() args=()
 for i in 1 2 3; do
 	add_netns "s$i"
-	add_netns_own_tables "o$i"
+	NETNS_OWN_TABLES=1 add_netns "o$i"
 done
 for name in s1 s2 s3 o1 o2 o3; do
 	ip -n "$TAG-$name" addr add "$ADDR/32" dev lo

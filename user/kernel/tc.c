@@ -226,6 +226,7 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 	int map_fd = bpf_map__fd(dp->tc->maps.tc_ifaces);
 	uint32_t flows_id = map_id(bpf_map__fd(dp->tc->maps.flows)), prog_id = 0;
 	int ifindexes[MAX_IFACES] = { 0 };
+	bool xdp_ours = false;
 	int err;
 
 	for (size_t i = 0; i < n; i++) {
@@ -283,22 +284,17 @@ int tc_attach(struct datapath *dp, char *const *ifnames, size_t n)
 		}
 		pr_info("tc programs on %s (ingress and egress)", ifnames[i]);
 		dp->xdp_ifindex[dp->n_xdp_ifaces++] = ifindexes[i];
-		/* A predecessor's stays in force: its block rules are ours now. */
-		if (xdp_owner(ifindexes[i], flows_id, &prog_id, &(uint32_t){ 0 }) ==
-		    FILTER_OURS) {
-			err = xdp_attach_one(ifindexes[i], ifnames[i],
-					     bpf_program__fd(dp->xdp->progs.connctl_xdp),
-					     flows_id);
-			if (err) {
-				pr_warn("cannot replace xdp on %s: %s", ifnames[i],
-					strerror(-err));
-				return err;
-			}
-			dp->xdp_on = true;
-		}
+		xdp_ours |= xdp_owner(ifindexes[i], flows_id, &prog_id, &(uint32_t){ 0 }) ==
+			    FILTER_OURS;
 	}
-	/* Block rules found standing before the interfaces were known. */
-	return datapath_rules_needing(dp, LINKS_XDP) ? datapath_want_links(dp, LINKS_XDP) : 0;
+	/*
+	 * A predecessor's XDP stays in force, replaced by ours, until the rules
+	 * say otherwise; block rules found standing before the interfaces were
+	 * known get it now.
+	 */
+	if (xdp_ours || datapath_rules_needing(dp, LINKS_XDP))
+		return tc_xdp_set(dp, true);
+	return 0;
 }
 
 /*
