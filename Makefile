@@ -7,6 +7,7 @@ OBJ		:= $(BUILD)/obj
 CC		?= gcc
 CLANG		?= clang
 BPFTOOL		?= bpftool
+LLVM_STRIP	?= llvm-strip
 ARCH		:= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
 CFLAGS		?= -O2 -g
@@ -126,9 +127,12 @@ $(BUILD)/vmlinux.h:
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@
 
+# DWARF off: the BTF the loader needs stays, and the agent embeds (and
+# reads at start) a seventh of the bytes.
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BUILD)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
 
 # BPF logic under test: syscall programs over the same headers (tests/bpf).
 $(BUILD)/logic_test.bpf.o: tests/bpf/logic_test.bpf.c $(BUILD)/vmlinux.h
