@@ -4,6 +4,8 @@
 # of it when it exits, pass or fail: nothing touches the host's connections.
 
 set -euo pipefail
+# The helpers import each other: no __pycache__ left in the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BUILD=$TOP/build
