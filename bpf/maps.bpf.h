@@ -70,6 +70,29 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_cgroups SEC(".maps");
 
+/* Rule ids by remote port, for rules listed by none of the above and one rport. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct connctl_rule_bucket);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_rports SEC(".maps");
+
+/*
+ * The rest of a bucket's ids, past its own: see struct connctl_chunk_key.
+ * A bucket of n rules has n / 7 chunks at most.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_RULES / 4);
+	__type(key, struct connctl_chunk_key);
+	__type(value, struct connctl_rule_chunk);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rule_chunks SEC(".maps");
+
 /* Per-socket tag: cannot go stale, it dies with the socket. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);

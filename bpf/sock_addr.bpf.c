@@ -79,23 +79,22 @@ static __always_inline void tuple_of_call(struct bpf_sock_addr *ctx, struct sock
 static __always_inline int udp_call_allowed(struct bpf_sock_addr *ctx, int hook_family)
 {
 	struct bpf_sock_addr_kern *kctx;
+	struct connctl_rule_index *index = rule_index_get();
 	struct best_match best = {};
 	struct sock *sk;
-	__u32 zero = 0;
 
 	if (ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP)
 		return 1;
-	best.index = bpf_map_lookup_elem(&rule_index, &zero);
-	if (!best.index || !best.index->count)
+	if (!index || !index->count)
 		return 1;
 	kctx = bpf_cast_to_kern_ctx(ctx);
 	sk = kctx->sk;
 	if (!sk)
 		return 1;
 	tuple_of_call(ctx, sk, hook_family, &best.tuple);
-	if (best.index->cgroup_rules)
+	if (index->cgroup_rules)
 		tuple_set_cgroups(sk, &best.tuple);
-	find_best_rule(&best, best.index->count);
+	find_best_rule(&best, index->count);
 	if (best.rule.action != CONNCTL_ACTION_RESET)
 		return 1;
 	report_refused(ctx, &best, sock_cgroup_id(sk));

@@ -50,6 +50,7 @@ static __always_inline void bound_hold(struct bpf_sock_ops *skops)
 
 static __always_inline void on_established(struct bpf_sock_ops *skops)
 {
+	struct connctl_rule_index *index;
 	struct best_match best = {};
 	struct connctl_sk_tag *tag;
 	struct tcp_sock *tp;
@@ -59,10 +60,10 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 
 	if (skops->family != AF_INET && skops->family != AF_INET6)
 		return;
-	best.index = bpf_map_lookup_elem(&rule_index, &zero);
-	if (!best.index)
+	index = bpf_map_lookup_elem(&rule_index, &zero);
+	if (!index)
 		return;
-	count = best.index->count;
+	count = index->count;
 	if (!count)
 		return;
 	sk = skops->sk;
@@ -70,7 +71,7 @@ static __always_inline void on_established(struct bpf_sock_ops *skops)
 	if (!tp)
 		return;
 	tuple_from_skc(&tp->inet_conn.icsk_inet.sk.__sk_common, &best.tuple);
-	if (best.index->cgroup_rules)
+	if (index->cgroup_rules)
 		tuple_set_cgroups(&tp->inet_conn.icsk_inet.sk, &best.tuple);
 	find_best_rule(&best, count);
 	/* An observe rule closes nothing: tc counts and marks its flows. */

@@ -93,7 +93,6 @@ static __always_inline __u32 best_rule(struct connctl_rule_index *index,
 
 	if (!index->count)
 		return 0;
-	best.index = index;
 	tuple_from_flow(&p->key, p->family, CONNCTL_PROTO_TCP, own_netns_ino, &best.tuple);
 	find_best_rule(&best, index->count);
 	*out = best.rule;

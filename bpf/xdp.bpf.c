@@ -108,16 +108,15 @@ static __always_inline bool stray(const struct packet *p)
 static __always_inline bool blocked(const struct packet *p, __u32 len)
 {
 	struct best_match best = { .need_flags = CONNCTL_RULE_BLOCK };
+	struct connctl_rule_index *index = rule_index_get();
 	struct connctl_rule_counters *c;
-	__u32 zero = 0;
 
-	best.index = bpf_map_lookup_elem(&rule_index, &zero);
-	if (!best.index || !best.index->block_rules || !best.index->count)
+	if (!index || !index->block_rules || !index->count)
 		return false;
 	tuple_from_flow(&p->key, p->family,
 			p->l4 == IPPROTO_UDP_NR ? CONNCTL_PROTO_UDP : CONNCTL_PROTO_TCP,
 			own_netns_ino, &best.tuple);
-	find_best_rule(&best, best.index->count);
+	find_best_rule(&best, index->count);
 	if (!best.rule.id)
 		return false;
 	c = rule_counters_of(best.rule.id);

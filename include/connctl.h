@@ -305,12 +305,15 @@ struct connctl_rule_index {
  * then again below the prefix found, and so on up to ::/0, trying only the
  * rules listed on the way. Rules with no remote prefix and one local port
  * are listed by that port instead (rule_ports, same buckets): a thousand
- * `lport` rules do not crowd ::/0. An entry with more rules than it can
- * list, or a chain deeper than CONNCTL_LPM_DEPTH, sends it back to walking
- * them all.
+ * `lport` rules do not crowd ::/0. Then by cgroup (rule_cgroups), then by
+ * one remote port (rule_rports). An entry lists its first
+ * CONNCTL_BUCKET_IDS rules itself and the rest in chunks (rule_chunks); a
+ * chunk that is missing, or a chain deeper than CONNCTL_LPM_DEPTH, sends
+ * the matcher back to walking them all.
  */
 #define CONNCTL_BUCKET_IDS	6
 #define CONNCTL_LPM_DEPTH	8
+#define CONNCTL_CHUNK_IDS	16
 
 struct connctl_lpm_key {
 	__u32	prefixlen;	/* 0..128 */
@@ -319,8 +322,33 @@ struct connctl_lpm_key {
 
 struct connctl_rule_bucket {
 	__u32	prefixlen;	/* this entry's own prefix: the walk goes on below it */
-	__u32	count;		/* rules with this prefix; > CONNCTL_BUCKET_IDS: not all listed */
+	__u32	count;		/* rules listed: ids, then the chunks' */
 	__u32	ids[CONNCTL_BUCKET_IDS];
+};
+
+/* Which bucket a chunk continues. */
+enum connctl_bucket_kind {
+	CONNCTL_BUCKET_PREFIX	= 1,	/* key: its struct connctl_lpm_key */
+	CONNCTL_BUCKET_PORT	= 2,	/* key: the local port, a __u32 */
+	CONNCTL_BUCKET_CGROUP	= 3,	/* key: the cgroup id, a __u64 */
+	CONNCTL_BUCKET_RPORT	= 4,	/* key: the remote port, a __u32 */
+};
+
+/*
+ * Rule n of a bucket, past its own CONNCTL_BUCKET_IDS, is in chunk
+ * (n - CONNCTL_BUCKET_IDS) / CONNCTL_CHUNK_IDS. A chunk is written before
+ * the count that makes its new id visible, and the last id moves into a
+ * deleted one's place before the count drops: a matcher sees every
+ * standing rule of a bucket at least once.
+ */
+struct connctl_chunk_key {
+	__u32	kind;		/* enum connctl_bucket_kind */
+	__u32	chunk;
+	__u8	key[20];	/* the bucket's key, zero after it */
+};
+
+struct connctl_rule_chunk {
+	__u32	ids[CONNCTL_CHUNK_IDS];
 };
 
 /*
@@ -415,9 +443,16 @@ struct connctl_agent_state {
 	__u64	events_seen;		/* agent: events_lost it has caught up with */
 };
 
+/*
+ * features: what the pins hold beyond the version, set by the agent that
+ * keeps them up to date. An agent that does not know a feature writes 0
+ * there at its start, and one that does then rebuilds what it covers.
+ */
+#define CONNCTL_FEATURE_CHUNKS	1u	/* rule_chunks and rule_rports list every rule */
+
 struct connctl_layout {
 	__u32	version;
-	__u32	pad;
+	__u32	features;
 };
 
 #define CONNCTL_ASSERT_SIZE(type, size) \
@@ -441,6 +476,8 @@ CONNCTL_ASSERT_SIZE(struct connctl_rule_index, 16 + 4 * CONNCTL_MAX_RULES);
 CONNCTL_ASSERT_SIZE(struct connctl_flow_key, 36);
 CONNCTL_ASSERT_SIZE(struct connctl_lpm_key, 20);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_bucket, 32);
+CONNCTL_ASSERT_SIZE(struct connctl_chunk_key, 28);
+CONNCTL_ASSERT_SIZE(struct connctl_rule_chunk, 64);
 CONNCTL_ASSERT_SIZE(struct connctl_flow, 88);
 CONNCTL_ASSERT_SIZE(struct connctl_rule_counters, 72);
 CONNCTL_ASSERT_SIZE(struct connctl_tc_iface, 32);

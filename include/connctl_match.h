@@ -55,6 +55,42 @@ MATCH_INLINE bool port_match(const struct connctl_port_range *r, __u16 port)
 	return port >= r->min && port <= r->max;
 }
 
+/* The chunk key of the prefix bucket (plen, addr): addr's bits past plen zero. */
+MATCH_INLINE void chunk_key_prefix(struct connctl_chunk_key *k, const __u8 *addr, __u32 plen)
+{
+	const __u32 *a = (const __u32 *)addr;
+	__u32 *w = (__u32 *)(k->key + 4);
+
+	k->kind = CONNCTL_BUCKET_PREFIX;
+	*(__u32 *)k->key = plen;
+	MATCH_UNROLL
+	for (int i = 0; i < 4; i++) {
+		int bits = (int)plen - 32 * i;
+
+		if (bits >= 32)
+			w[i] = a[i];
+		else if (bits <= 0)
+			w[i] = 0;
+		else
+			w[i] = a[i] & MATCH_HTONL(~0u << (32 - bits));
+	}
+}
+
+/* The chunk key of a bucket by port or by cgroup. */
+MATCH_INLINE void chunk_key_id(struct connctl_chunk_key *k, __u32 kind, __u64 id)
+{
+	__u32 *w = (__u32 *)k->key;
+
+	k->kind = kind;
+	MATCH_UNROLL
+	for (int i = 0; i < 5; i++)
+		w[i] = 0;
+	if (kind == CONNCTL_BUCKET_CGROUP)
+		*(__u64 *)k->key = id;
+	else
+		w[0] = (__u32)id;
+}
+
 MATCH_INLINE bool rule_matches(const struct connctl_rule *r, const struct connctl_tuple *t)
 {
 	if (r->proto != t->proto)

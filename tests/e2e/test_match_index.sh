@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # No false negatives (nor false positives) in how sockops finds the rule of a
-# new connection through its indexes (remote prefix, local port, cgroup, and
-# the walk of all when a list overflows): 120 random rules, 2,000 random
-# connections; each rule's new matches against what the rules say, computed
-# from each connection's tuple and cgroup. Then three rules in four are
-# deleted, one by one: each bucket must list what stands (checked in the
-# pinned maps), and 2,000 more connections must match as the rules left say.
+# new connection through its indexes (remote prefix, local port, cgroup,
+# remote port, and the chunks of lists longer than a bucket holds): 140
+# random rules, 2,000 random connections; each rule's new matches against
+# what the rules say, computed from each connection's tuple and cgroup. Then
+# three rules in four are deleted, one by one: each bucket and its chunks
+# must list what stands (checked in the pinned maps), and 2,000 more
+# connections must match as the rules left say.
 . "$(dirname "$0")/lib.sh"
 
 setup_env
@@ -70,11 +71,12 @@ print(json.dumps(bad))' "$want" "$before" "$got")
 	expect_eq "$diff" "{}" "$round: rules whose new matches differ from the rules' own verdict (want, got)"
 }
 
-# Each bucket of rule_lpm, rule_ports and rule_cgroups lists what stands.
+# Each bucket of rule_lpm, rule_ports, rule_cgroups and rule_rports, with its
+# chunks, lists what stands, and no chunk is left past a list's end.
 check_buckets() {
 	local m
 	connctl -j rule show >"$TMP/shown.json"
-	for m in rule_lpm rule_ports rule_cgroups; do
+	for m in rule_lpm rule_ports rule_cgroups rule_rports rule_chunks; do
 		bpftool -j map dump pinned "$PIN_DIR/$m" >"$TMP/$m.json"
 	done
 	python3 -c 'import json, os, sys
@@ -82,13 +84,22 @@ print(json.dumps({p: os.stat(sys.argv[1] + p).st_ino for p in sys.argv[2:]}))' \
 		"$CG_ROOT" "$cg/a" "$cg/b" >"$TMP/inos.json"
 	expect_eq "$(python3 "$TOP/tests/e2e/match_check.py" buckets "$TMP/shown.json" \
 		"$TMP/rule_lpm.json" "$TMP/rule_ports.json" "$TMP/rule_cgroups.json" \
-		"$TMP/inos.json")" "{}" "$1: buckets unlike the rules that stand"
+		"$TMP/rule_rports.json" "$TMP/rule_chunks.json" "$TMP/inos.json")" "{}" \
+		"$1: buckets unlike the rules that stand"
 }
 
-spray_and_check "all 120 rules" 11
-check_buckets "all 120 rules"
-overflowing=$(jget "$(cat "$TMP/rule_lpm.json")" 'sum(e["formatted"]["value"]["count"] > 6 for e in d)')
-[ "$overflowing" -ge 1 ] || die "no prefix lists more than 6 rules: the deletes test nothing"
+# The kinds of bucket (1 prefix, 2 port, 3 cgroup, 4 rport) whose list runs into chunks.
+chunked_kinds() {
+	jget "$(cat "$TMP/rule_chunks.json")" \
+		'" ".join(str(k) for k in sorted({e["formatted"]["key"]["kind"] for e in d}))'
+}
+
+spray_and_check "all 140 rules" 11
+check_buckets "all 140 rules"
+# ::/0 (ranges), local port 9001 and remote port 22005 list more than a bucket holds.
+expect_eq "$(chunked_kinds)" "1 2 4" "bucket kinds with chunks"
+longest=$(jget "$(cat "$TMP/rule_lpm.json")" 'max(e["formatted"]["value"]["count"] for e in d)')
+[ "$longest" -gt 22 ] || die "no list runs into a second chunk ($longest rules at most)"
 
 # Three in four deleted, one at a time: buckets shrink past their list's size.
 python3 - "$SOCK" "$TMP/standing.jsonl" >"$TMP/kept.jsonl" <<'PY'
@@ -105,3 +116,25 @@ PY
 mv "$TMP/kept.jsonl" "$TMP/standing.jsonl"
 check_buckets "a quarter left"
 spray_and_check "a quarter left" 12
+
+# Pins an agent kept that lists no chunks (an older connctld: its buckets
+# past 6 rules only count them, and its layout says nothing of chunks): the
+# next agent lists every rule again, and matches as the rules say.
+stop_agent
+layout_bytes=$(bpftool -j map dump pinned "$PIN_DIR/layout" | jget "$(cat)" '" ".join(d[0]["value"][:4])')
+bpftool map update pinned "$PIN_DIR/layout" key 0 0 0 0 value $layout_bytes 0 0 0 0
+bpftool -j map dump pinned "$PIN_DIR/rule_chunks" | python3 -c 'import json, sys
+for e in json.load(sys.stdin):
+    print(" ".join(e["key"]))' | while read -r key; do
+	bpftool map delete pinned "$PIN_DIR/rule_chunks" key $key
+done
+expect_eq "$(bpftool -j map dump pinned "$PIN_DIR/rule_chunks" | jget "$(cat)" 'len(d)')" 0 \
+	"chunks left in the older agent's pins"
+: >"$AGENT_LOG"
+start_agent
+wait_until 10 grep -q "listing the [0-9]* rules again" "$AGENT_LOG" ||
+	die "the agent did not list the rules again"
+check_buckets "after an agent that kept no chunks"
+expect_eq "$(bpftool -j map dump pinned "$PIN_DIR/layout" | jget "$(cat)" 'd[0]["value"][4]')" \
+	"0x01" "the layout's features once the rules are listed again"
+spray_and_check "after an agent that kept no chunks" 13

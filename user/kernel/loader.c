@@ -81,8 +81,11 @@ static int lock_pin_dir(struct datapath *dp, const char *pin_dir)
 	return 0;
 }
 
-/* Pins of another layout would be misread: refuse them with a way out. */
-static int check_layout(const char *pin_dir)
+/*
+ * Pins of another layout would be misread: refuse them with a way out.
+ * Notes what the pins' features were before this agent writes its own.
+ */
+static int check_layout(struct datapath *dp, const char *pin_dir)
 {
 	struct bpf_map_info info = {};
 	__u32 info_len = sizeof(info), key = 0;
@@ -95,6 +98,8 @@ static int check_layout(const char *pin_dir)
 	if (fd < 0) {
 		if (errno != ENOENT)
 			return -errno;
+		/* No pins: nothing listed yet, nothing to rebuild. */
+		dp->pins_features = CONNCTL_FEATURE_CHUNKS;
 		pin_path(path, sizeof(path), pin_dir, CONNCTL_MAP_RULES);
 		if (access(path, F_OK) == 0) {
 			pr_warn("%s holds connctl pins of an unknown layout; remove them with "
@@ -113,11 +118,14 @@ static int check_layout(const char *pin_dir)
 			"matching connctld, or `connctld --uninstall --pin-dir %s` "
 			"(drops enforcement)", pin_dir, layout.version, CONNCTL_LAYOUT, pin_dir);
 		ret = -EPROTO;
+	} else {
+		dp->pins_features = layout.features;
 	}
 	close(fd);
 	return ret;
 }
 
+/* Features 0 until the rules' listing is checked (kernel_rules_reindex). */
 static int write_layout(const struct datapath *dp)
 {
 	struct connctl_layout layout = { .version = CONNCTL_LAYOUT };
@@ -621,7 +629,7 @@ int datapath_open(struct datapath *dp, const char *pin_dir, const char *cgroup,
 	if (!err)
 		err = lock_pin_dir(dp, pin_dir);
 	if (!err)
-		err = check_layout(pin_dir);
+		err = check_layout(dp, pin_dir);
 	if (!err)
 		err = load_objects(dp, pin_dir);
 	if (!err)

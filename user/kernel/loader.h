@@ -89,6 +89,7 @@ struct datapath {
 	uint64_t		cgroup_id;	/* where sockops is attached (--cgroup) */
 	uint32_t		cgroup_level;
 	bool			adopted;	/* found programs already attached */
+	__u32			pins_features;	/* CONNCTL_FEATURE_*, as the pins were found */
 	int			cgroup_fd;	/* --cgroup, for the links attached on demand */
 	const char		*pin_dir;	/* the caller's, as long as the datapath */
 	uint32_t		rules_needing[LINKS_KINDS];	/* standing, by kind of link */

@@ -8,6 +8,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "kernel/rule_maps.h"
+#include "connctl_match.h"
 #include "base/buf.h"
 #include "base/log.h"
 #include "sockops.skel.h"
@@ -80,9 +81,10 @@ static void index_bump_gen(struct connctl_rule_index *index)
 /*
  * Where the matchers find a rule: by its remote prefix (rule_lpm); with
  * none, by its one local port (rule_ports), else by its cgroup
- * (rule_cgroups), else under ::/0.
+ * (rule_cgroups), else by its one remote port (rule_rports), else under
+ * ::/0. A bucket lists its first ids itself, the rest in rule_chunks.
  */
-enum listing { BY_PREFIX, BY_PORT, BY_CGROUP };
+enum listing { BY_PREFIX, BY_PORT, BY_CGROUP, BY_RPORT };
 
 struct listing_key {
 	enum listing	by;
@@ -98,37 +100,9 @@ static struct listing_key listing_of(const struct connctl_rule *rule)
 		return (struct listing_key){ .by = BY_PORT, .port = rule->lport.min };
 	if (rule->match & CONNCTL_MATCH_CGROUP)
 		return (struct listing_key){ .by = BY_CGROUP, .cgroup = rule->cgroup_id };
+	if ((rule->match & CONNCTL_MATCH_RPORT) && rule->rport.min == rule->rport.max)
+		return (struct listing_key){ .by = BY_RPORT, .port = rule->rport.min };
 	return (struct listing_key){ .by = BY_PREFIX };
-}
-
-static bool same_listing(const struct listing_key *a, const struct listing_key *b)
-{
-	return a->by == b->by && a->port == b->port && a->cgroup == b->cgroup;
-}
-
-/* The hash that lists rules by port or cgroup, and the key into it. */
-static int listing_map(struct datapath *dp, const struct listing_key *k, const void **key)
-{
-	if (k->by == BY_PORT) {
-		*key = &k->port;
-		return bpf_map__fd(dp->sockops->maps.rule_ports);
-	}
-	*key = &k->cgroup;
-	return bpf_map__fd(dp->sockops->maps.rule_cgroups);
-}
-
-static int hashed_add(struct datapath *dp, const struct connctl_rule *rule,
-		      const struct listing_key *k)
-{
-	struct connctl_rule_bucket b = {};
-	const void *key;
-	int fd = listing_map(dp, k, &key);
-
-	bpf_map_lookup_elem(fd, key, &b);
-	if (b.count < CONNCTL_BUCKET_IDS)
-		b.ids[b.count] = rule->id;
-	b.count++;
-	return bpf_map_update_elem(fd, key, &b, BPF_ANY) ? -errno : 0;
 }
 
 static void lpm_key_of(const struct connctl_rule *rule, struct connctl_lpm_key *key)
@@ -140,44 +114,140 @@ static void lpm_key_of(const struct connctl_rule *rule, struct connctl_lpm_key *
 	}
 }
 
-/* The trie's lookup finds the longest prefix that holds the key: exact only if as long. */
-static bool lpm_lookup_exact(int fd, const struct connctl_lpm_key *key,
-			     struct connctl_rule_bucket *b)
+/* A rule's bucket: the map, its key there, and its chunks' key. */
+struct bucket_ref {
+	int				fd;
+	bool				prefix;	/* rule_lpm: a lookup must be exact */
+	struct listing_key		lk;
+	struct connctl_lpm_key		lpm;
+	struct connctl_chunk_key	chunk;
+};
+
+static const void *bucket_key(const struct bucket_ref *r)
 {
-	return !bpf_map_lookup_elem(fd, key, b) && b->prefixlen == key->prefixlen;
+	if (r->prefix)
+		return &r->lpm;
+	return r->lk.by == BY_CGROUP ? (const void *)&r->lk.cgroup : &r->lk.port;
 }
 
-/* A rule listed where the matchers look for it. */
+static void bucket_ref_of(struct datapath *dp, const struct connctl_rule *rule,
+			  struct bucket_ref *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->lk = listing_of(rule);
+	switch (r->lk.by) {
+	case BY_PREFIX:
+		r->prefix = true;
+		r->fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
+		lpm_key_of(rule, &r->lpm);
+		chunk_key_prefix(&r->chunk, r->lpm.addr, r->lpm.prefixlen);
+		break;
+	case BY_PORT:
+		r->fd = bpf_map__fd(dp->sockops->maps.rule_ports);
+		chunk_key_id(&r->chunk, CONNCTL_BUCKET_PORT, r->lk.port);
+		break;
+	case BY_CGROUP:
+		r->fd = bpf_map__fd(dp->sockops->maps.rule_cgroups);
+		chunk_key_id(&r->chunk, CONNCTL_BUCKET_CGROUP, r->lk.cgroup);
+		break;
+	case BY_RPORT:
+		r->fd = bpf_map__fd(dp->sockops->maps.rule_rports);
+		chunk_key_id(&r->chunk, CONNCTL_BUCKET_RPORT, r->lk.port);
+		break;
+	}
+}
+
+/* The trie's lookup finds the longest prefix that holds the key: exact only if as long. */
+static bool bucket_read(const struct bucket_ref *r, struct connctl_rule_bucket *b)
+{
+	if (bpf_map_lookup_elem(r->fd, bucket_key(r), b))
+		return false;
+	return !r->prefix || b->prefixlen == r->lpm.prefixlen;
+}
+
+static int bucket_write(const struct bucket_ref *r, const struct connctl_rule_bucket *b)
+{
+	if (b->count)
+		return bpf_map_update_elem(r->fd, bucket_key(r), b, BPF_ANY) ? -errno : 0;
+	return bpf_map_delete_elem(r->fd, bucket_key(r)) && errno != ENOENT ? -errno : 0;
+}
+
+/* Chunk n of a bucket; false when it is missing. */
+static bool chunk_read(int fd, struct bucket_ref *r, __u32 n, struct connctl_rule_chunk *c)
+{
+	r->chunk.chunk = n;
+	return !bpf_map_lookup_elem(fd, &r->chunk, c);
+}
+
+/* Id pos of a bucket (b in memory, the chunks in the map); false when its chunk is missing. */
+static bool id_at(int fd, struct bucket_ref *r, const struct connctl_rule_bucket *b, __u32 pos,
+		  __u32 *id)
+{
+	struct connctl_rule_chunk c;
+
+	if (pos < CONNCTL_BUCKET_IDS) {
+		*id = b->ids[pos];
+		return true;
+	}
+	pos -= CONNCTL_BUCKET_IDS;
+	if (!chunk_read(fd, r, pos / CONNCTL_CHUNK_IDS, &c))
+		return false;
+	*id = c.ids[pos % CONNCTL_CHUNK_IDS];
+	return true;
+}
+
+/* Id pos set: in b (written by the caller), or in its chunk, written now. */
+static int set_at(int fd, struct bucket_ref *r, struct connctl_rule_bucket *b, __u32 pos,
+		  __u32 id)
+{
+	struct connctl_rule_chunk c;
+
+	if (pos < CONNCTL_BUCKET_IDS) {
+		b->ids[pos] = id;
+		return 0;
+	}
+	pos -= CONNCTL_BUCKET_IDS;
+	if (!chunk_read(fd, r, pos / CONNCTL_CHUNK_IDS, &c))
+		memset(&c, 0, sizeof(c));
+	c.ids[pos % CONNCTL_CHUNK_IDS] = id;
+	return bpf_map_update_elem(fd, &r->chunk, &c, BPF_ANY) ? -errno : 0;
+}
+
+/* Chunks from, up to the one that held id pos: past the count, no matcher reads them. */
+static void chunks_drop(int fd, struct bucket_ref *r, __u32 from, __u32 upto_pos)
+{
+	if (upto_pos < CONNCTL_BUCKET_IDS)
+		return;
+	for (__u32 n = from; n <= (upto_pos - CONNCTL_BUCKET_IDS) / CONNCTL_CHUNK_IDS; n++) {
+		r->chunk.chunk = n;
+		bpf_map_delete_elem(fd, &r->chunk);
+	}
+}
+
+static __u32 chunks_for(__u32 count)
+{
+	return count > CONNCTL_BUCKET_IDS ?
+	       (count - CONNCTL_BUCKET_IDS + CONNCTL_CHUNK_IDS - 1) / CONNCTL_CHUNK_IDS : 0;
+}
+
+/* A rule listed where the matchers look for it: its id first, then the count. */
 static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
 {
-	int fd = bpf_map__fd(dp->sockops->maps.rule_lpm);
-	struct listing_key k = listing_of(rule);
+	int chunks = bpf_map__fd(dp->sockops->maps.rule_chunks);
 	struct connctl_rule_bucket b;
-	struct connctl_lpm_key key;
+	struct bucket_ref r;
+	int err;
 
-	if (k.by != BY_PREFIX)
-		return hashed_add(dp, rule, &k);
-	lpm_key_of(rule, &key);
-	if (!lpm_lookup_exact(fd, &key, &b)) {
+	bucket_ref_of(dp, rule, &r);
+	if (!bucket_read(&r, &b)) {
 		memset(&b, 0, sizeof(b));
-		b.prefixlen = key.prefixlen;
+		b.prefixlen = r.lpm.prefixlen;
 	}
-	if (b.count < CONNCTL_BUCKET_IDS)
-		b.ids[b.count] = rule->id;
+	err = set_at(chunks, &r, &b, b.count, rule->id);
+	if (err)
+		return err;
 	b.count++;
-	return bpf_map_update_elem(fd, &key, &b, BPF_ANY) ? -errno : 0;
-}
-
-/* The bucket that lists a rule, and its key there. */
-static int bucket_of(struct datapath *dp, const struct connctl_rule *rule,
-		     struct listing_key *lk, struct connctl_lpm_key *lpm, const void **key)
-{
-	*lk = listing_of(rule);
-	if (lk->by != BY_PREFIX)
-		return listing_map(dp, lk, key);
-	lpm_key_of(rule, lpm);
-	*key = lpm;
-	return bpf_map__fd(dp->sockops->maps.rule_lpm);
+	return bucket_write(&r, &b);
 }
 
 static bool same_bucket(const struct connctl_rule *a, const struct connctl_rule *b)
@@ -185,7 +255,7 @@ static bool same_bucket(const struct connctl_rule *a, const struct connctl_rule 
 	struct listing_key ka = listing_of(a), kb = listing_of(b);
 	struct connctl_lpm_key la, lb;
 
-	if (!same_listing(&ka, &kb))
+	if (ka.by != kb.by || ka.port != kb.port || ka.cgroup != kb.cgroup)
 		return false;
 	if (ka.by != BY_PREFIX)
 		return true;
@@ -212,97 +282,199 @@ uint32_t kernel_rule_listing(const struct connctl_rule *rule)
 	return h;
 }
 
-/* The ids a bucket lists, without id; false when id was not among them. */
-static bool bucket_drop(struct connctl_rule_bucket *b, __u32 id)
+/*
+ * The bucket listed again from the rules beside it, when its own list
+ * cannot be trusted (a chunk missing: pins an older agent kept). Chunks
+ * first, then the bucket, then the chunks it no longer needs.
+ */
+static int bucket_relist(struct datapath *dp, const struct connctl_rule *rule,
+			 struct bucket_ref *r, struct connctl_rule_bucket *b,
+			 rule_peer_fn *peers, void *ctx)
 {
-	for (__u32 i = 0; i < b->count && i < CONNCTL_BUCKET_IDS; i++) {
-		if (b->ids[i] != id)
-			continue;
-		memmove(&b->ids[i], &b->ids[i + 1], (CONNCTL_BUCKET_IDS - i - 1) * sizeof(b->ids[0]));
-		b->count--;
-		return true;
-	}
-	return false;
-}
-
-/* The bucket listed again from the rules beside it (it lists all of them once more). */
-static void bucket_relist(struct datapath *dp, const struct connctl_rule *rule,
-			  struct connctl_rule_bucket *b, rule_peer_fn *peers, void *ctx)
-{
+	int chunks = bpf_map__fd(dp->sockops->maps.rule_chunks);
+	__u32 had = b->count, id;
 	struct connctl_rule peer;
-	__u32 id;
+	int err = 0;
 
 	b->count = 0;
 	while (peers(ctx, &id)) {
 		if (kernel_rule_get(dp, id, &peer) || !same_bucket(&peer, rule))
 			continue;
-		if (b->count < CONNCTL_BUCKET_IDS)
-			b->ids[b->count] = id;
+		err = set_at(chunks, r, b, b->count, id);
+		if (err)
+			return err;
 		b->count++;
 	}
+	err = bucket_write(r, b);
+	if (!err && had > b->count)
+		chunks_drop(chunks, r, chunks_for(b->count), had - 1);
+	return err;
+}
+
+/* Where id is in a bucket's list; false when not found, or a chunk is missing. */
+static bool find_id(int fd, struct bucket_ref *r, const struct connctl_rule_bucket *b, __u32 id,
+		    __u32 *pos)
+{
+	__u32 at;
+
+	for (*pos = 0; *pos < b->count; (*pos)++) {
+		if (!id_at(fd, r, b, *pos, &at))
+			return false;
+		if (at == id)
+			return true;
+	}
+	return false;
 }
 
 /*
- * A rule left: out of its bucket. A bucket lists every rule up to
- * CONNCTL_BUCKET_IDS, past that only counts them; only when it drops back
- * to a full list are the rules beside it read again.
+ * A rule left: the bucket's last id takes its place, then the count drops
+ * (a matcher walking the bucket meanwhile sees every other rule at least
+ * once), then a chunk left empty goes.
  */
 static void unlist(struct datapath *dp, const struct connctl_rule *rule,
 		   rule_peer_fn *peers, void *ctx)
 {
-	struct connctl_rule_bucket b = {};
-	struct connctl_lpm_key lpm;
-	struct listing_key lk;
-	const void *key;
-	int fd = bucket_of(dp, rule, &lk, &lpm, &key), err;
-	bool found;
+	int chunks = bpf_map__fd(dp->sockops->maps.rule_chunks);
+	struct connctl_rule_bucket b;
+	__u32 pos, last, id;
+	struct bucket_ref r;
+	int err = 0;
 
-	found = lk.by == BY_PREFIX ? lpm_lookup_exact(fd, &lpm, &b) :
-		!bpf_map_lookup_elem(fd, key, &b);
-	if (!found)
+	bucket_ref_of(dp, rule, &r);
+	if (!bucket_read(&r, &b))
 		return;
-	if (b.count > CONNCTL_BUCKET_IDS + 1)
-		b.count--;
-	else if (b.count > CONNCTL_BUCKET_IDS || !bucket_drop(&b, rule->id))
-		bucket_relist(dp, rule, &b, peers, ctx);
-	if (b.count)
-		err = bpf_map_update_elem(fd, key, &b, BPF_ANY);
-	else
-		err = bpf_map_delete_elem(fd, key) && errno != ENOENT;
+	last = b.count - 1;
+	if (!find_id(chunks, &r, &b, rule->id, &pos) ||
+	    (pos != last && !id_at(chunks, &r, &b, last, &id))) {
+		err = bucket_relist(dp, rule, &r, &b, peers, ctx);
+		goto out;
+	}
+	if (pos != last)
+		err = set_at(chunks, &r, &b, pos, id);
 	if (err)
-		pr_warn("rule %u: cannot update the rule listing: %s", rule->id, strerror(errno));
+		goto out;
+	b.count--;
+	err = bucket_write(&r, &b);
+	if (!err && last >= CONNCTL_BUCKET_IDS &&
+	    (last - CONNCTL_BUCKET_IDS) % CONNCTL_CHUNK_IDS == 0)
+		chunks_drop(chunks, &r, (last - CONNCTL_BUCKET_IDS) / CONNCTL_CHUNK_IDS, last);
+out:
+	if (err)
+		pr_warn("rule %u: cannot update the rule listing: %s", rule->id, strerror(-err));
 }
 
-static int clear_map(int fd, void *key)
+/* Every entry of a map but the ::/0 one's (keep: a trie's). */
+static int clear_map(int fd, void *key, size_t key_len, bool keep_root)
 {
-	while (!bpf_map_get_next_key(fd, NULL, key))
+	__u8 kept[sizeof(struct connctl_chunk_key)];
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, key)) {
+		if (keep_root && !((struct connctl_lpm_key *)key)->prefixlen) {
+			memcpy(kept, key, key_len);
+			prev = kept;
+			continue;
+		}
 		if (bpf_map_delete_elem(fd, key))
 			return -errno;
+	}
 	return 0;
 }
+
+struct rebuild {
+	struct datapath	*dp;
+	const struct connctl_rule **root;	/* the rules under ::/0, listed last */
+	__u32		*root_ids;
+	size_t		n_root, cap_root;
+};
 
 static int relist_one(void *ctx, const struct connctl_rule *rule,
 		      const struct connctl_rule_tally *tally)
 {
-	return lpm_add(ctx, rule);
+	struct rebuild *rb = ctx;
+	struct bucket_ref r;
+
+	bucket_ref_of(rb->dp, rule, &r);
+	if (!r.prefix || r.lpm.prefixlen)
+		return lpm_add(rb->dp, rule);
+	if (array_grow(&rb->root_ids, &rb->cap_root, rb->n_root, sizeof(*rb->root_ids)))
+		return -ENOMEM;
+	rb->root_ids[rb->n_root++] = rule->id;
+	return 0;
 }
 
-/* From the rules map, whatever the trie and hashes held before (a crash mid-update). */
+/* ::/0's list, chunks first: until its bucket is written, it stays a forced walk. */
+static int root_write(struct datapath *dp, const __u32 *ids, size_t n)
+{
+	int chunks = bpf_map__fd(dp->sockops->maps.rule_chunks);
+	struct connctl_rule_bucket b = {};
+	struct connctl_rule rule = {};
+	struct bucket_ref r;
+	int err;
+
+	bucket_ref_of(dp, &rule, &r);
+	for (size_t i = 0; i < n; i++) {
+		err = set_at(chunks, &r, &b, (__u32)i, ids[i]);
+		if (err)
+			return err;
+	}
+	b.count = (__u32)n;
+	return bucket_write(&r, &b);
+}
+
+/*
+ * ::/0 while the lists are made again: more rules than its chunks could
+ * ever hold, so a matcher always comes to a chunk that is missing.
+ */
+#define ROOT_FORCED_COUNT \
+	(CONNCTL_BUCKET_IDS + CONNCTL_CHUNK_IDS * (CONNCTL_MAX_RULES / CONNCTL_CHUNK_IDS + 1))
+
+/*
+ * From the rules map, whatever the trie and hashes held before (a crash
+ * mid-update, or pins an agent kept that lists no chunks). Meanwhile ::/0
+ * is forced: every matcher's walk ends there, finds a chunk missing and
+ * tries every rule, so no new connection misses one.
+ */
 static int lpm_rebuild(struct datapath *dp)
 {
+	struct connctl_rule_bucket forced = { .count = ROOT_FORCED_COUNT };
+	struct connctl_lpm_key root = {};
+	struct connctl_chunk_key chunk;
+	struct rebuild rb = { .dp = dp };
 	struct connctl_lpm_key key;
 	__u64 cgroup;
 	__u32 port;
 	int err;
 
-	err = clear_map(bpf_map__fd(dp->sockops->maps.rule_lpm), &key);
+	if (bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rule_lpm), &root, &forced,
+				BPF_ANY))
+		return -errno;
+	err = clear_map(bpf_map__fd(dp->sockops->maps.rule_chunks), &chunk, sizeof(chunk), false);
 	if (!err)
-		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_ports), &port);
+		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_lpm), &key, sizeof(key), true);
 	if (!err)
-		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_cgroups), &cgroup);
+		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_ports), &port, sizeof(port), false);
 	if (!err)
-		err = kernel_rules_read(dp, relist_one, dp);
+		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_cgroups), &cgroup, sizeof(cgroup),
+				false);
+	if (!err)
+		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_rports), &port, sizeof(port), false);
+	if (!err)
+		err = kernel_rules_read(dp, relist_one, &rb);
+	if (!err)
+		err = root_write(dp, rb.root_ids, rb.n_root);
+	free(rb.root_ids);
 	return err;
+}
+
+/* What the pins now hold beyond the layout, once the listing is whole. */
+static int features_write(struct datapath *dp, __u32 features)
+{
+	struct connctl_layout layout = { .version = CONNCTL_LAYOUT, .features = features };
+	__u32 key = 0;
+
+	return bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.layout), &key, &layout,
+				   BPF_ANY) ? -errno : 0;
 }
 
 unsigned int kernel_rule_links(const struct connctl_rule *rule)
@@ -498,14 +670,23 @@ int kernel_rules_reindex(struct datapath *dp)
 	qsort(c.ids, c.n, sizeof(*c.ids), id_cmp);
 	__atomic_store_n(&dp->index->cgroup_rules, c.cgroup_rules, __ATOMIC_RELEASE);
 	__atomic_store_n(&dp->index->block_rules, c.block_rules, __ATOMIC_RELEASE);
-	if (index_lists_exactly(dp->index, &c))
-		goto out;
-	pr_info("rebuilding the rule index from the rules map");
-	__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
-	for (size_t i = 0; i < c.n; i++)
-		index_append(dp->index, c.ids[i]);
-	index_bump_gen(dp->index);
+	if (!index_lists_exactly(dp->index, &c)) {
+		pr_info("rebuilding the rule index from the rules map");
+		__atomic_store_n(&dp->index->count, 0, __ATOMIC_RELEASE);
+		for (size_t i = 0; i < c.n; i++)
+			index_append(dp->index, c.ids[i]);
+		index_bump_gen(dp->index);
+	} else if (dp->pins_features & CONNCTL_FEATURE_CHUNKS) {
+		goto listed;
+	} else {
+		pr_info("listing the %zu rules again: the pins come from an agent that did "
+			"not keep rule_chunks and rule_rports", c.n);
+	}
 	err = lpm_rebuild(dp);
+	index_bump_gen(dp->index);
+listed:
+	if (!err)
+		err = features_write(dp, CONNCTL_FEATURE_CHUNKS);
 out:
 	free(c.ids);
 	return err;
