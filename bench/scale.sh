@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Scale (issue 16, first rows): new connections per second through sockops
-# while RULES rules stand, mixed (one local port each, a remote /32 each, a
-# cgroup each among ten siblings) and matching none of them, against the
+# while RULES rules stand, mixed (one local port each, one remote port each,
+# a remote /32 each, a cgroup each among ten siblings) and matching none of
+# them, against the
 # same loop with no agent at all. The loop is bench/lib/conn_rate.c, client
 # and listener on one CPU, so a rate is that CPU's cost of a connection.
 # This host's rate drifts by 5-15 % from one run to the next, so the cases
@@ -15,8 +16,10 @@
 # but no hold: a cancel closes through the owner); and, with no agent, an
 # empty cgroup_skb program on the cgroup (the kernel's hook alone, the floor
 # under the reset rules' hold). Then what each program costs a connection
-# (kernel.bpf_stats_enabled, put back as it was), and a connection that a
-# rule does match is still reset, or cancelled.
+# (kernel.bpf_stats_enabled, put back as it was) and what the agent itself
+# spends on one (its threads' CPU time: reading the connection log into its
+# index), and a connection that a rule does match is still reset, or
+# cancelled.
 # Usage: bench/scale.sh [SECONDS] [RULES] [ROUNDS]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
@@ -86,15 +89,25 @@ for p in json.load(sys.stdin):
         print(p["id"], p["name"], p["run_time_ns"])'
 }
 
-# cost LABEL: a run with bpf_stats on; "LABEL prog=us ..." a connection.
+# The agent's own CPU so far, in ns: every thread's time on a CPU.
+agent_cpu_ns() {
+	cat /proc/"$AGENT_PID"/task/*/schedstat 2>/dev/null | awk '{ t += $1 } END { printf "%.0f\n", t }'
+}
+
+# cost LABEL: a run with bpf_stats on; "LABEL|programs' us|agent's us|prog us ..."
+# a connection. The agent's is its user-space share: reading the connection
+# log into its index, on the other CPU.
 cost() {
-	local before after res
+	local before after res cpu0 cpu1
 	before=$(prog_ns)
+	cpu0=$(agent_cpu_ns)
 	res=$(in_ns taskset -c "$CPU" "$CONN_RATE" "$PORT" "$RUN_SECONDS")
+	cpu1=$(agent_cpu_ns)
 	after=$(prog_ns)
-	python3 - "$1" "$before" "$after" "$(jget "$res" 'd["connections"]')" <<'PY'
+	python3 - "$1" "$before" "$after" "$(jget "$res" 'd["connections"]')" "$((cpu1 - cpu0))" <<'PY'
 import sys
 label, before, after, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+agent = int(sys.argv[5]) / n / 1000
 def ns(text):
     return {int(i): (name, int(t)) for i, name, t in (l.split() for l in text.splitlines() if l.strip())}
 b, a = ns(before), ns(after)
@@ -104,7 +117,8 @@ for i, (name, t) in a.items():
     if spent:
         key = name[len("connctl_"):]
         used[key] = used.get(key, 0) + spent / n / 1000
-print(f"{label}|{sum(used.values()):.2f}|" + " ".join(f"{k} {v:.2f}" for k, v in sorted(used.items())))
+print(f"{label}|{sum(used.values()):.2f}|{agent:.2f}|"
+      + " ".join(f"{k} {v:.2f}" for k, v in sorted(used.items())))
 PY
 }
 
@@ -186,28 +200,31 @@ none, hook, empty, full, observe, cancel = ([int(float(x)) for x in a.split()]
                                             for a in sys.argv[6:12])
 costs = sys.argv[12:]
 k = added["kinds"]
-mix = f"({k.get('port', 0)} port, {k.get('prefix', 0)} prefix, {k.get('cgroup', 0)} cgroup)"
+mix = (f"({k.get('port', 0)} lport, {k.get('rport', 0)} rport, {k.get('prefix', 0)} prefix, "
+       f"{k.get('cgroup', 0)} cgroup)")
 print(f"\nscale: new connections per second through sockops, conn_rate.c on one CPU, "
       f"{secs} s a run, {len(none)} rounds taking turns")
-print(f"{'':70} {'median':>7} {'paired':>7}   each round against its own no-agent run")
+print(f"{'':84} {'median':>7} {'paired':>7}   each round against its own no-agent run")
 base = statistics.median(none)
-print(f"{'no agent':70} {base:7.0f} {1:7.2f}   " + " ".join(str(x) for x in none))
+print(f"{'no agent':84} {base:7.0f} {1:7.2f}   " + " ".join(str(x) for x in none))
 for label, runs in (("no agent, empty cgroup_skb programs (the kernel's hook alone)", hook),
                     ("connctld, no rule", empty),
                     (f"connctld, {rules} reset rules {mix}", full),
                     (f"connctld, {rules} observe rules (no hold)", observe),
                     (f"connctld, {rules} cancel rules (tagged on a match, no hold)", cancel)):
     paired = [x / n for x, n in zip(runs, none)]
-    print(f"{label:70} {statistics.median(runs):7.0f} {statistics.median(paired):7.2f}   "
+    print(f"{label:84} {statistics.median(runs):7.0f} {statistics.median(paired):7.2f}   "
           + " ".join(f"{x:.2f}" for x in paired))
 print(f"spread of the no-agent runs: {(max(none) - min(none)) / base * 100:.0f} %")
 beside = statistics.median(x / h for x, h in zip(full, hook))
 print(f"the reset rules against the empty hook's runs, paired: {beside:.2f} "
       f"(what connctl costs beyond the hook the hold needs)")
-print(f"\nwhat the programs cost a connection (kernel.bpf_stats_enabled, one run each), us")
+print(f"\nwhat a connection costs, us (kernel.bpf_stats_enabled, one run each): the programs,"
+      f" and the agent's own CPU")
+print(f"  {'':24} {'programs':>8} {'agent':>6}   each program")
 for line in costs:
-    label, total, each = line.split("|")
-    print(f"  {label:24} {total:>6}   {each}")
+    label, total, agent, each = line.split("|")
+    print(f"  {label:24} {total:>8} {agent:>6}   {each}")
 print(f"\na new connection a rule matches, among them: {matched} (reset rules), "
       f"{cancelled} (cancel rules)")
 PY

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Add COUNT rules that match nothing the benchmark opens, pipelined over one
-connection: one local port each (1000-7999, past the servers' 8000s), a
-remote /32 each (198.18.0.0/15), and a cgroup each among the given sibling
+connection: one local port each (1000-7999, past the servers' 8000s), one
+remote port each (1000-7999, below the clients' ephemeral ports), a remote
+/32 each (198.18.0.0/15), and a cgroup each among the given sibling
 cgroups. Prints JSON: the rules added, by kind.
 
     mixed_rules.py SOCKET COUNT CGROUP..."""
@@ -22,6 +23,8 @@ def rule(i):
         return "port", {"action": action, "lport": 1000 + i // 10}
     if kind == 1 and cgroups:
         return "cgroup", {"action": action, "cgroup": cgroups[i % len(cgroups)]}
+    if kind == 2 and i // 10 < 7000:
+        return "rport", {"action": action, "rport": 1000 + i // 10}
     return "prefix", {"action": action, "remote": "198.%d.%d.%d" % (
         18 + i // 65536, i // 256 % 256, i % 256)}
 
