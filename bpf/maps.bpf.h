@@ -50,15 +50,18 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_lpm SEC(".maps");
 
-/* Rule ids by local port, for rules with no remote prefix and one port. */
-struct {
+/* Rule ids by a port. */
+struct rule_port_buckets {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, CONNCTL_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct connctl_rule_bucket);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_ports SEC(".maps");
+};
+
+/* By local port, for rules with no remote prefix and one local port. */
+struct rule_port_buckets rule_ports SEC(".maps");
 
 /* Rule ids by cgroup, for rules with a cgroup, no remote prefix and not by port. */
 struct {
@@ -70,15 +73,8 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } rule_cgroups SEC(".maps");
 
-/* Rule ids by remote port, for rules listed by none of the above and one rport. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, CONNCTL_MAX_RULES);
-	__type(key, __u32);
-	__type(value, struct connctl_rule_bucket);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} rule_rports SEC(".maps");
+/* By remote port, for rules listed by none of the above and one remote port. */
+struct rule_port_buckets rule_rports SEC(".maps");
 
 /*
  * The rest of a bucket's ids, past its own: see struct connctl_chunk_key.
