@@ -76,6 +76,15 @@ struct {
 /* By remote port, for rules listed by none of the above and one remote port. */
 struct rule_port_buckets rule_rports SEC(".maps");
 
+/* How many rules rule_rports lists: with none, a connection skips its lookup. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} rport_rules SEC(".maps");
+
 /*
  * The rest of a bucket's ids, past its own: see struct connctl_chunk_key.
  * A bucket of n rules has n / 7 chunks at most.

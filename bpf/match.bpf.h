@@ -187,16 +187,19 @@ static long cgroup_step(__u32 level, struct best_match *best)
 static __always_inline void try_port_and_cgroup_rules(struct best_match *best)
 {
 	struct connctl_rule_index *index;
-	__u32 port = best->tuple.lport;
+	__u32 port = best->tuple.lport, zero = 0, *rport_listed;
 
 	chunk_key_id(&best->key, CONNCTL_BUCKET_PORT, port);
 	if (!try_bucket(best, bpf_map_lookup_elem(&rule_ports, &port))) {
 		best->complete = 0;
 		return;
 	}
+	/* A lookup in a large hash is a cache miss: none while no rule is listed there. */
+	rport_listed = bpf_map_lookup_elem(&rport_rules, &zero);
 	port = best->tuple.rport;
 	chunk_key_id(&best->key, CONNCTL_BUCKET_RPORT, port);
-	if (!try_bucket(best, bpf_map_lookup_elem(&rule_rports, &port))) {
+	if (rport_listed && *rport_listed &&
+	    !try_bucket(best, bpf_map_lookup_elem(&rule_rports, &port))) {
 		best->complete = 0;
 		return;
 	}

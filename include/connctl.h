@@ -448,7 +448,8 @@ struct connctl_agent_state {
  * keeps them up to date. An agent that does not know a feature writes 0
  * there at its start, and one that does then rebuilds what it covers.
  */
-#define CONNCTL_FEATURE_CHUNKS	1u	/* rule_chunks and rule_rports list every rule */
+/* rule_chunks, rule_rports and rport_rules list every rule (1: rport_rules not kept) */
+#define CONNCTL_FEATURE_CHUNKS	2u
 
 struct connctl_layout {
 	__u32	version;

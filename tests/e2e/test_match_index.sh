@@ -72,7 +72,8 @@ print(json.dumps(bad))' "$want" "$before" "$got")
 }
 
 # Each bucket of rule_lpm, rule_ports, rule_cgroups and rule_rports, with its
-# chunks, lists what stands, and no chunk is left past a list's end.
+# chunks, lists what stands, no chunk is left past a list's end, and
+# rport_rules counts what rule_rports lists.
 check_buckets() {
 	local m
 	connctl -j rule show >"$TMP/shown.json"
@@ -86,6 +87,11 @@ print(json.dumps({p: os.stat(sys.argv[1] + p).st_ino for p in sys.argv[2:]}))' \
 		"$TMP/rule_lpm.json" "$TMP/rule_ports.json" "$TMP/rule_cgroups.json" \
 		"$TMP/rule_rports.json" "$TMP/rule_chunks.json" "$TMP/inos.json")" "{}" \
 		"$1: buckets unlike the rules that stand"
+	# The count that sends matchers to rule_rports at all.
+	expect_eq "$(bpftool -j map lookup pinned "$PIN_DIR/rport_rules" key 0 0 0 0 |
+		jget "$(cat)" 'd["formatted"]["value"]')" \
+		"$(jget "$(cat "$TMP/rule_rports.json")" 'sum(e["formatted"]["value"]["count"] for e in d)')" \
+		"$1: rport_rules against the rules rule_rports lists"
 }
 
 # The kinds of bucket (1 prefix, 2 port, 3 cgroup, 4 rport) whose list runs into chunks.
@@ -136,5 +142,5 @@ wait_until 10 grep -q "listing the [0-9]* rules again" "$AGENT_LOG" ||
 	die "the agent did not list the rules again"
 check_buckets "after an agent that kept no chunks"
 expect_eq "$(bpftool -j map dump pinned "$PIN_DIR/layout" | jget "$(cat)" 'd[0]["value"][4]')" \
-	"0x01" "the layout's features once the rules are listed again"
+	"0x02" "the layout's features once the rules are listed again"
 spray_and_check "after an agent that kept no chunks" 13

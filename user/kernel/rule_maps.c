@@ -230,6 +230,23 @@ static __u32 chunks_for(__u32 count)
 	       (count - CONNCTL_BUCKET_IDS + CONNCTL_CHUNK_IDS - 1) / CONNCTL_CHUNK_IDS : 0;
 }
 
+/*
+ * The rules listed by remote port, one more or one fewer: the matchers look
+ * there only while some are. One more before the rule is listed, one fewer
+ * after it is not.
+ */
+static int rport_listed_add(struct datapath *dp, int delta)
+{
+	int fd = bpf_map__fd(dp->sockops->maps.rport_rules);
+	__u32 zero = 0, n = 0;
+
+	bpf_map_lookup_elem(fd, &zero, &n);
+	if (delta < 0 && !n)
+		return 0;
+	n += delta;
+	return bpf_map_update_elem(fd, &zero, &n, BPF_ANY) ? -errno : 0;
+}
+
 /* A rule listed where the matchers look for it: its id first, then the count. */
 static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
 {
@@ -239,15 +256,23 @@ static int lpm_add(struct datapath *dp, const struct connctl_rule *rule)
 	int err;
 
 	bucket_ref_of(dp, rule, &r);
+	if (r.lk.by == BY_RPORT) {
+		err = rport_listed_add(dp, 1);
+		if (err)
+			return err;
+	}
 	if (!bucket_read(&r, &b)) {
 		memset(&b, 0, sizeof(b));
 		b.prefixlen = r.lpm.prefixlen;
 	}
 	err = set_at(chunks, &r, &b, b.count, rule->id);
-	if (err)
-		return err;
-	b.count++;
-	return bucket_write(&r, &b);
+	if (!err) {
+		b.count++;
+		err = bucket_write(&r, &b);
+	}
+	if (err && r.lk.by == BY_RPORT)
+		rport_listed_add(dp, -1);
+	return err;
 }
 
 static bool same_bucket(const struct connctl_rule *a, const struct connctl_rule *b)
@@ -358,6 +383,9 @@ static void unlist(struct datapath *dp, const struct connctl_rule *rule,
 	if (!err && last >= CONNCTL_BUCKET_IDS &&
 	    (last - CONNCTL_BUCKET_IDS) % CONNCTL_CHUNK_IDS == 0)
 		chunks_drop(chunks, &r, (last - CONNCTL_BUCKET_IDS) / CONNCTL_CHUNK_IDS, last);
+	/* Only for a rule found and taken out: a count too high costs a lookup, too low a match. */
+	if (!err && r.lk.by == BY_RPORT)
+		err = rport_listed_add(dp, -1);
 out:
 	if (err)
 		pr_warn("rule %u: cannot update the rule listing: %s", rule->id, strerror(-err));
@@ -459,6 +487,10 @@ static int lpm_rebuild(struct datapath *dp)
 				false);
 	if (!err)
 		err = clear_map(bpf_map__fd(dp->sockops->maps.rule_rports), &port, sizeof(port), false);
+	port = 0;
+	if (!err && bpf_map_update_elem(bpf_map__fd(dp->sockops->maps.rport_rules), &port, &port,
+					BPF_ANY))
+		err = -errno;
 	if (!err)
 		err = kernel_rules_read(dp, relist_one, &rb);
 	if (!err)
@@ -680,7 +712,7 @@ int kernel_rules_reindex(struct datapath *dp)
 		goto listed;
 	} else {
 		pr_info("listing the %zu rules again: the pins come from an agent that did "
-			"not keep rule_chunks and rule_rports", c.n);
+			"not keep rule_chunks, rule_rports and rport_rules", c.n);
 	}
 	err = lpm_rebuild(dp);
 	index_bump_gen(dp->index);
