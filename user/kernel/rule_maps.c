@@ -409,9 +409,9 @@ static int clear_map(int fd, void *key, size_t key_len, bool keep_root)
 	return 0;
 }
 
+/* A rebuild's state: the ids under ::/0, listed last. */
 struct rebuild {
 	struct datapath	*dp;
-	const struct connctl_rule **root;	/* the rules under ::/0, listed last */
 	__u32		*root_ids;
 	size_t		n_root, cap_root;
 };
