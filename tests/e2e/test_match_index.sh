@@ -144,3 +144,13 @@ check_buckets "after an agent that kept no chunks"
 expect_eq "$(bpftool -j map dump pinned "$PIN_DIR/layout" | jget "$(cat)" 'd[0]["value"][4]')" \
 	"0x02" "the layout's features once the rules are listed again"
 spray_and_check "after an agent that kept no chunks" 13
+
+# A chunk lost under a running agent (nothing writes rule_chunks but the
+# agent; this stands for any list it cannot trust): deleting a rule of that
+# list makes the agent list it again from the rules that stand.
+chunk=$(bpftool -j map dump pinned "$PIN_DIR/rule_chunks" | jget "$(cat)" \
+	'" ".join(d[0]["key"]) + "|" + str(d[0]["formatted"]["value"]["ids"][0]) if d else ""')
+[ -n "$chunk" ] || die "no chunk left to lose: the relisting is not tested"
+bpftool map delete pinned "$PIN_DIR/rule_chunks" key ${chunk%|*}
+connctl rule del "${chunk#*|}" >/dev/null
+check_buckets "a rule deleted from a list that lost a chunk"

@@ -213,21 +213,48 @@ static int set_at(int fd, struct bucket_ref *r, struct connctl_rule_bucket *b, _
 	return bpf_map_update_elem(fd, &r->chunk, &c, BPF_ANY) ? -errno : 0;
 }
 
-/* Chunks from, up to the one that held id pos: past the count, no matcher reads them. */
-static void chunks_drop(int fd, struct bucket_ref *r, __u32 from, __u32 upto_pos)
+static __u32 chunks_for(__u32 count)
 {
-	if (upto_pos < CONNCTL_BUCKET_IDS)
-		return;
-	for (__u32 n = from; n <= (upto_pos - CONNCTL_BUCKET_IDS) / CONNCTL_CHUNK_IDS; n++) {
+	return count > CONNCTL_BUCKET_IDS ?
+	       (count - CONNCTL_BUCKET_IDS + CONNCTL_CHUNK_IDS - 1) / CONNCTL_CHUNK_IDS : 0;
+}
+
+/* The chunks a list of had ids needed past those one of count needs: no matcher reads them. */
+static void chunks_drop(int fd, struct bucket_ref *r, __u32 count, __u32 had)
+{
+	for (__u32 n = chunks_for(count); n < chunks_for(had); n++) {
 		r->chunk.chunk = n;
 		bpf_map_delete_elem(fd, &r->chunk);
 	}
 }
 
-static __u32 chunks_for(__u32 count)
+/*
+ * A bucket's whole list, ids[0..n), each chunk written once: the chunks,
+ * then the bucket, then the chunks a list of had ids left past it.
+ */
+static int list_write(int fd, struct bucket_ref *r, struct connctl_rule_bucket *b,
+		      const __u32 *ids, __u32 n, __u32 had)
 {
-	return count > CONNCTL_BUCKET_IDS ?
-	       (count - CONNCTL_BUCKET_IDS + CONNCTL_CHUNK_IDS - 1) / CONNCTL_CHUNK_IDS : 0;
+	struct connctl_rule_chunk c;
+	int err;
+
+	for (__u32 k = 0; k < chunks_for(n); k++) {
+		__u32 first = CONNCTL_BUCKET_IDS + k * CONNCTL_CHUNK_IDS;
+		__u32 len = n - first < CONNCTL_CHUNK_IDS ? n - first : CONNCTL_CHUNK_IDS;
+
+		memset(&c, 0, sizeof(c));
+		memcpy(c.ids, ids + first, len * sizeof(*ids));
+		r->chunk.chunk = k;
+		if (bpf_map_update_elem(fd, &r->chunk, &c, BPF_ANY))
+			return -errno;
+	}
+	memset(b->ids, 0, sizeof(b->ids));
+	memcpy(b->ids, ids, (n < CONNCTL_BUCKET_IDS ? n : CONNCTL_BUCKET_IDS) * sizeof(*ids));
+	b->count = n;
+	err = bucket_write(r, b);
+	if (!err)
+		chunks_drop(fd, r, n, had);
+	return err;
 }
 
 /*
@@ -309,43 +336,51 @@ uint32_t kernel_rule_listing(const struct connctl_rule *rule)
 
 /*
  * The bucket listed again from the rules beside it, when its own list
- * cannot be trusted (a chunk missing: pins an older agent kept). Chunks
- * first, then the bucket, then the chunks it no longer needs.
+ * cannot be trusted (a chunk missing: pins an older agent kept).
  */
 static int bucket_relist(struct datapath *dp, const struct connctl_rule *rule,
 			 struct bucket_ref *r, struct connctl_rule_bucket *b,
 			 rule_peer_fn *peers, void *ctx)
 {
-	int chunks = bpf_map__fd(dp->sockops->maps.rule_chunks);
-	__u32 had = b->count, id;
 	struct connctl_rule peer;
+	__u32 *ids = NULL, id;
+	size_t n = 0, cap = 0;
 	int err = 0;
 
-	b->count = 0;
 	while (peers(ctx, &id)) {
 		if (kernel_rule_get(dp, id, &peer) || !same_bucket(&peer, rule))
 			continue;
-		err = set_at(chunks, r, b, b->count, id);
-		if (err)
-			return err;
-		b->count++;
+		if (array_grow(&ids, &cap, n, sizeof(*ids))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		ids[n++] = id;
 	}
-	err = bucket_write(r, b);
-	if (!err && had > b->count)
-		chunks_drop(chunks, r, chunks_for(b->count), had - 1);
+	err = list_write(bpf_map__fd(dp->sockops->maps.rule_chunks), r, b, ids, (__u32)n,
+			 b->count);
+out:
+	free(ids);
 	return err;
 }
 
-/* Where id is in a bucket's list; false when not found, or a chunk is missing. */
+/* Where id is in a bucket's list, each chunk read once; false when not found, or one is missing. */
 static bool find_id(int fd, struct bucket_ref *r, const struct connctl_rule_bucket *b, __u32 id,
 		    __u32 *pos)
 {
-	__u32 at;
+	struct connctl_rule_chunk c = { 0 };
 
 	for (*pos = 0; *pos < b->count; (*pos)++) {
-		if (!id_at(fd, r, b, *pos, &at))
+		__u32 at = *pos;
+
+		if (at < CONNCTL_BUCKET_IDS) {
+			if (b->ids[at] == id)
+				return true;
+			continue;
+		}
+		at -= CONNCTL_BUCKET_IDS;
+		if (at % CONNCTL_CHUNK_IDS == 0 && !chunk_read(fd, r, at / CONNCTL_CHUNK_IDS, &c))
 			return false;
-		if (at == id)
+		if (c.ids[at % CONNCTL_CHUNK_IDS] == id)
 			return true;
 	}
 	return false;
@@ -380,9 +415,8 @@ static void unlist(struct datapath *dp, const struct connctl_rule *rule,
 		goto out;
 	b.count--;
 	err = bucket_write(&r, &b);
-	if (!err && last >= CONNCTL_BUCKET_IDS &&
-	    (last - CONNCTL_BUCKET_IDS) % CONNCTL_CHUNK_IDS == 0)
-		chunks_drop(chunks, &r, (last - CONNCTL_BUCKET_IDS) / CONNCTL_CHUNK_IDS, last);
+	if (!err)
+		chunks_drop(chunks, &r, b.count, last + 1);
 	/* Only for a rule found and taken out: a count too high costs a lookup, too low a match. */
 	if (!err && r.lk.by == BY_RPORT)
 		err = rport_listed_add(dp, -1);
@@ -434,20 +468,12 @@ static int relist_one(void *ctx, const struct connctl_rule *rule,
 /* ::/0's list, chunks first: until its bucket is written, it stays a forced walk. */
 static int root_write(struct datapath *dp, const __u32 *ids, size_t n)
 {
-	int chunks = bpf_map__fd(dp->sockops->maps.rule_chunks);
 	struct connctl_rule_bucket b = {};
 	struct connctl_rule rule = {};
 	struct bucket_ref r;
-	int err;
 
 	bucket_ref_of(dp, &rule, &r);
-	for (size_t i = 0; i < n; i++) {
-		err = set_at(chunks, &r, &b, (__u32)i, ids[i]);
-		if (err)
-			return err;
-	}
-	b.count = (__u32)n;
-	return bucket_write(&r, &b);
+	return list_write(bpf_map__fd(dp->sockops->maps.rule_chunks), &r, &b, ids, (__u32)n, 0);
 }
 
 /*
