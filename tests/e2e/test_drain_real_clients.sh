@@ -17,29 +17,38 @@ NGINX_ACCESS_LOG="$TMP/access.log" start_nginx 8080
 start_agent
 URL=http://127.0.0.1:8080/small
 
-# scenario NAME THINK_SECONDS_MAX: four clients for 3 s, the rule after 1 s.
+# scenario NAME THINK_SECONDS_MAX: four clients for 5 s, the rule 0.5 s after
+# nginx has served each of them (python starts slower than Go and curl: a
+# rule timed from one client's start met the others at their end).
 scenario() {
-	local name=$1 think=$2 pids=() p
+	local name=$1 think=$2 pids=() p agents="python-requests python-urllib3 Go-http-client"
+	[ "$think" != 0 ] || agents="$agents curl"
 	cat >"$TMP/rule.sh" <<RULE
-sleep 1
+for i in \$(seq 100); do
+	served=0
+	for a in $agents; do grep -q "\$a/" "$TMP/access.log" && served=\$((served + 1)); done
+	[ \$served = $(wc -w <<<"$agents") ] && break
+	sleep 0.1
+done
+sleep 0.5
 date +%s.%N >"$TMP/$name-rule-time"
 "$CONNCTL_BIN" --socket "$SOCK" -j rule add action drain lport 8080 once
 RULE
 	: >"$TMP/access.log"
 	start_capture "tcp port 8080"
 	in_ns python3 "$TOP/tests/e2e/real_clients.py" requests --url "$URL" --workers 4 \
-		--seconds 3 --length 16384 --think-max "$think" -- bash "$TMP/rule.sh" \
+		--seconds 5 --length 16384 --think-max "$think" -- bash "$TMP/rule.sh" \
 		>"$TMP/$name-requests.json" &
 	pids+=($!)
 	in_ns python3 "$TOP/tests/e2e/real_clients.py" urllib3 --url "$URL" --workers 4 \
-		--seconds 3 --length 16384 --think-max "$think" >"$TMP/$name-urllib3.json" &
+		--seconds 5 --length 16384 --think-max "$think" >"$TMP/$name-urllib3.json" &
 	pids+=($!)
-	in_ns "$GOCLIENT" -url "$URL" -workers 4 -seconds 3 -length 16384 \
+	in_ns "$GOCLIENT" -url "$URL" -workers 4 -seconds 5 -length 16384 \
 		-think-max "${think}s" >"$TMP/$name-go.json" &
 	pids+=($!)
-	# curl has no think time: busy only, 3 s worth of URLs on one connection.
+	# curl has no think time: busy only, 5 s worth of URLs on one connection.
 	if [ "$think" = 0 ]; then
-		in_ns timeout 3 curl -s -o /dev/null -w '%{http_code} %{size_download} %{errormsg}\n' \
+		in_ns timeout 5 curl -s -o /dev/null -w '%{http_code} %{size_download} %{errormsg}\n' \
 			"$URL?[1-100000]" >"$TMP/$name-curl.txt" &
 		pids+=($!)
 	fi
