@@ -5,21 +5,24 @@
 # another, each timed from request to reply over the control socket.
 # Beside it, same run: the same adds to an agent on an empty host (its one
 # namespace, no connection). The rules match only 10.241.200.0/21 addresses,
-# which nothing here uses. Then as many UDP reset rules, both hosts: UDP
-# has no index (TCP's comes from sockops and a state tracepoint; no hook
-# connctl can load here sees a UDP socket connect host-wide), so each walks
-# the UDP table once per namespace.
+# which nothing here uses. Then as many UDP reset rules, both hosts: a UDP
+# rule walks the UDP table of each namespace that holds a connected UDP
+# socket of --cgroup (udp_conns, kept by the connect and sock_release
+# hooks), so the busy host's UDP adds run twice: with no connected UDP
+# socket, then with UDP_PER in each of UDP_NS namespaces.
 # Last, the busy host again with namespaces that have TCP and UDP hash
 # tables of their own (made where net.ipv4.tcp_child_ehash_entries and
 # udp_child_hash_entries are set, the test's namespace; the host's are left
 # as they are), against the kernel's default, one table shared by all: the
 # agent's listing of every namespace at its start, and the same adds.
-# Usage: bench/rule_add.sh [NS] [PER] [ADDS]
+# Usage: bench/rule_add.sh [NS] [PER] [ADDS] [UDP_NS] [UDP_PER]
 . "$(dirname "$0")/../tests/e2e/lib.sh"
 
 NS=${1:-100}
 PER=${2:-250}
 ADDS=${3:-1000}
+UDP_NS=${4:-10}
+UDP_PER=${5:-10}
 PORT=9418
 HOLDERS=4
 ulimit -n 20000
@@ -38,8 +41,9 @@ stop_agent
 "$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
 
 # busy_host [own]: NS namespaces, their pairs held by HOLDERS processes, the
-# agent with --netns all; the adds. Sets listed, listing_ms, busy, busy_udp,
-# busy_walks, index_walks, indexed, sockets. own: tables of their own.
+# agent with --netns all; the adds. Sets listed, listing_ms, busy, busy_udp0
+# (no connected UDP socket), busy_udp (UDP_PER in UDP_NS namespaces), udp_walks,
+# udp_listed, busy_walks, index_walks, indexed, sockets. own: tables of their own.
 busy_host() {
 	local tables=${1:-shared} g fd per_holder ns pids=() fds=()
 
@@ -77,7 +81,23 @@ busy_host() {
 	busy_walks=$(metric 'connctl_walks_total{for="apply"}')
 	index_walks=$(metric 'connctl_walks_total{for="index"}')
 	indexed=$(metric connctl_index_connections)
-	busy_udp=$(adds "$ADDS" udp)
+	busy_udp0=$(adds "$ADDS" udp)
+	udp_pids=()
+	for ns in "${paths[@]:0:$UDP_NS}"; do
+		in_cgroup_netns "$CGROUP" "$ns" python3 "$TOP/tests/e2e/udp_peer.py" hold \
+			"$UDP_PER" 127.0.0.1 9600 600 >"$TMP/udp-$(basename "$ns")" &
+	done
+	for ns in "${paths[@]:0:$UDP_NS}"; do
+		wait_until 10 grep -q ready "$TMP/udp-$(basename "$ns")" || die "no UDP sockets in $ns"
+		udp_pids+=("$(jget "$(cat "$TMP/udp-$(basename "$ns")")" 'd["pid"]')")
+	done
+	udp_walks=$(metric 'connctl_walks_total{for="apply"}')
+	busy_udp=$(adds $((2 * ADDS)) udp)
+	udp_walks=$(($(metric 'connctl_walks_total{for="apply"}') - udp_walks))
+	udp_listed=$(grep -o 'listed those of [0-9]* namespaces ([0-9.]* ms)' "$AGENT_LOG" | tail -1)
+	kill "${udp_pids[@]}"
+	udp_gone() { ! kill -0 "${udp_pids[@]}" 2>/dev/null; }
+	wait_until 10 udp_gone || die "UDP holders still running"
 	stop_agent
 	"$CONNCTLD" --uninstall --pin-dir "$PIN_DIR" >/dev/null 2>&1 || true
 	# The servers close their side: the holders end at once, not after their 30 s.
@@ -91,11 +111,13 @@ busy_host own
 own_ms=$listing_ms own_tcp=$busy own_udp=$busy_udp own_walks=$index_walks
 busy_host
 python3 - "$empty" "$busy" "$NS" "$sockets" "$empty_walks" "$busy_walks" "$index_walks" \
-	"$indexed" "$listed" "$empty_udp" "$busy_udp" <<'PY'
+	"$indexed" "$listed" "$empty_udp" "$busy_udp0" "$busy_udp" "$UDP_NS" "$UDP_PER" \
+	"$udp_walks" "$udp_listed" <<'PY'
 import json, sys
 empty, busy = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 ns, sockets, ew, bw, iw, indexed, listed = sys.argv[3:10]
-empty_udp, busy_udp = json.loads(sys.argv[10]), json.loads(sys.argv[11])
+empty_udp, busy_udp0, busy_udp = (json.loads(a) for a in sys.argv[10:13])
+udp_ns, udp_per, udp_walks, udp_listed = sys.argv[13:17]
 print(f"\nrule add matching nothing, {busy['adds']} adds one after another, ms from request to reply")
 print(f"{'':52} {'p50':>7} {'p99':>7} {'max':>7} {'walks':>6}")
 print(f"{'empty host: 1 namespace, no connection':52} {empty['p50']:7.3f} {empty['p99']:7.3f} "
@@ -107,11 +129,18 @@ print(f"{'ratio busy / empty':52} {busy['p50'] / empty['p50']:7.2f} "
 print(f"at its start the agent on the busy host listed {iw} namespaces ({listed}); "
       f"after the adds its index held {indexed} connections")
 print(f"matched: {empty['matched']} and {busy['matched']}")
-print(f"\nthe same with proto udp (no index: a walk of the UDP table a namespace)")
+print(f"\nthe same with proto udp (a walk of each namespace holding a connected UDP socket)")
 print(f"{'empty host':52} {empty_udp['p50']:7.3f} {empty_udp['p99']:7.3f} {empty_udp['max']:7.3f}")
-print(f"{'busy host':52} {busy_udp['p50']:7.3f} {busy_udp['p99']:7.3f} {busy_udp['max']:7.3f}")
+print(f"{'busy host, no connected UDP socket':52} {busy_udp0['p50']:7.3f} "
+      f"{busy_udp0['p99']:7.3f} {busy_udp0['max']:7.3f}")
+print(f"{'ratio busy / empty':52} {busy_udp0['p50'] / empty_udp['p50']:7.2f} "
+      f"{busy_udp0['p99'] / empty_udp['p99']:7.2f} {busy_udp0['max'] / empty_udp['max']:7.2f}")
+label = f"busy host, {udp_per} connected in each of {udp_ns} namespaces"
+print(f"{label:52} {busy_udp['p50']:7.3f} {busy_udp['p99']:7.3f} {busy_udp['max']:7.3f}")
 print(f"{'ratio busy / empty':52} {busy_udp['p50'] / empty_udp['p50']:7.2f} "
       f"{busy_udp['p99'] / empty_udp['p99']:7.2f} {busy_udp['max'] / empty_udp['max']:7.2f}")
+print(f"namespaces walked for those {busy_udp['adds']} adds: {udp_walks}; "
+      f"at its start the agent {udp_listed}")
 PY
 
 python3 - "$listing_ms" "$own_ms" "$busy" "$own_tcp" "$busy_udp" "$own_udp" "$index_walks" \

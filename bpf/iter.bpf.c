@@ -10,9 +10,13 @@
  *   LIST   the connections iter_rule would match, printed, nothing changed;
  *   CATCH_UP  a SWEEP that also resets reset matches the agent never heard
  *          of (their events were lost to a full ring buffer).
- * iter/udp: the same for connected UDP sockets, APPLY and LIST only (no
- * tags: nothing drains). A reset is udp_abort(); a cancel is printed, for
- * the agent to shut the socket down through its owner.
+ * iter/udp: the same for the connected UDP sockets of the --cgroup subtree,
+ * APPLY and LIST only (no tags: nothing drains). A reset is udp_abort(); a
+ * cancel is printed, for the agent to shut the socket down through its
+ * owner. MARK lists them in udp_conns at the agent's start, for those that
+ * connected with no hook there to list them. (A socket closing as it is
+ * walked may be listed after its release took it out: a stale entry costs
+ * a walk of its namespace, no miss.)
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -375,6 +379,13 @@ int connctl_iter_udp(struct bpf_iter__udp *ctx)
 	/* Connected: it has one peer. An unconnected socket serves every peer. */
 	if (skc->skc_state != TCP_ESTABLISHED)
 		return 0;
+	/* udp_conns knows the subtree's alone: a rule meets no other socket. */
+	if (!sock_under_cgroup(&udp->inet.sk, iter_cb_cgroup_id, iter_cb_cgroup_level))
+		return 0;
+	if (iter_mode == CONNCTL_ITER_MARK) {
+		udp_conn_add(bpf_get_socket_cookie(skc), skc->skc_net.net->ns.inum);
+		return 0;
+	}
 	tuple_from_skc(skc, &t);
 	t.proto = CONNCTL_PROTO_UDP;
 	if (iter_want_cgroups)

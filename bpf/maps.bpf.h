@@ -107,6 +107,41 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sk_tags SEC(".maps");
 
+/*
+ * The UDP sockets of the --cgroup subtree that connected, by cookie: the
+ * namespace each is in. Added as they connect (bpf/sock_addr.bpf.c) or, for
+ * those older than that hook, by one walk of each namespace; removed as
+ * they are released. A UDP rule walks only the namespaces named here. Key
+ * 0 (no socket's cookie) counts the sockets there was no room for.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, CONNCTL_MAX_UDP_CONNS);
+	__type(key, __u64);
+	__type(value, __u64);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} udp_conns SEC(".maps");
+
+#ifndef EEXIST
+#define EEXIST	17
+#endif
+
+/* A connected UDP socket listed in udp_conns; the count of those lost when full. */
+static __always_inline void udp_conn_add(__u64 cookie, __u64 netns_ino)
+{
+	__u64 lost_key = 0, one = 1, *lost;
+	long err = bpf_map_update_elem(&udp_conns, &cookie, &netns_ino, BPF_NOEXIST);
+
+	if (!err || err == -EEXIST)
+		return;
+	lost = bpf_map_lookup_elem(&udp_conns, &lost_key);
+	if (lost)
+		__sync_fetch_and_add(lost, 1);
+	else
+		bpf_map_update_elem(&udp_conns, &lost_key, &one, BPF_NOEXIST);
+}
+
 /* Kernel to agent: struct connctl_event records. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

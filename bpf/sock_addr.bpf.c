@@ -5,6 +5,11 @@
  * connect() to a peer it matches, nor sendto() one from an unconnected
  * socket. The call fails with EPERM and the agent hears of it. TCP connects
  * pass untouched: sockops meets those once established.
+ *
+ * Apart from them, for good (like sockops): cgroup/connect lists each UDP
+ * socket of the subtree that connects in udp_conns, under its namespace,
+ * and cgroup/sock_release takes it out, so that a UDP rule walks only the
+ * namespaces that hold one.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -123,4 +128,44 @@ SEC("cgroup/sendmsg6")
 int connctl_sendmsg6(struct bpf_sock_addr *ctx)
 {
 	return udp_call_allowed(ctx, AF_INET6);
+}
+
+/* Listed before the connect: one that fails stays listed until released. */
+static __always_inline int list_udp_conn(struct bpf_sock_addr *ctx)
+{
+	struct bpf_sock_addr_kern *kctx;
+	struct sock *sk;
+
+	if (ctx->type != SOCK_DGRAM || ctx->protocol != IPPROTO_UDP)
+		return 1;
+	kctx = bpf_cast_to_kern_ctx(ctx);
+	sk = kctx->sk;
+	if (sk)
+		udp_conn_add(bpf_get_socket_cookie(ctx),
+			     BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum));
+	return 1;
+}
+
+SEC("cgroup/connect4")
+int connctl_udp_conn4(struct bpf_sock_addr *ctx)
+{
+	return list_udp_conn(ctx);
+}
+
+SEC("cgroup/connect6")
+int connctl_udp_conn6(struct bpf_sock_addr *ctx)
+{
+	return list_udp_conn(ctx);
+}
+
+SEC("cgroup/sock_release")
+int connctl_udp_gone(struct bpf_sock *sk)
+{
+	__u64 cookie;
+
+	if (sk->type != SOCK_DGRAM || sk->protocol != IPPROTO_UDP)
+		return 1;
+	cookie = bpf_get_socket_cookie(sk);
+	bpf_map_delete_elem(&udp_conns, &cookie);
+	return 1;
 }

@@ -34,10 +34,20 @@
 #define CONNCTL_LINK_CONNECT6	"connect6_link"
 #define CONNCTL_LINK_SENDMSG4	"sendmsg4_link"
 #define CONNCTL_LINK_SENDMSG6	"sendmsg6_link"
+#define CONNCTL_LINK_UDP_CONN4	"udp_conn4_link"
+#define CONNCTL_LINK_UDP_CONN6	"udp_conn6_link"
+#define CONNCTL_LINK_UDP_GONE	"udp_gone_link"
+#define CONNCTL_MAP_UDP_CONNS	"udp_conns"
 /* The XDP link of an --iface interface: "xdp_link_" and its ifindex. */
 #define CONNCTL_LINK_XDP_PREFIX	"xdp_link_"
 
 #define CONNCTL_MAX_RULES	131072
+/*
+ * Connected UDP sockets listed by namespace (udp_conns); past it, every
+ * namespace is walked. A read of the list walks every bucket: 65,536 take
+ * about 50 us.
+ */
+#define CONNCTL_MAX_UDP_CONNS	65536
 /*
  * The kernel-to-agent ring buffer. Small: a burst that overflows it loses
  * no enforcement (sockops tags all the same, the agent catches up with one
@@ -202,6 +212,7 @@ enum connctl_iter_mode {
 	CONNCTL_ITER_UNTAG	= 2,	/* forget the tags of a deleted rule */
 	CONNCTL_ITER_LIST	= 3,	/* print what a rule would match (dry run) */
 	CONNCTL_ITER_CATCH_UP	= 4,	/* a SWEEP that also resets what events lost */
+	CONNCTL_ITER_MARK	= 5,	/* iter/udp: list the connected sockets in udp_conns */
 };
 
 /* Which side of the connection a socket is: who speaks last at a boundary. */

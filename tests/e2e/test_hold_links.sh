@@ -5,13 +5,16 @@
 # first, UDP reset for the others. Attached before such a rule can match (a
 # new match is still held, not a byte through; a UDP call still refused),
 # kept through a crash and a restart, detached and unpinned once the last
-# one goes; sockops stays throughout. The recv() tracepoint, run at every
+# one goes; sockops stays throughout, and so do connect and sock_release's
+# listing of connected UDP sockets (udp_conns). The recv() tracepoint, run at every
 # recv() of the host, is the agent's only while a drain rule stands.
 . "$(dirname "$0")/lib.sh"
 
 setup_env
-HOLD_PROGS="cgroup_inet_egress cgroup_inet_ingress cgroup_sock_ops"
-UDP_PROGS="cgroup_inet4_connect cgroup_inet6_connect cgroup_sock_ops cgroup_udp4_sendmsg cgroup_udp6_sendmsg"
+# Always there (sorted as cgroup_progs sorts): sockops, and the UDP listing.
+BASE_PROGS="cgroup_inet4_connect cgroup_inet6_connect cgroup_inet_sock_release cgroup_sock_ops"
+HOLD_PROGS="cgroup_inet4_connect cgroup_inet6_connect cgroup_inet_egress cgroup_inet_ingress cgroup_inet_sock_release cgroup_sock_ops"
+UDP_PROGS="cgroup_inet4_connect cgroup_inet4_connect cgroup_inet6_connect cgroup_inet6_connect cgroup_inet_sock_release cgroup_sock_ops cgroup_udp4_sendmsg cgroup_udp6_sendmsg"
 
 # The attach types on the test's cgroup, as bpftool lists them, sorted.
 cgroup_progs() {
@@ -50,7 +53,7 @@ expect_held_reset() {
 attached_metric() { agent_metric 9541 "connctl_programs_attached{program=\"$1\"}"; }
 
 start_agent --metrics 9541
-expect_progs cgroup_sock_ops "no rule"
+expect_progs "$BASE_PROGS" "no rule"
 expect_eq "$(attached_metric cgroup_skb) $(attached_metric connect_sendmsg) $(attached_metric recv)" \
 	"0 0 0" "connctl_programs_attached with no rule (cgroup_skb, connect_sendmsg, recv)"
 [ ! -e "$PIN_DIR/skb_in_link" ] || die "skb_in_link pinned with no rule standing"
@@ -59,10 +62,10 @@ recv_unwatched || die "recv() watched with no rule standing"
 # Observe and cancel rules hold nothing.
 connctl rule add action observe lport 8081 >/dev/null
 connctl rule add action cancel lport 8082 >/dev/null
-expect_progs cgroup_sock_ops "observe and cancel rules"
+expect_progs "$BASE_PROGS" "observe and cancel rules"
 # A once reset destroys in its walk, and never stands: nothing to hold.
 connctl rule add action reset lport 8084 once >/dev/null
-expect_progs cgroup_sock_ops "a once reset"
+expect_progs "$BASE_PROGS" "a once reset"
 
 # A UDP reset rule: connect and sendmsg only, refusing at once; gone after.
 udp_id=$(connctl -j rule add action reset proto udp remote 127.0.0.1 rport 5300 | jget "$(cat)" 'd["id"]')
@@ -72,7 +75,7 @@ out=$(in_ns python3 "$TOP/tests/e2e/udp_peer.py" connect 127.0.0.1 5300)
 expect_eq "$(jget "$out" 'd["connect"]') $(jget "$out" 'd["sendto"]')" "EPERM EPERM" \
 	"a new connect() and an unconnected sendto() to the rule's peer"
 connctl rule del "$udp_id" >/dev/null
-expect_progs cgroup_sock_ops "the UDP reset rule deleted" 5
+expect_progs "$BASE_PROGS" "the UDP reset rule deleted" 5
 
 connctl rule add action reset lport 8080 >/dev/null
 expect_progs "$HOLD_PROGS" "a reset rule, at once"
@@ -107,7 +110,7 @@ connctl rule del "$reset_id" >/dev/null
 sleep 3
 expect_progs "$HOLD_PROGS" "a drain rule still standing"
 connctl rule del "$drain_id" >/dev/null
-expect_progs cgroup_sock_ops "no reset or drain rule left" 5
+expect_progs "$BASE_PROGS" "no reset or drain rule left" 5
 [ ! -e "$PIN_DIR/skb_in_link" ] || die "skb_in_link still pinned"
 [ -e "$PIN_DIR/sockops_link" ] || die "sockops_link unpinned"
 grep -q "detached cgroup_skb" "$AGENT_LOG" || die "the agent did not say it detached them"
@@ -121,7 +124,7 @@ expect_progs "$HOLD_PROGS" "a once drain, as it is applied"
 recv_watched || die "recv() not watched while a once drain is followed"
 pairs_end once
 expect_eq "$(jget "$PAIRS_RES" 'd["eof"]')" 3 "idle clients that saw a FIN"
-expect_progs cgroup_sock_ops "the once drain done" 5
+expect_progs "$BASE_PROGS" "the once drain done" 5
 wait_until 5 recv_unwatched || die "recv() still watched after the once drain"
 
 # And back on demand: the same agent holds a new match again.

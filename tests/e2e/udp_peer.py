@@ -15,9 +15,12 @@
                                       unconnected socket's sendto():
                                       {"connect": ERRNO|null, "sendto": ERRNO|null}
     udp_peer.py exchange ADDR PORT    one round trip on a new connected socket:
-                                      {"reply": TEXT|null, "error": ERRNO|null}"""
+                                      {"reply": TEXT|null, "error": ERRNO|null}
+    udp_peer.py hold N ADDR PORT SECS N connected sockets (no peer needed), held
+                                      SECS: {"ready": [LPORT, ...], "pid": PID}"""
 import errno
 import json
+import os
 import select
 import signal
 import socket
@@ -117,11 +120,23 @@ def exchange(addr, port):
     say(out)
 
 
+def hold(n, addr, port, secs):
+    socks = []
+    for _ in range(n):
+        s = socket.socket(family(addr), socket.SOCK_DGRAM)
+        s.connect((addr, port))
+        socks.append(s)
+    say({"ready": [s.getsockname()[1] for s in socks], "pid": os.getpid()})
+    time.sleep(secs)
+
+
 mode, args = sys.argv[1], sys.argv[2:]
 if mode == "echo":
     echo(int(args[0]), args[1:])
 elif mode == "client":
     client(args[0], int(args[1]), float(args[2]))
+elif mode == "hold":
+    hold(int(args[0]), args[1], int(args[2]), float(args[3]))
 elif mode == "connect":
     connect(args[0], int(args[1]))
 else:

@@ -182,12 +182,13 @@ static void write_walks(FILE *f, const struct datapath *dp)
 	static const char *const modes[] = {
 		[CONNCTL_ITER_APPLY] = "apply", [CONNCTL_ITER_SWEEP] = "sweep",
 		[CONNCTL_ITER_UNTAG] = "untag", [CONNCTL_ITER_LIST] = "list",
-		[CONNCTL_ITER_CATCH_UP] = "catch_up",
+		[CONNCTL_ITER_CATCH_UP] = "catch_up", [CONNCTL_ITER_MARK] = "udp_mark",
 	};
 
 	family(f, "connctl_walks_total", "counter",
 	       "Walks of one namespace's sockets, by what they were for "
-	       "(index: listing a namespace into the connection index).");
+	       "(index: listing a namespace into the connection index; udp_mark: marking "
+	       "a namespace's connected UDP sockets, once, at a first start).");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		fprintf(f, "connctl_walks_total{for=\"%s\"} %llu\n", modes[i],
 			(unsigned long long)dp->walks[i]);

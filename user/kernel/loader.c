@@ -37,6 +37,9 @@ static const char *const cgroup_link_pins[NR_CGROUP_LINKS] = {
 	[LINK_CONNECT6]	= CONNCTL_LINK_CONNECT6,
 	[LINK_SENDMSG4]	= CONNCTL_LINK_SENDMSG4,
 	[LINK_SENDMSG6]	= CONNCTL_LINK_SENDMSG6,
+	[LINK_UDP_CONN4] = CONNCTL_LINK_UDP_CONN4,
+	[LINK_UDP_CONN6] = CONNCTL_LINK_UDP_CONN6,
+	[LINK_UDP_GONE]	= CONNCTL_LINK_UDP_GONE,
 };
 
 /* libbpf's debug output only with -vv, its info with -v. */
@@ -361,6 +364,12 @@ static struct bpf_program *cgroup_link_prog(const struct datapath *dp,
 		return dp->sock_addr->progs.connctl_connect6;
 	case LINK_SENDMSG4:
 		return dp->sock_addr->progs.connctl_sendmsg4;
+	case LINK_UDP_CONN4:
+		return dp->sock_addr->progs.connctl_udp_conn4;
+	case LINK_UDP_CONN6:
+		return dp->sock_addr->progs.connctl_udp_conn6;
+	case LINK_UDP_GONE:
+		return dp->sock_addr->progs.connctl_udp_gone;
 	default:
 		return dp->sock_addr->progs.connctl_sendmsg6;
 	}
@@ -433,6 +442,9 @@ static unsigned int link_need(enum cgroup_link which)
 	case LINK_SKB_OUT:
 		return LINKS_HOLD;
 	case LINK_SOCKOPS:
+	case LINK_UDP_CONN4:
+	case LINK_UDP_CONN6:
+	case LINK_UDP_GONE:
 		return 0;
 	default:
 		return LINKS_UDP;

@@ -32,6 +32,9 @@ enum cgroup_link {
 	LINK_CONNECT6,
 	LINK_SENDMSG4,
 	LINK_SENDMSG6,
+	LINK_UDP_CONN4,
+	LINK_UDP_CONN6,
+	LINK_UDP_GONE,
 	NR_CGROUP_LINKS,
 };
 
@@ -65,6 +68,8 @@ struct datapath {
 	struct bpf_link		*cgroup_links[NR_CGROUP_LINKS];
 	struct bpf_link		*iter_link[ITER_SHARDS_MAX];
 	struct bpf_link		*udp_iter_link;	/* iter[0]'s, for connected UDP sockets */
+	bool			udp_conns_partial;	/* a walk listing them failed */
+	bool			udp_conns_warned;	/* that udp_conns cannot be trusted */
 	struct owner_index	udp_owners;	/* who holds the UDP sockets a cancel shuts */
 	struct owner_walker	*owners;	/* NULL: owners are found in /proc */
 	int			iter_shards;	/* objects loaded, one a CPU */
@@ -72,7 +77,7 @@ struct datapath {
 	struct conn_index	*conns;		/* NULL: passes walk every namespace */
 	struct netns_hits	conn_hits;	/* a pass's namespaces to walk */
 	/* Walks of a namespace's sockets, by iterator mode (listings for the index apart). */
-	uint64_t		walks[CONNCTL_ITER_CATCH_UP + 1];
+	uint64_t		walks[CONNCTL_ITER_MARK + 1];
 	uint64_t		index_listings;
 	uint64_t		index_listings_shared;	/* of a namespace on the host's TCP table */
 	uint64_t		index_scanned_ns;	/* the look whose namespaces are listed */

@@ -37,6 +37,7 @@ static const char *const mode_names[] = {
 	[CONNCTL_ITER_UNTAG] = "untag",
 	[CONNCTL_ITER_LIST] = "list",
 	[CONNCTL_ITER_CATCH_UP] = "catch-up",
+	[CONNCTL_ITER_MARK] = "udp listing",
 };
 
 /* One pass over one iterator object, which it owns until it returns. */
@@ -567,7 +568,10 @@ static int apply_shards(const struct datapath *dp)
 	return inuse >= 0 && inuse < SHARD_MIN_SOCKETS ? 1 : dp->iter_shards;
 }
 
-/* --- connected UDP sockets: no index, no tags; one walk of the UDP table --- */
+/*
+ * --- connected UDP sockets: no tags; a walk of the UDP table in each
+ * namespace that udp_conns says holds one ---
+ */
 
 /* A cancel's owner index may be this old: a batch of cancels shares one walk of /proc. */
 #define UDP_OWNERS_FRESH_NS	(100 * 1000 * 1000ULL)
@@ -649,22 +653,134 @@ static int udp_at(struct datapath *dp, enum connctl_iter_mode mode,
 	return p.err;
 }
 
-/* The UDP walk in every namespace the agent acts in, or in its own. */
+/* Entries of udp_conns read a call. */
+#define UDP_CONNS_BATCH		1024
+
+/* Whether ino is in the sorted set v of n; *at: where it is, or would go. */
+static bool ino_find(const uint32_t *v, size_t n, uint32_t ino, size_t *at)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (v[mid] == ino) {
+			*at = mid;
+			return true;
+		}
+		if (v[mid] < ino)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*at = lo;
+	return false;
+}
+
+static bool ino_in(const uint32_t *v, size_t n, uint32_t ino)
+{
+	size_t at;
+
+	return ino_find(v, n, ino, &at);
+}
+
+/* ino into the sorted set *v of *n, unless there already. */
+static int ino_insert(uint32_t **v, size_t *n, size_t *cap, uint32_t ino)
+{
+	size_t at;
+
+	if (ino_find(*v, *n, ino, &at))
+		return 0;
+	if (array_grow((void **)v, cap, *n, sizeof(**v)))
+		return -ENOMEM;
+	memmove(*v + at + 1, *v + at, (*n - at) * sizeof(**v));
+	(*v)[at] = ino;
+	(*n)++;
+	return 0;
+}
+
+/*
+ * The namespaces where a connected UDP socket of --cgroup is listed, each
+ * once, sorted; *lost: the map once had no room for one.
+ */
+static int udp_conn_netns(const struct datapath *dp, uint32_t **inos, size_t *n,
+			  bool *lost)
+{
+	static __u64 keys[UDP_CONNS_BATCH], values[UDP_CONNS_BATCH];
+	int fd = bpf_map__fd(dp->iter[0]->maps.udp_conns);
+	size_t cap = 0;
+	__u64 token = 0;
+	bool first = true;
+	int err = 0;
+
+	*inos = NULL;
+	*n = 0;
+	*lost = false;
+	for (;;) {
+		__u32 count = UDP_CONNS_BATCH;
+		int done;
+
+		done = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, values,
+					    &count, NULL);
+		if (done && errno != ENOENT)
+			return -errno;
+		for (__u32 i = 0; i < count && !err; i++) {
+			if (keys[i])
+				err = ino_insert(inos, n, &cap, (uint32_t)values[i]);
+			else if (values[i])
+				*lost = true;
+		}
+		if (err || done)
+			return err;
+		first = false;
+	}
+}
+
+static bool netns_all_known(const struct netns_set *set, const uint32_t *inos, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!netns_find(set, inos[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The UDP walk in the namespaces the agent acts in that hold a connected
+ * socket of --cgroup (udp_conns), or in every one when it cannot say.
+ */
 static int udp_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		      const struct connctl_rule *rule, struct apply_batch *batch,
 		      struct pass_result *res, struct listing *listing)
 {
 	struct netns_set *set = dp->netns;
 	uint64_t before[CONNCTL_APPLY_BATCH];
-	int err = 0;
+	uint32_t *inos;
+	size_t n;
+	bool lost, known;
+	int err;
 
-	if (!set || !netns_many(set))
-		return udp_at(dp, mode, rule, batch, res, NULL, listing);
-	/* No index tells of UDP sockets: a namespace born since the last look counts. */
-	netns_scan(set, 0);
+	err = udp_conn_netns(dp, &inos, &n, &lost);
+	known = !err && !lost && !dp->udp_conns_partial;
+	if (!known && !dp->udp_conns_warned) {
+		pr_warn("the list of connected UDP sockets is %s; UDP rules walk every namespace",
+			err ? strerror(-err) :
+			lost ? "incomplete (it was full)" : "incomplete (a walk at the start failed)");
+		dp->udp_conns_warned = true;
+	}
+	err = 0;
+	if (!set || !netns_many(set)) {
+		if (!known || ino_in(inos, n, set ? set->own_ino : netns_self_ino()))
+			err = udp_at(dp, mode, rule, batch, res, NULL, listing);
+		goto out;
+	}
+	/* Born since the last look: look again. With no socket listed, no look. */
+	if (!known || !netns_all_known(set, inos, n))
+		netns_scan(set, 0);
 	for (size_t k = 0; k < set->n; k++) {
 		int e;
 
+		if (known && !ino_in(inos, n, set->v[k].ino))
+			continue;
 		for (uint32_t i = 0; batch && i < batch->n; i++)
 			before[i] = batch->results[i].matched;
 		e = udp_at(dp, mode, rule, batch, res, &set->v[k], listing);
@@ -675,7 +791,35 @@ static int udp_passes(struct datapath *dp, enum connctl_iter_mode mode,
 		if (batch)
 			count_by_netns(batch, before, set->v[k].ino);
 	}
+out:
+	free(inos);
 	return err;
+}
+
+/*
+ * The connected UDP sockets of --cgroup that may have connected with no
+ * hook there to list them (before the first agent, or outside the
+ * namespaces an earlier one acted in): listed by one walk of each
+ * namespace at every start, as TCP's index lists them.
+ */
+static void udp_list_existing(struct datapath *dp)
+{
+	struct netns_set *set = dp->netns;
+	struct pass_result res = { 0 };
+	uint64_t t0 = monotonic_ns();
+	size_t walked = 0;
+	int err;
+
+	for (size_t k = 0; set && k < (netns_many(set) ? set->n : 1); k++) {
+		err = udp_at(dp, CONNCTL_ITER_MARK, NULL, NULL, &res,
+			     netns_many(set) ? &set->v[k] : NULL, NULL);
+		if (!err)
+			walked++;
+		else if (err != -ENOENT)
+			dp->udp_conns_partial = true;
+	}
+	pr_info("connected UDP sockets: listed those of %zu namespaces (%.1f ms)", walked,
+		(double)(monotonic_ns() - t0) / 1e6);
 }
 
 static bool batch_has(const struct apply_batch *batch, enum connctl_proto proto)
@@ -725,13 +869,15 @@ int passes_apply_batch(struct datapath *dp, struct apply_batch *batch, struct pa
 
 int passes_index_start(struct datapath *dp)
 {
-	uint64_t t0 = monotonic_ns();
+	uint64_t t0;
 	int err;
 
+	if (dp->netns && netns_many(dp->netns))
+		netns_scan(dp->netns, 0);
+	udp_list_existing(dp);
 	if (!dp->conns || !dp->netns)
 		return 0;
-	if (netns_many(dp->netns))
-		netns_scan(dp->netns, 0);
+	t0 = monotonic_ns();
 	err = index_ready(dp);
 	if (err) {
 		pr_warn("connection index: %s; rules will walk every namespace", strerror(-err));
