@@ -3,8 +3,9 @@
 # come and go: one rule (lport 9001 rport 20000-21999) among 40 others under
 # the same local port, so their list runs through two chunks, while a client
 # adds and deletes rules there (each delete moves the list's last id into
-# the hole) as 2,000 connections arrive. The rule must count every one of
-# them as a new match, and the list must end as the rules that stand.
+# the hole) as 2,000 connections arrive, 100 after each round of changes.
+# The rule must count every one of them as a new match, and the list must
+# end as the rules that stand.
 . "$(dirname "$0")/lib.sh"
 
 setup_env
@@ -37,10 +38,11 @@ bucket_count() {
 }
 expect_eq "$(bucket_count)" 41 "rules listed under local port 9001"
 
-# The churn: 20 added, then 20 of the others deleted, over and over, until told to stop.
-python3 - "$SOCK" "$TMP/stop" >"$TMP/churn.out" 2>&1 <<'PY' &
+# The churn: 20 added, then 20 of the others deleted, over and over, until
+# told to stop; the rounds done so far in a file.
+python3 - "$SOCK" "$TMP/stop" "$TMP/rounds" >"$TMP/churn.out" 2>&1 <<'PY' &
 import json, os, random, socket, sys
-path, stop = sys.argv[1], sys.argv[2]
+path, stop, progress = sys.argv[1], sys.argv[2], sys.argv[3]
 s = socket.socket(socket.AF_UNIX); s.connect(path); f = s.makefile("rb")
 rnd = random.Random(5)
 def call(req):
@@ -58,13 +60,27 @@ while not os.path.exists(stop):
     for _ in range(20):
         call({"op": "rule.del", "id": standing.pop(rnd.randrange(len(standing)))})
     rounds += 1
+    with open(progress + ".new", "w") as out:
+        out.write(str(rounds))
+    os.rename(progress + ".new", progress)
 print(json.dumps({"rounds": rounds, "standing": len(standing)}))
 PY
 churn=$!
 
-in_cgroup_netns "$CLIENT_CG" "$NETNS_PATH" python3 - <<'PY'
-import socket
+# 100 connections after each round of the churn (a slower disk slows the
+# churn, not the connections: paced by it, they meet it whatever the machine).
+in_cgroup_netns "$CLIENT_CG" "$NETNS_PATH" python3 - "$TMP/rounds" <<'PY'
+import socket, sys, time
+def rounds():
+    try:
+        return int(open(sys.argv[1]).read())
+    except (OSError, ValueError):
+        return 0
 for i in range(2000):
+    if i % 100 == 0:
+        deadline = time.monotonic() + 10
+        while rounds() < i // 100 + 1 and time.monotonic() < deadline:
+            time.sleep(0.001)
     c = socket.socket()
     c.bind(("127.0.0.1", 20000 + i))
     try:
@@ -76,7 +92,7 @@ PY
 touch "$TMP/stop"
 wait "$churn" || die "the churn failed: $(cat "$TMP/churn.out")"
 log "churn: $(cat "$TMP/churn.out")"
-[ "$(jget "$(cat "$TMP/churn.out")" 'd["rounds"]')" -ge 5 ] ||
+[ "$(jget "$(cat "$TMP/churn.out")" 'd["rounds"]')" -ge 20 ] ||
 	die "too few rounds of churn while the connections came: a test of nothing"
 
 new_matches() { connctl -j rule show 50 | jget "$(cat)" 'd[0]["stats"]["new_matches"]'; }
