@@ -3,12 +3,13 @@
 # --cgroup: udp_conns lists each such socket by cookie under its namespace
 # as it connects (cgroup/connect) and drops it as it is released
 # (cgroup/sock_release); those connected with no hook there (before the
-# first agent) are listed by one walk of each namespace at a start. With --netns all:
-# sockets from before the start, after it, in a namespace born after it,
-# and while the agent was stopped are all matched (as ss counts them); a
-# socket outside --cgroup is not; an add that matches nothing walks only
-# the namespaces listed, and none once the sockets are gone, when the map
-# is empty again. The rules match only 10.241.0.0/16.
+# first agent) are listed by one walk of each namespace at a start. With
+# --netns all: sockets from before the start, after it, over IPv6, in a
+# namespace born after it and while the agent was stopped are all matched
+# (as ss counts them); a socket outside --cgroup is not; an add that
+# matches nothing walks only the namespaces listed, and none once the
+# sockets are gone, when the map is empty again. The rules match only
+# 10.241.0.0/16.
 . "$(dirname "$0")/lib.sh"
 
 PEER=$TOP/tests/e2e/udp_peer.py
@@ -73,6 +74,14 @@ expect_eq "$(conns_listed "$(ino_of a)")" 5 \
 # After the start: 3 in b (c's table of its own holds none yet).
 hold b 3 60
 expect_eq "$(conns_listed)" "8 2" "udp_conns with b's 3 (the connect hook)"
+# IPv6 (cgroup/connect6): 2 more in b, to [::1], listed and matched; closed, gone.
+in_netns b python3 "$PEER" hold 2 ::1 9500 2 >"$TMP/hold-b6" &
+wait_until 10 grep -q ready "$TMP/hold-b6" || die "no IPv6 UDP sockets held in b"
+expect_eq "$(conns_listed "$(ino_of b)")" 5 "udp_conns: b's 3 and its 2 IPv6 sockets"
+dry=$(connctl -j rule add action reset proto udp remote ::1 dry-run)
+expect_eq "$(jget "$dry" 'd["matched"]')" 2 "dry run: the IPv6 sockets"
+v6_gone() { [ "$(conns_listed)" = "8 2" ]; }
+wait_until 10 v6_gone || die "udp_conns after the IPv6 sockets closed: $(conns_listed)"
 
 # An add that matches nothing walks a and b alone, not c, the host's or the test's.
 before=$(applies)
