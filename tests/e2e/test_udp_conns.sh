@@ -74,6 +74,11 @@ expect_eq "$(conns_listed "$(ino_of a)")" 5 \
 # After the start: 3 in b (c's table of its own holds none yet).
 hold b 3 60
 expect_eq "$(conns_listed)" "8 2" "udp_conns with b's 3 (the connect hook)"
+udp_metrics() {
+	echo "$(metric connctl_udp_connected_sockets) $(metric connctl_udp_connected_namespaces)" \
+		"$(metric connctl_udp_connected_unlisted)"
+}
+expect_eq "$(udp_metrics)" "8 2 0" "the agent's metrics: sockets, namespaces, unlisted"
 # IPv6 (cgroup/connect6): 2 more in b, to [::1], listed and matched; closed, gone.
 in_netns b python3 "$PEER" hold 2 ::1 9500 2 >"$TMP/hold-b6" &
 wait_until 10 grep -q ready "$TMP/hold-b6" || die "no IPv6 UDP sockets held in b"
@@ -124,6 +129,7 @@ echo 1 >"$CGROUP/cgroup.kill"
 wait_until 10 cgroup_empty || die "holders still running"
 conns_empty() { [ "$(conns_listed)" = "0 0" ]; }
 wait_until 5 conns_empty || die "udp_conns after the sockets closed: $(conns_listed)"
+expect_eq "$(udp_metrics)" "0 0 0" "the agent's metrics, the sockets closed"
 before=$(applies)
 connctl rule add action reset proto udp remote 10.241.0.9 once >/dev/null
 expect_eq "$(($(applies) - before))" 0 "namespaces walked with no connected UDP socket"

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/clock.h"
 #include "kernel/flows.h"
+#include "kernel/passes.h"
 #include "front/metrics.h"
 #include "base/parse.h"
 
@@ -176,6 +177,24 @@ static void write_health(FILE *f, const struct counters *m)
 	fprintf(f, "connctl_events_lost_total %llu\n", (unsigned long long)m->events_lost);
 }
 
+/* udp_conns: what a UDP rule walks (-1 each: it cannot be read). */
+static void write_udp_conns(FILE *f, const struct datapath *dp)
+{
+	struct udp_conns_count count;
+	bool ok = !passes_udp_conns(dp, &count);
+
+	family(f, "connctl_udp_connected_sockets", "gauge",
+	       "Connected UDP sockets of --cgroup, as udp_conns lists them (-1: unreadable).");
+	fprintf(f, "connctl_udp_connected_sockets %lld\n", ok ? (long long)count.sockets : -1LL);
+	family(f, "connctl_udp_connected_namespaces", "gauge",
+	       "Namespaces holding them: those a UDP rule walks.");
+	fprintf(f, "connctl_udp_connected_namespaces %lld\n", ok ? (long long)count.netns : -1LL);
+	family(f, "connctl_udp_connected_unlisted", "gauge",
+	       "Connected UDP sockets udp_conns had no room for; above 0, UDP rules walk "
+	       "every namespace.");
+	fprintf(f, "connctl_udp_connected_unlisted %lld\n", ok ? (long long)count.lost : -1LL);
+}
+
 /* What the agent's work costs in walks of a namespace's sockets, and the index beside them. */
 static void write_walks(FILE *f, const struct datapath *dp)
 {
@@ -208,6 +227,7 @@ static void write_walks(FILE *f, const struct datapath *dp)
 	       "Slots the connection index holds (its memory, 136 bytes each; halved while a sixteenth full).");
 	fprintf(f, "connctl_index_slots %llu\n",
 		dp->conns ? (unsigned long long)conn_index_capacity(dp->conns) : 0ULL);
+	write_udp_conns(f, dp);
 }
 
 /* The programs attached only while a rule needs them (kernel/loader.h). */

@@ -701,10 +701,10 @@ static int ino_insert(uint32_t **v, size_t *n, size_t *cap, uint32_t ino)
 
 /*
  * The namespaces where a connected UDP socket of --cgroup is listed, each
- * once, sorted; *lost: the map once had no room for one.
+ * once, sorted; and how many sockets there are, and were lost.
  */
 static int udp_conn_netns(const struct datapath *dp, uint32_t **inos, size_t *n,
-			  bool *lost)
+			  struct udp_conns_count *count)
 {
 	static __u64 keys[UDP_CONNS_BATCH], values[UDP_CONNS_BATCH];
 	int fd = bpf_map__fd(dp->iter[0]->maps.udp_conns);
@@ -715,25 +715,38 @@ static int udp_conn_netns(const struct datapath *dp, uint32_t **inos, size_t *n,
 
 	*inos = NULL;
 	*n = 0;
-	*lost = false;
+	*count = (struct udp_conns_count){ 0 };
 	for (;;) {
-		__u32 count = UDP_CONNS_BATCH;
+		__u32 got = UDP_CONNS_BATCH;
 		int done;
 
 		done = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, keys, values,
-					    &count, NULL);
+					    &got, NULL);
 		if (done && errno != ENOENT)
 			return -errno;
-		for (__u32 i = 0; i < count && !err; i++) {
-			if (keys[i])
-				err = ino_insert(inos, n, &cap, (uint32_t)values[i]);
-			else if (values[i])
-				*lost = true;
+		for (__u32 i = 0; i < got && !err; i++) {
+			if (!keys[i]) {
+				count->lost = values[i];
+				continue;
+			}
+			count->sockets++;
+			err = ino_insert(inos, n, &cap, (uint32_t)values[i]);
 		}
+		count->netns = *n;
 		if (err || done)
 			return err;
 		first = false;
 	}
+}
+
+int passes_udp_conns(const struct datapath *dp, struct udp_conns_count *count)
+{
+	uint32_t *inos;
+	size_t n;
+	int err = udp_conn_netns(dp, &inos, &n, count);
+
+	free(inos);
+	return err;
 }
 
 static bool netns_all_known(const struct netns_set *set, const uint32_t *inos, size_t n)
@@ -754,17 +767,19 @@ static int udp_passes(struct datapath *dp, enum connctl_iter_mode mode,
 {
 	struct netns_set *set = dp->netns;
 	uint64_t before[CONNCTL_APPLY_BATCH];
+	struct udp_conns_count count;
 	uint32_t *inos;
 	size_t n;
-	bool lost, known;
+	bool known;
 	int err;
 
-	err = udp_conn_netns(dp, &inos, &n, &lost);
-	known = !err && !lost && !dp->udp_conns_partial;
+	err = udp_conn_netns(dp, &inos, &n, &count);
+	known = !err && !count.lost && !dp->udp_conns_partial;
 	if (!known && !dp->udp_conns_warned) {
 		pr_warn("the list of connected UDP sockets is %s; UDP rules walk every namespace",
 			err ? strerror(-err) :
-			lost ? "incomplete (it was full)" : "incomplete (a walk at the start failed)");
+			count.lost ? "incomplete (it was full)" :
+				     "incomplete (a walk at the start failed)");
 		dp->udp_conns_warned = true;
 	}
 	err = 0;
