@@ -701,9 +701,9 @@ static int ino_insert(uint32_t **v, size_t *n, size_t *cap, uint32_t ino)
 
 /*
  * The namespaces where a connected UDP socket of --cgroup is listed, each
- * once, sorted; and how many sockets there are, and were lost.
+ * once, sorted (count->netns of them); how many sockets there are, and were lost.
  */
-static int udp_conn_netns(const struct datapath *dp, uint32_t **inos, size_t *n,
+static int udp_conn_netns(const struct datapath *dp, uint32_t **inos,
 			  struct udp_conns_count *count)
 {
 	static __u64 keys[UDP_CONNS_BATCH], values[UDP_CONNS_BATCH];
@@ -714,7 +714,6 @@ static int udp_conn_netns(const struct datapath *dp, uint32_t **inos, size_t *n,
 	int err = 0;
 
 	*inos = NULL;
-	*n = 0;
 	*count = (struct udp_conns_count){ 0 };
 	for (;;) {
 		__u32 got = UDP_CONNS_BATCH;
@@ -730,9 +729,8 @@ static int udp_conn_netns(const struct datapath *dp, uint32_t **inos, size_t *n,
 				continue;
 			}
 			count->sockets++;
-			err = ino_insert(inos, n, &cap, (uint32_t)values[i]);
+			err = ino_insert(inos, &count->netns, &cap, (uint32_t)values[i]);
 		}
-		count->netns = *n;
 		if (err || done)
 			return err;
 		first = false;
@@ -742,8 +740,7 @@ static int udp_conn_netns(const struct datapath *dp, uint32_t **inos, size_t *n,
 int passes_udp_conns(const struct datapath *dp, struct udp_conns_count *count)
 {
 	uint32_t *inos;
-	size_t n;
-	int err = udp_conn_netns(dp, &inos, &n, count);
+	int err = udp_conn_netns(dp, &inos, count);
 
 	free(inos);
 	return err;
@@ -769,11 +766,10 @@ static int udp_passes(struct datapath *dp, enum connctl_iter_mode mode,
 	uint64_t before[CONNCTL_APPLY_BATCH];
 	struct udp_conns_count count;
 	uint32_t *inos;
-	size_t n;
 	bool known;
 	int err;
 
-	err = udp_conn_netns(dp, &inos, &n, &count);
+	err = udp_conn_netns(dp, &inos, &count);
 	known = !err && !count.lost && !dp->udp_conns_partial;
 	if (!known && !dp->udp_conns_warned) {
 		pr_warn("the list of connected UDP sockets is %s; UDP rules walk every namespace",
@@ -784,17 +780,17 @@ static int udp_passes(struct datapath *dp, enum connctl_iter_mode mode,
 	}
 	err = 0;
 	if (!set || !netns_many(set)) {
-		if (!known || ino_in(inos, n, set ? set->own_ino : netns_self_ino()))
+		if (!known || ino_in(inos, count.netns, set ? set->own_ino : netns_self_ino()))
 			err = udp_at(dp, mode, rule, batch, res, NULL, listing);
 		goto out;
 	}
 	/* Born since the last look: look again. With no socket listed, no look. */
-	if (!known || !netns_all_known(set, inos, n))
+	if (!known || !netns_all_known(set, inos, count.netns))
 		netns_scan(set, 0);
 	for (size_t k = 0; k < set->n; k++) {
 		int e;
 
-		if (known && !ino_in(inos, n, set->v[k].ino))
+		if (known && !ino_in(inos, count.netns, set->v[k].ino))
 			continue;
 		for (uint32_t i = 0; batch && i < batch->n; i++)
 			before[i] = batch->results[i].matched;
@@ -825,9 +821,9 @@ static void udp_list_existing(struct datapath *dp)
 	size_t walked = 0;
 	int err;
 
-	for (size_t k = 0; set && k < (netns_many(set) ? set->n : 1); k++) {
-		err = udp_at(dp, CONNCTL_ITER_MARK, NULL, NULL, &res,
-			     netns_many(set) ? &set->v[k] : NULL, NULL);
+	/* Without --netns, the set is the agent's own namespace alone. */
+	for (size_t k = 0; set && k < set->n; k++) {
+		err = udp_at(dp, CONNCTL_ITER_MARK, NULL, NULL, &res, &set->v[k], NULL);
 		if (!err)
 			walked++;
 		else if (err != -ENOENT)
