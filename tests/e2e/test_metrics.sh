@@ -17,6 +17,15 @@ expect_eq "$(in_ns ss -Hltn 'sport = :9540' | awk '{ print $4 }')" 127.0.0.1:954
 	"where the metrics listen"
 expect_eq "$(in_ns curl -s -o /dev/null -w '%{http_code}' http://127.0.0.1:9540/other)" 404 \
 	"another path"
+# What is no request of ours gets its answer, at once, and the agent serves on:
+# no request line, another method, a header past 8 KiB, a NUL in the path,
+# and HEAD (no body).
+out=$(in_ns python3 "$TOP/tests/e2e/raw_http.py" 127.0.0.1 9540 '\r\n\r\n' \
+	'POST /metrics HTTP/1.1\r\n\r\n' @long:9000 'GET /metrics\x00x HTTP/1.1\r\n\r\n' \
+	'HEAD /metrics HTTP/1.1\r\n\r\n' | python3 -c 'import json, sys
+print(" ".join("%(status)d:%(body)d" % json.loads(l) for l in sys.stdin))')
+[[ "$out" =~ ^400:[1-9][0-9]*\ 405:[1-9][0-9]*\ 431:[1-9][0-9]*\ 200:[1-9][0-9]*\ 200:0$ ]] ||
+	die "statuses and body sizes: $out"
 out=$(scrape | promtool check metrics 2>&1) || die "promtool: $out"
 expect_eq "$out" "" "promtool's complaints"
 

@@ -87,7 +87,8 @@ static void text_reply(struct http_reply *r, int status, const char *text)
 static int serve(struct http_conn *c)
 {
 	struct http_reply r = { 0 };
-	char method[8], path[256];
+	/* Read below even when the request line does not parse. */
+	char method[8] = "", path[256];
 	bool head;
 
 	c->in[c->in_len] = '\0';
@@ -118,7 +119,8 @@ static void conn_read(struct http_conn *c)
 		}
 		c->in_len += (size_t)n;
 		c->in[c->in_len] = '\0';
-		if (strstr(c->in, "\r\n\r\n") || strstr(c->in, "\n\n")) {
+		/* Over what was read: a NUL in it must not hide the header's end. */
+		if (memmem(c->in, c->in_len, "\r\n\r\n", 4) || memmem(c->in, c->in_len, "\n\n", 2)) {
 			serve(c);
 			return;
 		}
