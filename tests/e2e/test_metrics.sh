@@ -26,6 +26,22 @@ out=$(in_ns python3 "$TOP/tests/e2e/raw_http.py" 127.0.0.1 9540 '\r\n\r\n' \
 print(" ".join("%(status)d:%(body)d" % json.loads(l) for l in sys.stdin))')
 [[ "$out" =~ ^400:[1-9][0-9]*\ 405:[1-9][0-9]*\ 431:[1-9][0-9]*\ 200:[1-9][0-9]*\ 200:0$ ]] ||
 	die "statuses and body sizes: $out"
+# 16 scrapers that say nothing hold every place: the 17th is closed unanswered,
+# and once they go, a scrape is served.
+out=$(in_ns python3 - <<'PY'
+import socket
+idle = [socket.create_connection(("127.0.0.1", 9540)) for _ in range(16)]
+extra = socket.create_connection(("127.0.0.1", 9540), timeout=5)
+try:
+    extra.sendall(b"GET /metrics HTTP/1.1\r\n\r\n")
+    print(len(extra.recv(100)))
+except ConnectionResetError:  # closed with the request unread
+    print(0)
+PY
+)
+expect_eq "$out" 0 "bytes a 17th scraper got"
+scraped() { scrape >/dev/null; }
+wait_until 5 scraped || die "no scrape served once the idle scrapers went"
 out=$(scrape | promtool check metrics 2>&1) || die "promtool: $out"
 expect_eq "$out" "" "promtool's complaints"
 
