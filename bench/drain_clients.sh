@@ -5,7 +5,8 @@
 # ab -k, wrk (HTTP/1.1 to nginx, 16 KiB answers), h2load (HTTP/2 to nginx),
 # redis-cli (GET loops to redis). Scenarios: busy (the next request as soon
 # as an answer arrives), think 20 ms, think 200 ms, and a long download
-# (1 MiB at 200 KiB/s). Each round ends the connections 1 s in, by:
+# (1 MiB at 200 KiB/s). Each round ends the connections 1 s in (and once
+# every client holds its connections: python's take longer to start), by:
 #   drain        connctl rule add action drain ... once (default settings)
 #   reset once   connctl rule add action reset ... once
 #   cancel once  connctl rule add action cancel ... once
@@ -83,6 +84,10 @@ print("\nEnding 4 keep-alive connections a client, 1 s into each round "
       "(MTU 1500; see bench/drain_clients.sh)")
 for scenario in scenarios:
     rounds = {m: json.load(open(f"{tmp}/{scenario}-{m}.json")) for m in mechs}
+    for m in mechs:
+        if rounds[m]["not_connected"]:
+            print(f"\n{scenario}, {m}: not all connected after 10 s, the action came anyway: "
+                  + ", ".join(rounds[m]["not_connected"]))
     for client in rounds[mechs[0]]["clients"]:
         print(f"\n{client}, {scenario}")
         print("%-8s %7s %-28s %5s %4s %4s %6s %8s %8s %5s %9s" % (

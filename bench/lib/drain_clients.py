@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """One round of bench/drain_clients.sh: real clients, each on a port of its
-own, for a scenario; CMD (the way connections are ended) runs after --at
-seconds. Prints one JSON object: per client, its port and what it reported
-(answers complete, errors by kind, truncated bodies), and when CMD ran.
+own, for a scenario; CMD (the way connections are ended) runs --at seconds
+in, once every client holds its connections (and 0.3 s after that at
+least). Prints one JSON object: per client, its port and what it reported
+(answers complete, errors by kind, truncated bodies), when CMD ran, how
+long the clients took to connect, and any that never did.
 
   drain_clients.py --scenario busy|think20|think200|download --top DIR
                    [--seconds S] [--at S] -- CMD...
@@ -27,6 +29,8 @@ SCENARIOS = {
     "download": ["requests", "urllib3", "go", "curl"],
 }
 CONNS = 4
+CONNECT_S = 10			# at most, for every client to hold its connections
+ACTION_AFTER_CONNECTED = 0.3	# s: the connections carry requests before the action
 SMALL, PACED = 16384, 1048576
 
 
@@ -81,6 +85,23 @@ def command(client, scenario, seconds, top, tmp):
                   f"rm -f {tmp}/redis-cli.*")
         return ["sh", "-c", script], read_redis
     raise ValueError(client)
+
+
+def established(port):
+    """The server's established connections on PORT, in this namespace."""
+    out = subprocess.run(["ss", "-Htn", "state", "established", f"( sport = :{port} )"],
+                         capture_output=True, text=True).stdout
+    return len(out.splitlines())
+
+
+def wait_connected(clients, seconds):
+    """Until every client holds its connections: those still short after SECONDS."""
+    end = time.monotonic() + seconds
+    while True:
+        short = [c for c in clients if established(PORTS[c]) < CONNS]
+        if not short or time.monotonic() >= end:
+            return short
+        time.sleep(0.02)
 
 
 def tally(ok=0, truncated=0, errors=None):
@@ -173,10 +194,17 @@ def main():
         line, reader = command(client, args.scenario, args.seconds, args.top, args.tmp)
         procs[client] = (subprocess.Popen(line, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                           text=True), reader)
-    time.sleep(args.at)
+    # A client that takes longer to start (python and its imports, here more
+    # than a second while the others start beside it) would have nothing
+    # open for the action to end: it comes once all are connected, and
+    # ACTION_AFTER_CONNECTED after that at least.
+    launched = time.monotonic()
+    short = wait_connected(SCENARIOS[args.scenario], CONNECT_S)
+    connected_s = time.monotonic() - launched
+    time.sleep(max(args.at - connected_s, ACTION_AFTER_CONNECTED))
     at = time.time()
     ran = subprocess.run(cmd, capture_output=True, text=True) if cmd else None
-    out = {"at": at, "clients": {}}
+    out = {"at": at, "connected_s": round(connected_s, 3), "not_connected": short, "clients": {}}
     if ran is not None:
         out["cmd"] = {"rc": ran.returncode, "stdout": ran.stdout, "stderr": ran.stderr}
     for client, (proc, reader) in procs.items():

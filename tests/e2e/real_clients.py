@@ -20,10 +20,13 @@ import time
 
 
 def error_kind(e):
-    """The innermost cause's class: what the library saw on the wire."""
+    """The innermost cause's class: what the library saw on the wire. A
+    context the raiser suppressed (raise ... from None) is not followed, as
+    Python's own traceback does not: urllib3 1.26 raises the wire's error so,
+    over a TypeError it caught on its own way there."""
     seen = set()
     while True:
-        nxt = e.__cause__ or e.__context__
+        nxt = e.__cause__ or (None if e.__suppress_context__ else e.__context__)
         if getattr(e, "reason", None) is not None and isinstance(e.reason, BaseException):
             nxt = e.reason
         if nxt is None or id(nxt) in seen:
