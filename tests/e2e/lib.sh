@@ -81,6 +81,10 @@ cleanup() {
 		echo "--- agent log (last 20 lines):" >&2
 		tail -n 20 "$AGENT_LOG" >&2
 	fi
+	# Kept, for a figure or a failure to be looked into after the run.
+	if [ -s "$AGENT_LOG" ] && mkdir -p "$BUILD/agent-logs"; then
+		tail -n 5000 "$AGENT_LOG" >"$BUILD/agent-logs/$TEST_NAME.log"
+	fi
 	rm -rf "$TMP"
 	exit $rc
 }
