@@ -207,7 +207,7 @@ static void write_walks(FILE *f, const struct datapath *dp)
 	family(f, "connctl_walks_total", "counter",
 	       "Walks of one namespace's sockets, by what they were for "
 	       "(index: listing a namespace into the connection index; udp_mark: marking "
-	       "a namespace's connected UDP sockets, once, at a first start).");
+	       "a namespace's connected UDP sockets, at each start).");
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
 		fprintf(f, "connctl_walks_total{for=\"%s\"} %llu\n", modes[i],
 			(unsigned long long)dp->walks[i]);

@@ -656,47 +656,31 @@ static int udp_at(struct datapath *dp, enum connctl_iter_mode mode,
 /* Entries of udp_conns read a call. */
 #define UDP_CONNS_BATCH		1024
 
-/* Whether ino is in the sorted set v of n; *at: where it is, or would go. */
-static bool ino_find(const uint32_t *v, size_t n, uint32_t ino, size_t *at)
+static int ino_cmp(const void *a, const void *b)
 {
-	size_t lo = 0, hi = n;
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
 
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (v[mid] == ino) {
-			*at = mid;
-			return true;
-		}
-		if (v[mid] < ino)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	*at = lo;
-	return false;
+	return (x > y) - (x < y);
 }
 
+/* Whether ino is in the sorted set v of n. */
 static bool ino_in(const uint32_t *v, size_t n, uint32_t ino)
 {
-	size_t at;
-
-	return ino_find(v, n, ino, &at);
+	return n && bsearch(&ino, v, n, sizeof(*v), ino_cmp);
 }
 
-/* ino into the sorted set *v of *n, unless there already. */
-static int ino_insert(uint32_t **v, size_t *n, size_t *cap, uint32_t ino)
+/* The sorted v of *n, each value once. */
+static void ino_unique(uint32_t *v, size_t *n)
 {
-	size_t at;
+	size_t k = 0;
 
-	if (ino_find(*v, *n, ino, &at))
-		return 0;
-	if (array_grow((void **)v, cap, *n, sizeof(**v)))
-		return -ENOMEM;
-	memmove(*v + at + 1, *v + at, (*n - at) * sizeof(**v));
-	(*v)[at] = ino;
-	(*n)++;
-	return 0;
+	if (!*n)
+		return;
+	qsort(v, *n, sizeof(*v), ino_cmp);
+	for (size_t i = 1; i < *n; i++)
+		if (v[i] != v[k])
+			v[++k] = v[i];
+	*n = k + 1;
 }
 
 /*
@@ -711,7 +695,6 @@ static int udp_conn_netns(const struct datapath *dp, uint32_t **inos,
 	size_t cap = 0;
 	__u64 token = 0;
 	bool first = true;
-	int err = 0;
 
 	*inos = NULL;
 	*count = (struct udp_conns_count){ 0 };
@@ -723,18 +706,22 @@ static int udp_conn_netns(const struct datapath *dp, uint32_t **inos,
 					    &got, NULL);
 		if (done && errno != ENOENT)
 			return -errno;
-		for (__u32 i = 0; i < got && !err; i++) {
+		for (__u32 i = 0; i < got; i++) {
 			if (!keys[i]) {
 				count->lost = values[i];
 				continue;
 			}
-			count->sockets++;
-			err = ino_insert(inos, &count->netns, &cap, (uint32_t)values[i]);
+			if (array_grow((void **)inos, &cap, count->sockets, sizeof(**inos)))
+				return -ENOMEM;
+			(*inos)[count->sockets++] = (uint32_t)values[i];
 		}
-		if (err || done)
-			return err;
+		if (done)
+			break;
 		first = false;
 	}
+	count->netns = count->sockets;
+	ino_unique(*inos, &count->netns);
+	return 0;
 }
 
 int passes_udp_conns(const struct datapath *dp, struct udp_conns_count *count)

@@ -73,6 +73,9 @@ int passes_untag(struct datapath *dp, const struct connctl_rule *rule, struct pa
  * A dry run: the connections rule would match now (malloc'd, *n of them),
  * from one walk that changes nothing.
  */
+int passes_list(struct datapath *dp, const struct connctl_rule *rule,
+		struct connctl_listed **listed, size_t *n);
+
 /* What udp_conns lists now: the connected UDP sockets of --cgroup. */
 struct udp_conns_count {
 	size_t		sockets;
@@ -81,8 +84,5 @@ struct udp_conns_count {
 };
 
 int passes_udp_conns(const struct datapath *dp, struct udp_conns_count *count);
-
-int passes_list(struct datapath *dp, const struct connctl_rule *rule,
-		struct connctl_listed **listed, size_t *n);
 
 #endif /* CONNCTL_PASSES_H */
