@@ -87,7 +87,7 @@ test: deps
 
 # Each benchmark prints a table: connctl beside its peer, measured in one run.
 bench: deps
-	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient $(BUILD)/clients/rule_adds \
+	$(Q)$(MAKE) --no-print-directory all $(BUILD)/clients/goclient $(BUILD)/clients/rule_adds $(BUILD)/clients/durable_echo \
 		$(BUILD)/clients/conn_rate $(BUILD)/clients/owner_walk $(BUILD)/clients/empty_skb.bpf.o
 	$(Q)for b in bench/*.sh; do "$$b" 2>/dev/null || exit 1; done
 
@@ -98,6 +98,12 @@ $(BUILD)/clients/rule_adds: bench/lib/rule_adds.c
 	$(Q)$(CC) $(CFLAGS) -o $@ $<
 
 $(BUILD)/clients/conn_rate: bench/lib/conn_rate.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -o $@ $<
+
+# The disk's ceiling for a waiting client, beside the agent (bench/control_plane.sh).
+$(BUILD)/clients/durable_echo: bench/lib/durable_echo.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -o $@ $<

@@ -17,8 +17,13 @@ ADDS_PY=$TOP/bench/lib/rule_adds.py
 # The same waiting client in C: what the agent answers in, without Python's
 # own 70 us a request.
 ADDS_C=$BUILD/clients/rule_adds
-[ -x "$ADDS_C" ] || make -C "$TOP" --no-print-directory "build/clients/rule_adds" >/dev/null ||
-	die "cannot build $ADDS_C"
+# The disk's ceiling for that client: each request written and synced, then
+# answered, nothing else; run just before and just after the agent's turn.
+ECHO_C=$BUILD/clients/durable_echo
+for bin in "$ADDS_C" "$ECHO_C"; do
+	[ -x "$bin" ] || make -C "$TOP" --no-print-directory "build/clients/${bin##*/}" >/dev/null ||
+		die "cannot build $bin"
+done
 
 setup_env
 start_agent --max-clients 64
@@ -45,7 +50,21 @@ maps0=$(map_kib)
 rmaps0=$(map_kib $RULE_MAPS)
 one=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
 many=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 16 "$ADDS")
+# durable_echo_rate VAR: the same C client against durable_echo, its file
+# beside the state file (the same disk); adds a second into VAR.
+durable_echo_rate() {
+	local sock=$TMP/echo.sock out pid
+	"$ECHO_C" "$sock" "$(dirname "$STATE_FILE")/echo.journal" &
+	pid=$!
+	wait_until 5 test -S "$sock" || die "durable_echo did not start"
+	out=$("$ADDS_C" "$sock" "$ADDS") || die "rule_adds against durable_echo failed"
+	wait "$pid" || die "durable_echo failed"
+	printf -v "$1" '%s' "$(jget "$out" 'd["per_second"]')"
+}
+durable_echo_rate echo_before
 one_c=$("$ADDS_C" "$SOCK" "$ADDS" $((2 * ADDS)))
+durable_echo_rate echo_after
+echo_rate=$(bc -l <<<"($echo_before + $echo_after) / 2")
 next=$((3 * ADDS))
 one_piped=$(python3 "$ADDS_PY" --pipeline "$SOCK" "$PIPELINED" 1 "$next")
 next=$((next + PIPELINED))
@@ -78,10 +97,14 @@ printf '\ncontrol plane: rule.add over the socket\n'
 printf '%-34s %12s %12s\n' clients "waiting" "pipelined"
 printf '%-34s %12s %12s\n' "1" "$(rate "$one")" "$(rate "$one_piped")"
 printf '%-34s %12s %12s\n' "1, in C (rule_adds.c)" "$(rate "$one_c")" -
+printf '%-34s %12.0f %12s\n' "1, in C, to durable_echo (the disk)" "$echo_rate" -
 printf '%-34s %12s %12s\n' "16 at once" "$(rate "$many")" "$(rate "$many_piped")"
 printf '%-34s %12s %12s\n' "1, no state file (not durable)" "$(rate "$one_nodisk")" \
 	"$(rate "$one_nodisk_piped")"
 printf '%-34s %12s %12s\n' "1, in C, no state file" "$(rate "$one_c_nodisk")" -
+printf '%s %.2f (durable_echo before and after: %.0f and %.0f)\n' \
+	"the agent against the disk's ceiling, one waiting client in C:" \
+	"$(bc -l <<<"$(jget "$one_c" 'd["per_second"]') / $echo_rate")" "$echo_before" "$echo_after"
 printf '\nmemory, no rules (peer) and %d rules standing\n' "$RULES"
 printf '%-34s %12s %12s %8s\n' "" "no rules" "$RULES rules" ratio
 printf '%-34s %12d %12d %8.2f\n' "connctld RSS (KiB)" "$rss0" "$rss1" "$(bc -l <<<"$rss1 / $rss0")"
