@@ -59,6 +59,7 @@ for scenario in $SCENARIOS; do
 			--top "$TOP" --tmp "$TMP" --seconds "$seconds" -- sh "$TMP/mech.sh" \
 			>"$TMP/$scenario-$mech.json" || die "round $scenario $mech failed"
 		stop_capture
+		echo "$CAPTURE_DROPPED" >"$TMP/$scenario-$mech.dropped"
 		at=$(jget "$(cat "$TMP/$scenario-$mech.json")" 'd["at"]')
 		for port in 6379 $HTTP_PORTS; do
 			python3 "$TOP/tests/e2e/pcap_ends.py" "$TMP/cap.pcap" "$port" --since "$at" --existing \
@@ -85,6 +86,10 @@ print("\nEnding 4 keep-alive connections a client, 1 s into each round "
 for scenario in scenarios:
     rounds = {m: json.load(open(f"{tmp}/{scenario}-{m}.json")) for m in mechs}
     for m in mechs:
+        dropped = int(open(f"{tmp}/{scenario}-{m}.dropped").read())
+        if dropped:
+            print(f"\n{scenario}, {m}: the capture dropped {dropped} packets: "
+                  "its FIN, RST and end counts are short")
         if rounds[m]["not_connected"]:
             print(f"\n{scenario}, {m}: not all connected after 10 s, the action came anyway: "
                   + ", ".join(rounds[m]["not_connected"]))

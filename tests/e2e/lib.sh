@@ -352,10 +352,14 @@ start_capture() {
 	wait_until 5 capture_ready || die "tcpdump did not start"
 }
 
-# stop_capture: let tcpdump write what it has and exit.
+# stop_capture: let tcpdump write what it has and exit; CAPTURE_DROPPED is
+# the count of packets it says the kernel dropped (a capture that missed
+# packets cannot count FINs and RSTs).
 stop_capture() {
 	kill -INT "$CAPTURE_PID"
 	wait "$CAPTURE_PID" || true
+	CAPTURE_DROPPED=$(awk '/packets dropped by kernel/ { print $1 }' "$TMP/tcpdump.log")
+	CAPTURE_DROPPED=${CAPTURE_DROPPED:-0}
 }
 
 # capture_count FILTER: packets in the capture that match a pcap filter.
