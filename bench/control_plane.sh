@@ -51,7 +51,7 @@ rmaps0=$(map_kib $RULE_MAPS)
 one=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 1 0)
 many=$(python3 "$ADDS_PY" "$SOCK" "$ADDS" 16 "$ADDS")
 # durable_echo_rate VAR: the same C client against durable_echo, its file
-# beside the state file (the same disk); adds a second into VAR.
+# beside the state file (the same disk); its adds per second into VAR.
 durable_echo_rate() {
 	local sock=$TMP/echo.sock out pid
 	"$ECHO_C" "$sock" "$(dirname "$STATE_FILE")/echo.journal" &

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """One round of bench/drain_clients.sh: real clients, each on a port of its
-own, for a scenario; CMD (the way connections are ended) runs --at seconds
-after the quick starters started (the python clients start first, and
-those start once python's are connected), once every client holds its
-connections (and 0.3 s after that at least). Prints one JSON object: per client, its port and what it reported
-(answers complete, errors by kind, truncated bodies), when CMD ran, how
-long the clients took to connect, and any that never did.
+own, for a scenario. The python clients start first, the others once
+python's are connected; CMD (the way connections are ended) runs --at
+seconds after the others started, once every client holds its
+connections (and 0.3 s after that at least). Prints one JSON object: per
+client, its port and what it reported (answers complete, errors by kind,
+truncated bodies), when CMD ran, how long the clients took to connect,
+and any that never did.
 
   drain_clients.py --scenario busy|think20|think200|download --top DIR
                    [--seconds S] [--at S] -- CMD...

@@ -30,8 +30,10 @@ static int write_all_at(int fd, const char *buf, size_t len, off_t off)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0)
+		if (n < 0)
 			return -errno;
+		if (n == 0)
+			return -EIO;
 		buf += n;
 		len -= (size_t)n;
 		off += n;
