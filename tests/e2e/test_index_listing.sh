@@ -23,13 +23,19 @@ index_is() {
 	[ "$(metric connctl_index_connections)" -eq "$1" ]
 }
 
-# index_agrees WHAT: the index holds what ss shows, once the log is read.
+# Once the log is read, the index holds what ss shows (LIVE). A scrape is
+# a connection too, so a look may count its own pair: looked at again.
+index_is_live() {
+	LIVE=$(connections_now)
+	index_is "$LIVE"
+}
+
+# index_agrees WHAT
 index_agrees() {
-	local live
-	wait_until 10 eval 'live=$(connections_now); index_is "$live"' ||
+	wait_until 10 index_is_live ||
 		die "$1: the index holds $(metric connctl_index_connections) connections," \
 			"ss shows $(connections_now)"
-	log "$1: the index and ss agree: $live connections"
+	log "$1: the index and ss agree: $LIVE connections"
 }
 
 # churn_start NAME PORT: pairs opening and closing in the namespace, up.
@@ -45,10 +51,12 @@ churn_done() {
 	KEPT=$(awk '$1 == "done" { print $2 }' "$TMP/churn-$1.out")
 }
 
+churn_gone() { ! kill -0 "$CHURN_PID" 2>/dev/null; }
+
 # churn_stop: killed, its pairs closed by the kernel.
 churn_stop() {
 	kill "$CHURN_PID"
-	wait_until 10 eval '! kill -0 "$CHURN_PID" 2>/dev/null' || die "churn did not stop"
+	wait_until 10 churn_gone || die "churn did not stop"
 }
 
 setup_env
